@@ -1,0 +1,90 @@
+# hookline: build, test and operate. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+ROOT := $(abspath .)
+BIN := $(ROOT)/.bin
+TOOLS_DIR := infra/tools
+
+# How Lambda binaries are built, here and by `sam build` (BuildMethod: makefile).
+LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w'
+# The same binaries for this machine, to run under aws-lambda-rie and kumo.
+HOST_BUILD := CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w'
+
+GO_SOURCES := $(shell find . -name '*.go' -not -path './.bin/*' 2>/dev/null) go.mod go.sum
+
+FN ?= receiver
+EVENT ?= events/delivery.json
+
+.PHONY: help build tools bootstraps cli test test-short bench lint fmt deploy invoke dev send redrive clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+# --- sam build hooks: sam runs these with ARTIFACTS_DIR set ---------------------
+build-ReceiverFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/receiver
+
+build-WorkerFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/worker
+
+build: ## build the linux/arm64 Lambda binaries into build/ (as sam build would)
+	$(MAKE) build-ReceiverFunction ARTIFACTS_DIR=$(ROOT)/build/ReceiverFunction
+	$(MAKE) build-WorkerFunction ARTIFACTS_DIR=$(ROOT)/build/WorkerFunction
+	@ls -l build/*/bootstrap
+
+# --- local tools, built from infra/tools/go.mod (pinned, checksummed) -----------
+tools: $(BIN)/kumo $(BIN)/aws-lambda-rie ## build kumo and aws-lambda-rie into .bin/
+
+$(BIN)/kumo: $(TOOLS_DIR)/go.mod $(TOOLS_DIR)/go.sum
+	cd $(TOOLS_DIR) && $(GO) build -trimpath -ldflags '-s -w' -o $@ github.com/sivchari/kumo/cmd/kumo
+
+$(BIN)/aws-lambda-rie: $(TOOLS_DIR)/go.mod $(TOOLS_DIR)/go.sum
+	cd $(TOOLS_DIR) && $(GO) build -trimpath -ldflags '-s -w' -o $@ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+
+$(BIN)/staticcheck: $(TOOLS_DIR)/lint/go.mod $(TOOLS_DIR)/lint/go.sum
+	cd $(TOOLS_DIR)/lint && $(GO) build -o $@ honnef.co/go/tools/cmd/staticcheck
+
+bootstraps: $(BIN)/receiver/bootstrap $(BIN)/worker/bootstrap ## host-arch function binaries for rie and the dev stack
+
+$(BIN)/receiver/bootstrap: $(GO_SOURCES)
+	$(HOST_BUILD) -o $@ ./functions/receiver
+
+$(BIN)/worker/bootstrap: $(GO_SOURCES)
+	$(HOST_BUILD) -o $@ ./functions/worker
+
+cli: $(BIN)/hookline ## the operator CLI
+
+$(BIN)/hookline: $(GO_SOURCES)
+	$(GO) build -o $@ ./infra/hookline
+
+# --- tests -------------------------------------------------------------------------
+TEST_ENV := HOOKLINE_KUMO_BIN=$(BIN)/kumo HOOKLINE_RIE_BIN=$(BIN)/aws-lambda-rie HOOKLINE_BOOTSTRAP_DIR=$(BIN)
+
+test: tools bootstraps ## all tests: unit, kumo and rie integration, template, fuzz seeds
+	$(TEST_ENV) $(GO) test -count=1 -timeout 9m ./...
+	cd $(TOOLS_DIR) && $(GO) mod verify >/dev/null
+
+test-short: ## unit tests only, no emulators
+	$(GO) test -short ./...
+
+bench: ## the benchmarks behind the figures in the closing notes
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/receiver/
+	bash infra/bench/binary-size.sh
+
+lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck
+	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+fmt:
+	gofmt -w $$(git ls-files -co --exclude-standard '*.go')
+
+# --- operate -------------------------------------------------------------------------
+invoke: tools bootstraps cli ## run a function under aws-lambda-rie on an event: make invoke FN=receiver EVENT=events/delivery.json
+	$(BIN)/hookline invoke --fn $(FN) --event $(EVENT)
+
+deploy: ## sam build && sam deploy (run `sam deploy --guided` once first)
+	sam build && sam deploy
+
+clean:
+	rm -rf build .bin/receiver .bin/worker .bin/hookline

@@ -1,0 +1,60 @@
+// Command receiver is the Lambda behind the HTTP API: it authenticates Okta's
+// calls and puts each event on SQS.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/hookline/hookline/internal/auth"
+	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/config"
+	"github.com/hookline/hookline/internal/logging"
+	"github.com/hookline/hookline/internal/queue"
+	"github.com/hookline/hookline/internal/receiver"
+)
+
+func main() {
+	var env config.Env
+	queueURL := env.Required("QUEUE_URL")
+	secretID := env.Required("SECRET_ID")
+	authHeader := env.Optional("AUTH_HEADER", "Authorization")
+	cidrs := env.Optional("ALLOWED_SOURCE_CIDRS", "")
+	maxBody := env.Bytes("MAX_BODY_BYTES", 1<<20)
+	secretTTL := env.Duration("SECRET_CACHE_TTL", 5*time.Minute)
+	budget := env.Duration("PUBLISH_BUDGET", 2*time.Second)
+	log := logging.New(env.Optional("LOG_LEVEL", "info"))
+
+	allowed, err := receiver.ParseCIDRs(cidrs)
+	if err != nil {
+		fail(log, err)
+	}
+	if err := env.Err(); err != nil {
+		fail(log, err)
+	}
+	aws, err := awsenv.FromEnvironment()
+	if err != nil {
+		fail(log, err)
+	}
+
+	verifier := auth.NewVerifier(auth.SecretsManager{Client: aws.SecretsManager(), SecretID: secretID}, secretTTL)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if err := verifier.Refresh(ctx); err != nil {
+		// Not fatal: requests answer 503 until the secret can be read.
+		log.Error("hook secret not readable at init", "error", err.Error())
+	}
+	cancel()
+
+	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: aws.SQS(), QueueURL: queueURL}, Budget: budget}
+	h := receiver.New(receiver.Config{AuthHeader: authHeader, MaxBodyBytes: maxBody, AllowedCIDRs: allowed}, verifier, publisher, log)
+	lambda.Start(h.Handle)
+}
+
+func fail(log *slog.Logger, err error) {
+	log.Error("receiver cannot start", "error", err.Error())
+	os.Exit(1)
+}

@@ -1,0 +1,63 @@
+package awsenv
+
+import (
+	"context"
+	"testing"
+)
+
+func TestFromLookup(t *testing.T) {
+	base := map[string]string{
+		"AWS_REGION":            "eu-west-1",
+		"AWS_ACCESS_KEY_ID":     "AKID",
+		"AWS_SECRET_ACCESS_KEY": "SECRET",
+		"AWS_SESSION_TOKEN":     "TOKEN",
+	}
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantErr    bool
+		wantRegion string
+		service    string
+		wantEP     string
+	}{
+		{name: "lambda defaults", env: base, wantRegion: "eu-west-1", service: "SQS"},
+		{name: "default region fallback", env: merge(base, map[string]string{"AWS_REGION": "", "AWS_DEFAULT_REGION": "us-east-2"}), wantRegion: "us-east-2", service: "SQS"},
+		{name: "no region", env: merge(base, map[string]string{"AWS_REGION": ""}), wantErr: true},
+		{name: "no credentials", env: merge(base, map[string]string{"AWS_ACCESS_KEY_ID": ""}), wantErr: true},
+		{name: "global endpoint", env: merge(base, map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}), wantRegion: "eu-west-1", service: "SQS", wantEP: "http://127.0.0.1:4566"},
+		{name: "service endpoint wins", env: merge(base, map[string]string{"AWS_ENDPOINT_URL": "http://a", "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://b"}), wantRegion: "eu-west-1", service: "Secrets Manager", wantEP: "http://b"},
+		{name: "ignore endpoints", env: merge(base, map[string]string{"AWS_ENDPOINT_URL": "http://a", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}), wantRegion: "eu-west-1", service: "SQS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := fromLookup(func(k string) string { return tt.env[k] })
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if env.Region != tt.wantRegion {
+				t.Errorf("region = %q, want %q", env.Region, tt.wantRegion)
+			}
+			if got := env.Endpoint(tt.service); got != tt.wantEP {
+				t.Errorf("endpoint = %q, want %q", got, tt.wantEP)
+			}
+			creds, err := env.Credentials.Retrieve(context.Background())
+			if err != nil || creds.AccessKeyID != "AKID" || creds.SessionToken != "TOKEN" {
+				t.Errorf("credentials = %+v, %v", creds, err)
+			}
+		})
+	}
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,67 @@
+// Package config reads a Lambda's settings from its environment.
+//
+// Every variable a function reads goes through Required or Optional, so a test
+// can list them and check that template.yaml sets each one.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Env collects the problems of one startup, so that every missing or bad
+// variable is reported at once instead of one per deploy.
+type Env struct {
+	errs []error
+}
+
+// Required returns the variable's value and records an error if it is unset or blank.
+func (e *Env) Required(name string) string {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		e.errs = append(e.errs, fmt.Errorf("%s is required but not set", name))
+	}
+	return v
+}
+
+// Optional returns the variable's value, or def when it is unset or blank.
+func (e *Env) Optional(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// Bytes reads a positive byte count.
+func (e *Env) Bytes(name string, def int) int {
+	raw := e.Optional(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(raw)
+	if err != nil || n <= 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want a positive number of bytes", name, raw))
+		return def
+	}
+	return n
+}
+
+// Duration reads a positive Go duration such as "5m" or "2s".
+func (e *Env) Duration(name string, def time.Duration) time.Duration {
+	raw := e.Optional(name, def.String())
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want a positive duration like 5m or 2s", name, raw))
+		return def
+	}
+	return d
+}
+
+// Err reports every problem seen so far, or nil.
+func (e *Env) Err() error {
+	if len(e.errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("configuration: %w", errors.Join(e.errs...))
+}

@@ -1,0 +1,47 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEnv(t *testing.T) {
+	t.Setenv("SET", " value ")
+	t.Setenv("BLANK", "  ")
+	t.Setenv("SIZE", "2048")
+	t.Setenv("BAD_SIZE", "-1")
+	t.Setenv("TTL", "90s")
+	t.Setenv("BAD_TTL", "soon")
+
+	var env Env
+	if got := env.Required("SET"); got != "value" {
+		t.Errorf("Required(SET) = %q", got)
+	}
+	if got := env.Optional("UNSET_X", "def"); got != "def" {
+		t.Errorf("Optional default = %q", got)
+	}
+	if got := env.Bytes("SIZE", 1); got != 2048 {
+		t.Errorf("Bytes = %d", got)
+	}
+	if got := env.Duration("TTL", time.Minute); got != 90*time.Second {
+		t.Errorf("Duration = %v", got)
+	}
+	if err := env.Err(); err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+
+	env.Required("BLANK")
+	env.Required("MISSING_X")
+	env.Bytes("BAD_SIZE", 1)
+	env.Duration("BAD_TTL", time.Minute)
+	err := env.Err()
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, name := range []string{"BLANK", "MISSING_X", "BAD_SIZE", "BAD_TTL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q does not name %s", err, name)
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package okta
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+const sampleDelivery = `{
+  "eventType": "com.okta.event_hook",
+  "eventTypeVersion": "1.0",
+  "cloudEventsVersion": "0.1",
+  "source": "https://example.okta.com/api/v1/eventHooks/whoql0HfiLGPWc8Jx0g3",
+  "eventId": "b5a188b9-5ece-4636-b041-482ffda96311",
+  "eventTime": "2019-03-27T16:59:53.032Z",
+  "contentType": "application/json",
+  "data": {"events": [
+    {"uuid": "b", "published": "2019-03-27T16:59:53.032Z", "eventType": "user.lifecycle.deactivate", "displayMessage": "Deactivate <Okta> user & more"},
+    {"uuid": "a",   "published": "2019-03-27T16:59:52.000Z", "eventType": "user.lifecycle.create"}
+  ]}
+}`
+
+func TestParseDelivery(t *testing.T) {
+	tests := []struct {
+		name       string
+		body       string
+		wantErr    error
+		wantEvents int
+	}{
+		{name: "okta sample", body: sampleDelivery, wantEvents: 2},
+		{name: "empty events", body: `{"eventType":"com.okta.event_hook","data":{"events":[]}}`, wantEvents: 0},
+		{name: "unknown fields kept lenient", body: `{"eventType":"com.okta.event_hook","eventId":42,"extra":{"x":1},"data":{"events":[{"uuid":1}],"more":true}}`, wantEvents: 1},
+		{name: "event not an object still counted", body: `{"eventType":"com.okta.event_hook","data":{"events":["junk",{"uuid":"u"}]}}`, wantEvents: 2},
+		{name: "malformed json", body: `{"eventType":`, wantErr: ErrMalformed},
+		{name: "not utf8", body: "{\"eventType\":\"com.okta.event_hook\",\"x\":\"\xff\"}", wantErr: ErrMalformed},
+		{name: "empty body", body: ``, wantErr: ErrMalformed},
+		{name: "json array", body: `[]`, wantErr: ErrNotEventHook},
+		{name: "json string", body: `"hello"`, wantErr: ErrNotEventHook},
+		{name: "wrong eventType", body: `{"eventType":"com.example","data":{"events":[]}}`, wantErr: ErrNotEventHook},
+		{name: "missing eventType", body: `{"data":{"events":[]}}`, wantErr: ErrNotEventHook},
+		{name: "missing data", body: `{"eventType":"com.okta.event_hook"}`, wantErr: ErrNotEventHook},
+		{name: "data not object", body: `{"eventType":"com.okta.event_hook","data":[]}`, wantErr: ErrNotEventHook},
+		{name: "events null", body: `{"eventType":"com.okta.event_hook","data":{"events":null}}`, wantErr: ErrNotEventHook},
+		{name: "events object", body: `{"eventType":"com.okta.event_hook","data":{"events":{}}}`, wantErr: ErrNotEventHook},
+		{name: "trailing garbage", body: `{"eventType":"com.okta.event_hook","data":{"events":[]}} x`, wantErr: ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := ParseDelivery([]byte(tt.body))
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if len(d.Events) != tt.wantEvents {
+				t.Fatalf("events = %d, want %d", len(d.Events), tt.wantEvents)
+			}
+		})
+	}
+}
+
+func TestParseDeliveryKeepsRawEvent(t *testing.T) {
+	d, err := ParseDelivery([]byte(sampleDelivery))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.EventID != "b5a188b9-5ece-4636-b041-482ffda96311" || d.Source == "" || d.EventTypeVersion != "1.0" {
+		t.Errorf("envelope fields not read: %+v", d)
+	}
+	want := `{"uuid": "b", "published": "2019-03-27T16:59:53.032Z", "eventType": "user.lifecycle.deactivate", "displayMessage": "Deactivate <Okta> user & more"}`
+	if string(d.Events[0].Raw) != want {
+		t.Errorf("raw event changed:\n got %s\nwant %s", d.Events[0].Raw, want)
+	}
+	if got := d.Events[1]; got.UUID != "a" || got.EventType != "user.lifecycle.create" || got.Published != "2019-03-27T16:59:52.000Z" {
+		t.Errorf("fields = %+v", got)
+	}
+}
+
+func TestDedupeAndSort(t *testing.T) {
+	events := []Event{
+		{UUID: "c", Published: "2024-01-01T00:00:03Z"},
+		{UUID: "a", Published: "2024-01-01T00:00:01.5Z"},
+		{UUID: "c", Published: "2024-01-01T00:00:03Z"},
+		{UUID: "", Published: "not a time"},
+		{UUID: "", Published: ""},
+		{UUID: "b", Published: "2024-01-01T00:00:02Z"},
+	}
+	unique, dropped := Dedupe(events)
+	if dropped != 1 || len(unique) != 5 {
+		t.Fatalf("dropped %d, kept %d", dropped, len(unique))
+	}
+	SortByPublished(unique)
+	var order []string
+	for _, ev := range unique {
+		order = append(order, ev.UUID+"|"+ev.Published)
+	}
+	want := []string{"a|2024-01-01T00:00:01.5Z", "b|2024-01-01T00:00:02Z", "c|2024-01-01T00:00:03Z", "|not a time", "|"}
+	for i := range want {
+		if order[i] != want[i] {
+			t.Fatalf("order = %q, want %q", order, want)
+		}
+	}
+}
+
+func FuzzParseDelivery(f *testing.F) {
+	f.Add([]byte(sampleDelivery))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[]}}`))
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[1,"x",null,{"uuid":"u"}]}}`))
+	f.Add([]byte(`[]`))
+	// The sample deliveries shipped for sam local invoke are seeds too.
+	if files, _ := filepath.Glob("../../events/*.json"); len(files) > 0 {
+		for _, file := range files {
+			if b, err := os.ReadFile(file); err == nil {
+				var req struct {
+					Body string `json:"body"`
+				}
+				if json.Unmarshal(b, &req) == nil && req.Body != "" {
+					f.Add([]byte(req.Body))
+				}
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d, err := ParseDelivery(body)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotEventHook) {
+				t.Fatalf("unclassified error: %v", err)
+			}
+			return
+		}
+		if d.EventType != EventHookType {
+			t.Fatalf("accepted eventType %q", d.EventType)
+		}
+		for _, ev := range d.Events {
+			if !json.Valid(ev.Raw) {
+				t.Fatalf("raw event is not valid JSON: %q", ev.Raw)
+			}
+		}
+	})
+}

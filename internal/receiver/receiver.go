@@ -1,0 +1,344 @@
+// Package receiver turns Okta event hook calls from an API Gateway HTTP API
+// (payload format 2.0) into SQS messages, one per event.
+package receiver
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/okta"
+	"github.com/hookline/hookline/internal/queue"
+)
+
+// ChallengeHeader carries Okta's one-time verification challenge.
+const ChallengeHeader = "x-okta-verification-challenge"
+
+// MaxChallengeBytes bounds the challenge we echo back.
+const MaxChallengeBytes = 1024
+
+// Config is the receiver's behaviour, read from the environment by main.
+type Config struct {
+	AuthHeader   string         // default "Authorization"
+	MaxBodyBytes int            // default 1 MiB
+	AllowedCIDRs []netip.Prefix // empty: any source
+}
+
+// Authenticator checks the presented auth header value.
+type Authenticator interface {
+	Check(ctx context.Context, presented string) (bool, error)
+}
+
+// Publisher enqueues messages.
+type Publisher interface {
+	Publish(ctx context.Context, msgs []queue.Message) queue.Result
+}
+
+// Handler serves the hook endpoint.
+type Handler struct {
+	cfg  Config
+	auth Authenticator
+	pub  Publisher
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// New returns a Handler.
+func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger) *Handler {
+	if cfg.AuthHeader == "" {
+		cfg.AuthHeader = "Authorization"
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	return &Handler{cfg: cfg, auth: a, pub: p, log: log, now: time.Now}
+}
+
+// ParseCIDRs reads a comma-separated list such as ALLOWED_SOURCE_CIDRS.
+// A bare address is taken as a single-host prefix.
+func ParseCIDRs(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			addr, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("source CIDR %q: %w", part, err)
+			}
+			out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("source CIDR %q: %w", part, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// outcome is what one request did, for its log line.
+type outcome struct {
+	status     int
+	reason     string // why, for operators; never sent to the caller
+	deliveryID string
+	events     int
+	duplicates int
+	enqueued   int
+	err        error
+}
+
+// Handle is the Lambda handler.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := h.now()
+	var resp events.APIGatewayV2HTTPResponse
+	out := h.serve(ctx, req, &resp)
+	h.logRequest(ctx, req, out, start)
+	return resp, nil
+}
+
+func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
+	method := req.RequestContext.HTTP.Method
+	if method != http.MethodGet && method != http.MethodPost {
+		*resp = errorResponse(http.StatusMethodNotAllowed)
+		resp.Headers["Allow"] = "GET, POST"
+		return outcome{status: resp.StatusCode, reason: "method " + method}
+	}
+	if len(h.cfg.AllowedCIDRs) > 0 && !h.sourceAllowed(req.RequestContext.HTTP.SourceIP) {
+		*resp = errorResponse(http.StatusForbidden)
+		return outcome{status: resp.StatusCode, reason: "source ip not allowed"}
+	}
+	ok, err := h.auth.Check(ctx, header(req.Headers, h.cfg.AuthHeader))
+	if err != nil {
+		*resp = errorResponse(http.StatusServiceUnavailable)
+		return outcome{status: resp.StatusCode, reason: "secret unavailable", err: err}
+	}
+	if !ok {
+		*resp = errorResponse(http.StatusUnauthorized)
+		return outcome{status: resp.StatusCode, reason: "auth header missing or wrong"}
+	}
+	if method == http.MethodGet {
+		return h.verify(req, resp)
+	}
+	return h.deliver(ctx, req, resp)
+}
+
+func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
+	challenge := header(req.Headers, ChallengeHeader)
+	switch {
+	case challenge == "":
+		*resp = errorResponse(http.StatusBadRequest, "missing "+ChallengeHeader+" header")
+		return outcome{status: resp.StatusCode, reason: "verification challenge missing"}
+	case len(challenge) > MaxChallengeBytes:
+		*resp = errorResponse(http.StatusBadRequest, ChallengeHeader+" is longer than 1024 bytes")
+		return outcome{status: resp.StatusCode, reason: "verification challenge too long"}
+	}
+	body, _ := json.Marshal(struct {
+		Verification string `json:"verification"`
+	}{challenge})
+	*resp = jsonResponse(http.StatusOK, string(body))
+	return outcome{status: resp.StatusCode, reason: "verified"}
+}
+
+func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
+	if ct := header(req.Headers, "Content-Type"); ct != "" && !isJSON(ct) {
+		*resp = errorResponse(http.StatusUnsupportedMediaType, "content type must be application/json")
+		return outcome{status: resp.StatusCode, reason: "content type " + ct}
+	}
+	body, status, reason := h.readBody(req)
+	if status != 0 {
+		*resp = errorResponse(status, reason)
+		return outcome{status: status, reason: reason}
+	}
+	delivery, err := okta.ParseDelivery(body)
+	if err != nil {
+		// The caller is authenticated by now, so say what is wrong, in our
+		// words rather than the decoder's (which would quote the body).
+		msg := "body is not valid JSON"
+		if errors.Is(err, okta.ErrNotEventHook) {
+			msg = err.Error()
+		}
+		*resp = errorResponse(http.StatusBadRequest, msg)
+		return outcome{status: resp.StatusCode, reason: err.Error()}
+	}
+	out := outcome{deliveryID: delivery.EventID, events: len(delivery.Events)}
+	evs, dups := okta.Dedupe(delivery.Events)
+	out.duplicates = dups
+	if len(evs) == 0 {
+		*resp = jsonResponse(http.StatusOK, `{"accepted":0}`)
+		out.status = resp.StatusCode
+		return out
+	}
+	okta.SortByPublished(evs)
+
+	receivedAt := h.now()
+	msgs := make([]queue.Message, len(evs))
+	for i, ev := range evs {
+		msgs[i] = queue.Message{
+			Body: envelope.Encode(delivery.EventID, delivery.Source, receivedAt, ev.Raw),
+			Attributes: map[string]string{
+				envelope.AttrEventUUID: ev.UUID,
+				envelope.AttrEventType: ev.EventType,
+				envelope.AttrPublished: ev.Published,
+			},
+		}
+	}
+	res := h.pub.Publish(ctx, msgs)
+	out.enqueued = res.Sent
+	if len(res.Failed) == 0 {
+		*resp = jsonResponse(http.StatusOK, `{"accepted":`+strconv.Itoa(res.Sent)+`}`)
+		out.status = resp.StatusCode
+		return out
+	}
+
+	// Not everything is on the queue. Name every event left behind, then ask
+	// Okta to send the delivery again: duplicates are fine, loss is not.
+	tooLarge := false
+	for i, err := range res.Failed {
+		if errors.Is(err, queue.ErrTooLarge) {
+			tooLarge = true
+		}
+		h.log.ErrorContext(ctx, "event not enqueued",
+			"deliveryId", delivery.EventID,
+			"eventUuid", evs[i].UUID,
+			"eventType", evs[i].EventType,
+			"published", evs[i].Published,
+			"error", err.Error())
+	}
+	status = http.StatusServiceUnavailable
+	out.reason = fmt.Sprintf("%d of %d events not enqueued", len(res.Failed), len(evs))
+	if tooLarge {
+		// Retrying cannot make it fit; 500 tells operators it is not transient.
+		status = http.StatusInternalServerError
+		out.reason += " (event larger than an SQS message)"
+	}
+	*resp = errorResponse(status)
+	out.status = status
+	return out
+}
+
+// readBody decodes the body and enforces MaxBodyBytes. It returns a non-zero
+// status when the request must be refused.
+func (h *Handler) readBody(req events.APIGatewayV2HTTPRequest) ([]byte, int, string) {
+	if !req.IsBase64Encoded {
+		if len(req.Body) > h.cfg.MaxBodyBytes {
+			return nil, http.StatusRequestEntityTooLarge, "body over " + strconv.Itoa(h.cfg.MaxBodyBytes) + " bytes"
+		}
+		return []byte(req.Body), 0, ""
+	}
+	if base64.StdEncoding.DecodedLen(len(req.Body)) > h.cfg.MaxBodyBytes+2 {
+		return nil, http.StatusRequestEntityTooLarge, "body over " + strconv.Itoa(h.cfg.MaxBodyBytes) + " bytes"
+	}
+	body, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, http.StatusBadRequest, "body is not valid base64"
+	}
+	if len(body) > h.cfg.MaxBodyBytes {
+		return nil, http.StatusRequestEntityTooLarge, "body over " + strconv.Itoa(h.cfg.MaxBodyBytes) + " bytes"
+	}
+	return body, 0, ""
+}
+
+func (h *Handler) sourceAllowed(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range h.cfg.AllowedCIDRs {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) logRequest(ctx context.Context, req events.APIGatewayV2HTTPRequest, out outcome, start time.Time) {
+	attrs := []any{
+		"requestId", req.RequestContext.RequestID,
+		"method", req.RequestContext.HTTP.Method,
+		"sourceIp", req.RequestContext.HTTP.SourceIP,
+		"status", out.status,
+		"durationMs", float64(h.now().Sub(start).Microseconds()) / 1000,
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		attrs = append(attrs, "awsRequestId", lc.AwsRequestID)
+	}
+	if out.deliveryID != "" {
+		attrs = append(attrs, "deliveryId", out.deliveryID)
+	}
+	if req.RequestContext.HTTP.Method == http.MethodPost {
+		attrs = append(attrs, "events", out.events, "duplicates", out.duplicates, "enqueued", out.enqueued)
+	}
+	if out.reason != "" {
+		attrs = append(attrs, "reason", out.reason)
+	}
+	level := slog.LevelInfo
+	switch {
+	case out.status >= 500:
+		level = slog.LevelError
+	case out.status >= 400:
+		level = slog.LevelWarn
+	}
+	if out.err != nil {
+		attrs = append(attrs, "error", out.err.Error())
+	}
+	h.log.Log(ctx, level, "okta hook request", attrs...)
+}
+
+// header looks a header up by name in any case: API Gateway lower-cases
+// names, sam local keeps them as sent.
+func header(headers map[string]string, name string) string {
+	if v, ok := headers[name]; ok {
+		return v
+	}
+	for k, v := range headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+func isJSON(contentType string) bool {
+	mediaType, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
+}
+
+func jsonResponse(status int, body string) events.APIGatewayV2HTTPResponse {
+	return events.APIGatewayV2HTTPResponse{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json"},
+		Body:       body,
+	}
+}
+
+// errorResponse answers with the status text and, for callers that passed
+// authentication, a fixed message. It never echoes the request.
+func errorResponse(status int, message ...string) events.APIGatewayV2HTTPResponse {
+	body := map[string]string{"error": strings.ToLower(http.StatusText(status))}
+	if len(message) > 0 {
+		body["message"] = message[0]
+	}
+	enc, _ := json.Marshal(body)
+	return jsonResponse(status, string(enc))
+}
