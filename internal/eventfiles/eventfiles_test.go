@@ -1,0 +1,156 @@
+package eventfiles
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/testenv"
+)
+
+// devSecret is the auth header value the sample events carry.
+const devSecret = "hookline-dev-secret-0123456789abcdef"
+
+type expectation struct {
+	fn          string // receiver or worker
+	status      int    // receiver: HTTP status
+	enqueued    int    // receiver: messages that must land on the queue
+	bodyHas     string // receiver: substring of the response body
+	itemsFailed int    // worker: batchItemFailures
+}
+
+// Every file in events/ must be listed here, so a new sample cannot go untested.
+var expected = map[string]expectation{
+	"verify-get.json":          {fn: "receiver", status: 200, bodyHas: `{"verification":"`},
+	"verify-get-noauth.json":   {fn: "receiver", status: 401},
+	"delivery.json":            {fn: "receiver", status: 200, enqueued: 4, bodyHas: `"accepted":4`},
+	"delivery-base64.json":     {fn: "receiver", status: 200, enqueued: 4, bodyHas: `"accepted":4`},
+	"delivery-wrong-auth.json": {fn: "receiver", status: 401},
+	"worker-sqs-batch.json":    {fn: "worker"},
+}
+
+func TestEveryEventFileUnderRIE(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no event files: %v", err)
+	}
+	sort.Strings(files)
+
+	k := testenv.StartKumo(t)
+	queueURL, dlqURL := k.CreateQueues(t, "hookline-events", 5, 30)
+	secretARN := k.CreateSecret(t, "hookline-hook-secret", devSecret)
+	base := append(k.Env(), "LOG_LEVEL=info", "AWS_LAMBDA_FUNCTION_TIMEOUT=2")
+	receiver := testenv.StartRIE(t, testenv.Bootstrap(t, "receiver"), append(base, "QUEUE_URL="+queueURL, "SECRET_ID="+secretARN))
+	worker := testenv.StartRIE(t, testenv.Bootstrap(t, "worker"), append(base, "QUEUE_URL="+queueURL, "DLQ_URL="+dlqURL))
+
+	for _, file := range files {
+		name := filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			want, ok := expected[name]
+			if !ok {
+				t.Fatalf("events/%s has no expectation in this test", name)
+			}
+			event, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			switch want.fn {
+			case "receiver":
+				out, err := receiver.Invoke(ctx, event)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var resp events.APIGatewayV2HTTPResponse
+				if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode == 0 {
+					t.Fatalf("not an HTTP response: %s\nlogs:\n%s", out, receiver.Logs())
+				}
+				if resp.StatusCode != want.status || !strings.Contains(resp.Body, want.bodyHas) {
+					t.Fatalf("status %d body %s; want %d containing %q", resp.StatusCode, resp.Body, want.status, want.bodyHas)
+				}
+				if got := takeAll(t, k.SQS(), queueURL); got != want.enqueued {
+					t.Fatalf("enqueued %d, want %d", got, want.enqueued)
+				}
+			case "worker":
+				out, err := worker.Invoke(ctx, event)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var resp events.SQSEventResponse
+				if err := json.Unmarshal(out, &resp); err != nil || strings.Contains(string(out), "errorMessage") {
+					t.Fatalf("not an SQS response: %s\nlogs:\n%s", out, worker.Logs())
+				}
+				if len(resp.BatchItemFailures) != want.itemsFailed {
+					t.Fatalf("batchItemFailures %v, want %d\nlogs:\n%s", resp.BatchItemFailures, want.itemsFailed, worker.Logs())
+				}
+			default:
+				t.Fatalf("unknown function %q", want.fn)
+			}
+		})
+	}
+
+	// The functions log JSON only, and never the secret.
+	for fn, logs := range map[string]string{"receiver": receiver.Logs(), "worker": worker.Logs()} {
+		if strings.Contains(logs, devSecret) {
+			t.Errorf("%s logged the secret", fn)
+		}
+		lines := 0
+		for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+			if !strings.HasPrefix(line, "{") {
+				continue // rie's own lines
+			}
+			lines++
+			if !json.Valid([]byte(line)) {
+				t.Errorf("%s: log line is not JSON: %s", fn, line)
+			}
+		}
+		if lines == 0 {
+			t.Errorf("%s wrote no JSON log lines", fn)
+		}
+	}
+	if !strings.Contains(worker.Logs(), `"msg":"okta event"`) {
+		t.Errorf("worker did not log the events:\n%s", worker.Logs())
+	}
+}
+
+// takeAll receives and deletes everything on the queue, returning the count.
+func takeAll(t *testing.T, c *sqs.Client, url string) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	for {
+		attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url,
+			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := strconv.Atoi(attrs.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)]); left == 0 {
+			return n
+		}
+		out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+}

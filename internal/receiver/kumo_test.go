@@ -1,0 +1,223 @@
+package receiver_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/auth"
+	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/queue"
+	"github.com/hookline/hookline/internal/receiver"
+	"github.com/hookline/hookline/internal/testenv"
+)
+
+// These tests run the receiver with real SDK clients against kumo.
+
+func kumoEnv(t *testing.T, k *testenv.Kumo) awsenv.Env {
+	t.Helper()
+	for _, kv := range k.Env() {
+		name, value, _ := strings.Cut(kv, "=")
+		t.Setenv(name, value)
+	}
+	env, err := awsenv.FromEnvironment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func newReceiver(env awsenv.Env, secretID, queueURL string) *receiver.Handler {
+	verifier := auth.NewVerifier(auth.SecretsManager{Client: env.SecretsManager(), SecretID: secretID}, 5*time.Minute,
+		auth.WithRefreshInterval(0))
+	pub := &queue.Publisher{Sender: queue.SQSSender{Client: env.SQS(), QueueURL: queueURL}, Budget: 2 * time.Second}
+	return receiver.New(receiver.Config{}, verifier, pub, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+}
+
+func post(auth, body string) events.APIGatewayV2HTTPRequest {
+	req := events.APIGatewayV2HTTPRequest{Headers: map[string]string{"authorization": auth, "content-type": "application/json"}, Body: body}
+	req.RequestContext.HTTP.Method = "POST"
+	req.RequestContext.HTTP.SourceIP = "198.51.100.23"
+	return req
+}
+
+func deliveryOf(uuids ...string) string {
+	evs := make([]string, len(uuids))
+	for i, u := range uuids {
+		evs[i] = `{"uuid":"` + u + `","published":"2024-01-01T00:00:0` + string(rune('0'+i%10)) + `Z","eventType":"user.lifecycle.create","displayMessage":"Create Okta user"}`
+	}
+	return `{"eventType":"com.okta.event_hook","eventId":"d-kumo","source":"https://example.okta.com/hook","data":{"events":[` + strings.Join(evs, ",") + `]}}`
+}
+
+func drain(t *testing.T, c *sqs.Client, url string, want int) map[string]envelope.Message {
+	t.Helper()
+	got := map[string]envelope.Message{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < want && time.Now().Before(deadline) {
+		out, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			env, err := envelope.Decode([]byte(aws.ToString(m.Body)))
+			if err != nil {
+				t.Fatalf("queue holds a bad envelope: %v", err)
+			}
+			uuid := aws.ToString(m.MessageAttributes[envelope.AttrEventUUID].StringValue)
+			if aws.ToString(m.MessageAttributes[envelope.AttrEventType].StringValue) != "user.lifecycle.create" ||
+				aws.ToString(m.MessageAttributes[envelope.AttrPublished].StringValue) == "" {
+				t.Fatalf("attributes %v", m.MessageAttributes)
+			}
+			got[uuid] = env
+			if _, err := c.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: &url, ReceiptHandle: m.ReceiptHandle}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return got
+}
+
+// depth counts visible and in-flight messages.
+func depth(t *testing.T, c *sqs.Client, url string) int {
+	t.Helper()
+	out, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl:       &url,
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("attribute %q: %v", v, err)
+		}
+		n += i
+	}
+	return n
+}
+
+func TestReceiverEnqueuesToKumo(t *testing.T) {
+	k := testenv.StartKumo(t)
+	env := kumoEnv(t, k)
+	queueURL, _ := k.CreateQueues(t, "events", 5, 30)
+	secretARN := k.CreateSecret(t, "hook-secret", "kumo-secret-0123456789abcdef0123")
+	h := newReceiver(env, secretARN, queueURL)
+
+	uuids := make([]string, 23) // three batches
+	for i := range uuids {
+		uuids[i] = "uuid-" + string(rune('a'+i))
+	}
+	resp, err := h.Handle(context.Background(), post("kumo-secret-0123456789abcdef0123", deliveryOf(uuids...)))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d %s %v", resp.StatusCode, resp.Body, err)
+	}
+	got := drain(t, k.SQS(), queueURL, len(uuids))
+	if len(got) != len(uuids) {
+		t.Fatalf("queue has %d events, want %d", len(got), len(uuids))
+	}
+	for _, u := range uuids {
+		if m, ok := got[u]; !ok || m.DeliveryID != "d-kumo" || !strings.Contains(string(m.Event), `"uuid":"`+u+`"`) {
+			t.Fatalf("event %s missing or wrong: %+v", u, m)
+		}
+	}
+
+	// A wrong secret enqueues nothing.
+	resp, _ = h.Handle(context.Background(), post("wrong", deliveryOf("never")))
+	if resp.StatusCode != 401 {
+		t.Fatalf("wrong secret: status %d", resp.StatusCode)
+	}
+	if n := depth(t, k.SQS(), queueURL); n != 0 {
+		t.Fatalf("wrong secret enqueued %d messages", n)
+	}
+}
+
+func TestReceiverSecretRotationOnKumo(t *testing.T) {
+	k := testenv.StartKumo(t)
+	env := kumoEnv(t, k)
+	queueURL, _ := k.CreateQueues(t, "events", 5, 30)
+	const oldSecret, newSecret = "old-secret-0123456789abcdef012345", "new-secret-0123456789abcdef012345"
+	secretARN := k.CreateSecret(t, "hook-secret", oldSecret)
+	h := newReceiver(env, secretARN, queueURL)
+	ctx := context.Background()
+
+	if resp, _ := h.Handle(ctx, post(oldSecret, deliveryOf("u1"))); resp.StatusCode != 200 {
+		t.Fatalf("before rotation: %d", resp.StatusCode)
+	}
+	if _, err := k.SecretsManager().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &secretARN, SecretString: aws.String(newSecret)}); err != nil {
+		t.Fatal(err)
+	}
+	// The cached value is stale; the new one is accepted after a refresh, and
+	// the old one still works while Okta is being switched over.
+	for _, s := range []string{newSecret, oldSecret} {
+		if resp, _ := h.Handle(ctx, post(s, deliveryOf("u-"+s[:3]))); resp.StatusCode != 200 {
+			t.Fatalf("after rotation, %s: status %d", s[:3], resp.StatusCode)
+		}
+	}
+	if resp, _ := h.Handle(ctx, post("neither-0123456789abcdef0123456789", deliveryOf("x"))); resp.StatusCode != 401 {
+		t.Fatalf("unknown secret: status %d", resp.StatusCode)
+	}
+	if got := drain(t, k.SQS(), queueURL, 3); len(got) != 3 {
+		t.Fatalf("enqueued %d, want 3", len(got))
+	}
+}
+
+func TestReceiverFailsClosedWithoutSecretsManager(t *testing.T) {
+	k := testenv.StartKumo(t)
+	env := kumoEnv(t, k)
+	queueURL, _ := k.CreateQueues(t, "events", 5, 30)
+
+	// Secrets Manager unreachable: nothing listens on this port.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := l.Addr().String()
+	l.Close()
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://"+deadAddr)
+	unreachable, err := awsenv.FromEnvironment()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		env      awsenv.Env
+		secretID string
+	}{
+		{"endpoint unreachable", unreachable, "hook-secret"},
+		{"secret does not exist", env, "no-such-secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			verifier := auth.NewVerifier(auth.SecretsManager{
+				Client:   tt.env.SecretsManager(func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }),
+				SecretID: tt.secretID,
+			}, time.Minute)
+			pub := &queue.Publisher{Sender: queue.SQSSender{Client: env.SQS(), QueueURL: queueURL}}
+			h := receiver.New(receiver.Config{}, verifier, pub, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			resp, _ := h.Handle(context.Background(), post("anything-at-all", deliveryOf("u1")))
+			if resp.StatusCode != 503 {
+				t.Fatalf("status %d, want 503", resp.StatusCode)
+			}
+			if n := depth(t, k.SQS(), queueURL); n != 0 {
+				t.Fatalf("enqueued %d while failing closed", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,193 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// Region is the AWS region of every local resource.
+const Region = "us-east-1"
+
+const (
+	testAccessKeyID     = "test"
+	testSecretAccessKey = "test"
+	startTimeout        = 20 * time.Second
+	apiTimeout          = 10 * time.Second
+)
+
+// Kumo is a running kumo AWS emulator private to one test.
+type Kumo struct {
+	Endpoint string // http://127.0.0.1:<Port>
+	Port     int
+
+	p *proc
+}
+
+// StartKumo starts kumo on a free 127.0.0.1 port (in memory, log level warn),
+// waits until GET /health answers, and kills it in t.Cleanup.
+func StartKumo(t testing.TB) *Kumo {
+	t.Helper()
+	bin := Binary(t, "kumo")
+	var lastErr error
+	for range 3 { // a new port if another process grabbed ours
+		ports, err := freePorts(1)
+		if err != nil {
+			t.Fatalf("testenv: kumo: %v", err)
+		}
+		port := ports[0]
+		env := append(baseEnv(),
+			"KUMO_HOST=127.0.0.1",
+			"KUMO_PORT="+strconv.Itoa(port),
+			"KUMO_LOG_LEVEL=warn",
+		)
+		p, err := startProc("kumo", bin, nil, env, "")
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		t.Cleanup(func() { p.stop(t) })
+		k := &Kumo{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, p: p}
+		start := time.Now()
+		if lastErr = k.waitHealthy(); lastErr == nil {
+			t.Logf("testenv: kumo healthy on %s after %v", k.Endpoint, time.Since(start).Round(time.Millisecond))
+			return k
+		}
+		p.stop(t)
+	}
+	t.Fatalf("testenv: kumo did not start: %v", lastErr)
+	return nil
+}
+
+func (k *Kumo) waitHealthy() error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(startTimeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		if k.p.exited() {
+			return fmt.Errorf("%w (%v): %s", errExited, k.p.err, tail(k.p.logs.String(), 4<<10))
+		}
+		resp, err := client.Get(k.Endpoint + "/health")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /health: %s: %s", resp.Status, body)
+		}
+		lastErr = err
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("not healthy after %v: %v", startTimeout, lastErr)
+}
+
+// Logs returns what kumo has written to stdout and stderr so far.
+func (k *Kumo) Logs() string { return k.p.logs.String() }
+
+// Env returns the variables that point an AWS SDK (and so a function under
+// StartRIE) at this kumo: AWS_ENDPOINT_URL, AWS_REGION and static test
+// credentials.
+func (k *Kumo) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + k.Endpoint,
+		"AWS_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=" + testAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + testSecretAccessKey,
+	}
+}
+
+func (k *Kumo) creds() aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(testAccessKeyID, testSecretAccessKey, "")
+}
+
+// SQS returns an SQS client pointed at kumo.
+func (k *Kumo) SQS() *sqs.Client {
+	return sqs.New(sqs.Options{Region: Region, Credentials: k.creds(), BaseEndpoint: aws.String(k.Endpoint)})
+}
+
+// SecretsManager returns a Secrets Manager client pointed at kumo.
+func (k *Kumo) SecretsManager() *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{Region: Region, Credentials: k.creds(), BaseEndpoint: aws.String(k.Endpoint)})
+}
+
+// DynamoDB returns a DynamoDB client pointed at kumo (response CRC32
+// validation off: kumo sends no CRC32 header).
+func (k *Kumo) DynamoDB() *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:                          Region,
+		Credentials:                     k.creds(),
+		BaseEndpoint:                    aws.String(k.Endpoint),
+		DisableValidateResponseChecksum: true,
+	})
+}
+
+func apiContext(t testing.TB) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(t.Context(), apiTimeout)
+}
+
+// CreateQueues creates the standard queue name and its dead-letter queue
+// name+"-dlq": messages move to the DLQ after maxReceiveCount receives, and
+// visibilityTimeout (seconds) applies to the main queue. The URLs are kumo's,
+// which always say localhost:4566; SDK clients built from Env or SQS work
+// with them anyway. It calls t.Fatal on any error.
+func (k *Kumo) CreateQueues(t testing.TB, name string, maxReceiveCount int, visibilityTimeout int) (queueURL, dlqURL string) {
+	t.Helper()
+	ctx, cancel := apiContext(t)
+	defer cancel()
+	c := k.SQS()
+
+	dlq, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name + "-dlq")})
+	if err != nil {
+		t.Fatalf("testenv: create queue %s-dlq: %v", name, err)
+	}
+	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       dlq.QueueUrl,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn},
+	})
+	if err != nil || attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)] == "" {
+		t.Fatalf("testenv: DLQ ARN of %s: %v %v", *dlq.QueueUrl, attrs, err)
+	}
+	policy, _ := json.Marshal(map[string]string{
+		"deadLetterTargetArn": attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)],
+		"maxReceiveCount":     strconv.Itoa(maxReceiveCount),
+	})
+	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{
+		QueueName: aws.String(name),
+		Attributes: map[string]string{
+			string(sqstypes.QueueAttributeNameVisibilityTimeout): strconv.Itoa(visibilityTimeout),
+			string(sqstypes.QueueAttributeNameRedrivePolicy):     string(policy),
+		},
+	})
+	if err != nil {
+		t.Fatalf("testenv: create queue %s: %v", name, err)
+	}
+	return *q.QueueUrl, *dlq.QueueUrl
+}
+
+// CreateSecret creates a Secrets Manager secret with a string value and
+// returns its ARN. It calls t.Fatal on any error.
+func (k *Kumo) CreateSecret(t testing.TB, name, value string) (arn string) {
+	t.Helper()
+	ctx, cancel := apiContext(t)
+	defer cancel()
+	out, err := k.SecretsManager().CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(name),
+		SecretString: aws.String(value),
+	})
+	if err != nil {
+		t.Fatalf("testenv: create secret %s: %v", name, err)
+	}
+	return aws.ToString(out.ARN)
+}

@@ -1,0 +1,386 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+func TestRepoRoot(t *testing.T) {
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := moduleOf(data); got != modulePath {
+		t.Fatalf("module %q, want %q", got, modulePath)
+	}
+	if _, err := os.Stat(filepath.Join(root, "infra", "tools", "go.mod")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKumoHealthAndSQS(t *testing.T) {
+	t.Parallel()
+	k := StartKumo(t)
+
+	resp, err := http.Get(k.Endpoint + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("healthy")) {
+		t.Fatalf("GET /health: %s %s", resp.Status, body)
+	}
+
+	ctx := t.Context()
+	c := k.SQS()
+	qURL, dlqURL := k.CreateQueues(t, "hookline-events", 1, 1)
+	if !strings.HasSuffix(qURL, "/hookline-events") || !strings.HasSuffix(dlqURL, "/hookline-events-dlq") {
+		t.Fatalf("queue URLs %q %q", qURL, dlqURL)
+	}
+	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       &qURL,
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := attrs.Attributes["VisibilityTimeout"]; got != "1" {
+		t.Errorf("VisibilityTimeout = %q", got)
+	}
+	if got := attrs.Attributes["RedrivePolicy"]; !strings.Contains(got, "hookline-events-dlq") {
+		t.Errorf("RedrivePolicy = %q", got)
+	}
+
+	// Roundtrip with a message attribute.
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:    &qURL,
+		MessageBody: aws.String(`{"v":1}`),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"eventType": {DataType: aws.String("String"), StringValue: aws.String("user.lifecycle.create")},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	msg := receiveOne(t, c, qURL)
+	if aws.ToString(msg.Body) != `{"v":1}` {
+		t.Errorf("body %q", aws.ToString(msg.Body))
+	}
+	if got := aws.ToString(msg.MessageAttributes["eventType"].StringValue); got != "user.lifecycle.create" {
+		t.Errorf("eventType attribute %q", got)
+	}
+	if _, err := c.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &qURL, ReceiptHandle: msg.ReceiptHandle}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The redrive policy works: with maxReceiveCount 1, a message received
+	// once and not deleted lands in the DLQ.
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &qURL, MessageBody: aws.String("poison")}); err != nil {
+		t.Fatal(err)
+	}
+	receiveOne(t, c, qURL)
+	time.Sleep(1100 * time.Millisecond) // visibility timeout
+	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &qURL, WaitTimeSeconds: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 0 {
+		t.Fatalf("poison message received a second time from the main queue")
+	}
+	if got := aws.ToString(receiveOne(t, c, dlqURL).Body); got != "poison" {
+		t.Fatalf("DLQ body %q", got)
+	}
+}
+
+func receiveOne(t *testing.T, c *sqs.Client, url string) sqstypes.Message {
+	t.Helper()
+	out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
+		QueueUrl:              &url,
+		WaitTimeSeconds:       2,
+		MessageAttributeNames: []string{"All"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Messages) != 1 {
+		t.Fatalf("received %d messages from %s, want 1", len(out.Messages), url)
+	}
+	return out.Messages[0]
+}
+
+func TestKumoSecretsAndDynamoDB(t *testing.T) {
+	t.Parallel()
+	k := StartKumo(t)
+	const value = "hookline-dev-secret-0123456789abcdef"
+	arn := k.CreateSecret(t, "hookline/okta-hook", value)
+	if !strings.HasPrefix(arn, "arn:aws:secretsmanager:"+Region+":") {
+		t.Errorf("ARN %q", arn)
+	}
+	for _, id := range []string{"hookline/okta-hook", arn} {
+		out, err := k.SecretsManager().GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: &id})
+		if err != nil {
+			t.Fatalf("GetSecretValue(%s): %v", id, err)
+		}
+		if aws.ToString(out.SecretString) != value {
+			t.Fatalf("GetSecretValue(%s) = %q", id, aws.ToString(out.SecretString))
+		}
+	}
+	if _, err := k.DynamoDB().ListTables(t.Context(), &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("DynamoDB ListTables: %v", err)
+	}
+	// Env points at this kumo only.
+	want := map[string]string{"AWS_ENDPOINT_URL": k.Endpoint, "AWS_REGION": Region}
+	for _, kv := range k.Env() {
+		name, v, _ := strings.Cut(kv, "=")
+		if w, ok := want[name]; ok && v != w {
+			t.Errorf("%s=%s, want %s", name, v, w)
+		}
+		delete(want, name)
+	}
+	if len(want) != 0 {
+		t.Errorf("Env() lacks %v", want)
+	}
+}
+
+func echoBootstrap(t *testing.T) string {
+	t.Helper()
+	return buildBootstrap(t, "./internal/testenv/testdata/echo")
+}
+
+func invoke(t *testing.T, r *RIE, event string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out, err := r.Invoke(ctx, []byte(event))
+	if err != nil {
+		t.Fatalf("Invoke(%s): %v\nlogs:\n%s", event, err, r.Logs())
+	}
+	return string(out)
+}
+
+func TestRIEEcho(t *testing.T) {
+	t.Parallel()
+	bs := echoBootstrap(t)
+	start := time.Now()
+	r := StartRIE(t, bs, []string{"ECHO_VAR=from-test", "LOG_LEVEL=debug"})
+	listening := time.Since(start)
+	event := `{"hello":"world","n":[1,2,3]}`
+	if got := invoke(t, r, event); got != event {
+		t.Fatalf("echo = %s, want %s", got, event)
+	}
+	t.Logf("rie: listening after %v, first response after %v", listening.Round(time.Microsecond), time.Since(start).Round(time.Microsecond))
+
+	if got := invoke(t, r, `{"getenv":"ECHO_VAR"}`); got != `{"value":"from-test"}` {
+		t.Errorf("getenv ECHO_VAR = %s", got)
+	}
+	// Nothing but PATH/HOME/TMPDIR leaks from the test process.
+	invocations := 2
+	for _, kv := range os.Environ() {
+		name, v, _ := strings.Cut(kv, "=")
+		if v == "" || name == "PATH" || name == "HOME" || name == "TMPDIR" || strings.HasPrefix(name, "AWS_LAMBDA_") {
+			continue
+		}
+		if got := invoke(t, r, `{"getenv":"`+name+`"}`); got != `{"value":""}` {
+			t.Errorf("%s leaked into the function: %s", name, got)
+		}
+		invocations++
+		break
+	}
+
+	// A function error is a 200 with the error JSON, not a Go error.
+	var fe struct{ ErrorMessage, ErrorType string }
+	if err := json.Unmarshal([]byte(invoke(t, r, `{"error":"boom"}`)), &fe); err != nil {
+		t.Fatal(err)
+	}
+	if fe.ErrorMessage != "boom" || fe.ErrorType == "" {
+		t.Errorf("function error = %+v", fe)
+	}
+	// And the function still serves afterwards.
+	if got := invoke(t, r, `{"after":"error"}`); got != `{"after":"error"}` {
+		t.Errorf("after error: %s", got)
+	}
+	invocations += 2
+
+	logs := r.Logs()
+	if n := strings.Count(logs, `"msg":"echo"`); n != invocations {
+		t.Errorf("function logged %d echo lines, want %d:\n%s", n, invocations, logs)
+	}
+	if !strings.Contains(logs, "START RequestId:") {
+		t.Errorf("no START line in logs:\n%s", logs)
+	}
+	// LOG_LEVEL=debug is for the function; rie itself stays at warn.
+	if strings.Contains(logs, "[DEBUG]") || strings.Contains(logs, "[INFO]") {
+		t.Errorf("rie logged below warn:\n%s", logs)
+	}
+}
+
+func TestRIETimeout(t *testing.T) {
+	t.Parallel()
+	r := StartRIE(t, echoBootstrap(t), []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1"})
+	start := time.Now()
+	if got := invoke(t, r, `{"sleepMs":3000}`); !strings.Contains(got, "Task timed out after 1.00 seconds") {
+		t.Fatalf("timeout payload %q", got)
+	}
+	t.Logf("timed out after %v", time.Since(start).Round(time.Millisecond))
+	// rie re-inits the function on the next call.
+	start = time.Now()
+	if got := invoke(t, r, `{"x":1}`); got != `{"x":1}` {
+		t.Fatalf("after timeout: %s", got)
+	}
+	t.Logf("next invocation answered after %v", time.Since(start).Round(time.Millisecond))
+}
+
+func TestRIEConcurrentInvokesAreSerialized(t *testing.T) {
+	t.Parallel()
+	bs := echoBootstrap(t)
+	// Two emulators side by side, each hammered from several goroutines.
+	rs := []*RIE{StartRIE(t, bs, nil), StartRIE(t, bs, nil)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		r := rs[i%2]
+		wg.Go(func() {
+			event := fmt.Sprintf(`{"i":%d}`, i)
+			out, err := r.Invoke(t.Context(), []byte(event))
+			if err == nil && string(out) != event {
+				err = fmt.Errorf("got %s, want %s", out, event)
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// alive reports whether pid is still in the process table (a zombie counts:
+// the harness must reap what it starts).
+func alive(pid int) bool {
+	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+func TestCleanupLeavesNoProcess(t *testing.T) {
+	t.Parallel()
+	bs := echoBootstrap(t)
+	var pids []int
+	t.Run("start", func(t *testing.T) {
+		k := StartKumo(t)
+		r := StartRIE(t, bs, k.Env())
+		invoke(t, r, `{}`) // the bootstrap is running now
+		kids := descendants(r.p.pid())
+		if len(kids) == 0 {
+			t.Fatal("rie has no child process after an invocation")
+		}
+		pids = append([]int{k.p.pid(), r.p.pid()}, kids...)
+		for _, pid := range pids {
+			if !alive(pid) {
+				t.Fatalf("pid %d not alive while running", pid)
+			}
+		}
+	})
+	if len(pids) == 0 {
+		t.Fatal("subtest did not start processes")
+	}
+	// Cleanup has returned; allow only scheduling slack.
+	deadline := time.Now().Add(2 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if alive(pid) {
+			t.Errorf("pid %d still alive after cleanup", pid)
+		}
+	}
+}
+
+// fatalTB records the first Fatal and ends the goroutine, like testing.T.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Helper() {}
+func (f *fatalTB) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// fatalOf runs fn with a fatalTB and returns the Fatal message, if any.
+func fatalOf(t *testing.T, fn func(tb testing.TB)) string {
+	f := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn(f)
+	}()
+	<-done
+	return f.msg
+}
+
+func TestBinaryAndBootstrapOverrides(t *testing.T) {
+	if msg := fatalOf(t, func(tb testing.TB) { Binary(tb, "localstack") }); !strings.Contains(msg, "unknown tool") {
+		t.Errorf("unknown tool: %q", msg)
+	}
+
+	t.Setenv("HOOKLINE_RIE_BIN", filepath.Join(t.TempDir(), "missing"))
+	if msg := fatalOf(t, func(tb testing.TB) { Binary(tb, "aws-lambda-rie") }); !strings.Contains(msg, "HOOKLINE_RIE_BIN") {
+		t.Errorf("missing HOOKLINE_RIE_BIN binary: %q", msg)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOOKLINE_RIE_BIN", self)
+	if got := Binary(t, "aws-lambda-rie"); got != self {
+		t.Errorf("Binary = %q, want %q", got, self)
+	}
+
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "receiver"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "receiver", "bootstrap"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOOKLINE_BOOTSTRAP_DIR", dir)
+	if got := Bootstrap(t, "receiver"); got != filepath.Join(dir, "receiver", "bootstrap") {
+		t.Errorf("Bootstrap(receiver) = %q", got)
+	}
+	if msg := fatalOf(t, func(tb testing.TB) { Bootstrap(tb, "worker") }); !strings.Contains(msg, "HOOKLINE_BOOTSTRAP_DIR") {
+		t.Errorf("missing worker bootstrap: %q", msg)
+	}
+	if msg := fatalOf(t, func(tb testing.TB) { Bootstrap(tb, "../worker") }); !strings.Contains(msg, "bad function name") {
+		t.Errorf("bad name: %q", msg)
+	}
+}
