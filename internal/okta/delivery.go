@@ -5,7 +5,6 @@
 package okta
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,8 +53,15 @@ type wire struct {
 	EventTime          json.RawMessage `json:"eventTime"`
 	ContentType        json.RawMessage `json:"contentType"`
 	Data               *struct {
-		Events json.RawMessage `json:"events"`
+		Events *[]Event `json:"events"`
 	} `json:"data"`
+}
+
+// UnmarshalJSON keeps the event's raw bytes and reads its routing fields, so
+// a delivery is decoded in one pass over the body.
+func (e *Event) UnmarshalJSON(raw []byte) error {
+	*e = ParseEvent(append(json.RawMessage(nil), raw...))
+	return nil
 }
 
 // ParseDelivery decodes a delivery body. The error wraps ErrMalformed or
@@ -68,6 +74,12 @@ func ParseDelivery(body []byte) (*Delivery, error) {
 	if err := json.Unmarshal(body, &w); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
+			switch typeErr.Field {
+			case "":
+				return nil, fmt.Errorf("%w: the body must be a JSON object", ErrNotEventHook)
+			case "data.events":
+				return nil, fmt.Errorf("%w: data.events must be an array", ErrNotEventHook)
+			}
 			return nil, fmt.Errorf("%w: %s must be an object", ErrNotEventHook, typeErr.Field)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -84,17 +96,10 @@ func ParseDelivery(body []byte) (*Delivery, error) {
 	if d.EventType != EventHookType {
 		return nil, fmt.Errorf("%w: eventType must be %q", ErrNotEventHook, EventHookType)
 	}
-	if w.Data == nil || !isArray(w.Data.Events) {
+	if w.Data == nil || w.Data.Events == nil {
 		return nil, fmt.Errorf("%w: data.events must be an array", ErrNotEventHook)
 	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(w.Data.Events, &raws); err != nil {
-		return nil, fmt.Errorf("%w: data.events: %v", ErrMalformed, err)
-	}
-	d.Events = make([]Event, len(raws))
-	for i, raw := range raws {
-		d.Events[i] = ParseEvent(raw)
-	}
+	d.Events = *w.Data.Events
 	return d, nil
 }
 
@@ -128,9 +133,4 @@ func stringOf(raw json.RawMessage) string {
 		return ""
 	}
 	return s
-}
-
-func isArray(raw json.RawMessage) bool {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	return len(raw) > 0 && raw[0] == '['
 }

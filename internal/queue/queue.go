@@ -55,6 +55,9 @@ type Publisher struct {
 	Sender BatchSender
 	// Budget bounds the whole Publish call, retries included.
 	Budget time.Duration
+	// Reserve is kept back from the caller's deadline, so there is time left
+	// to answer after the budget runs out; default 250ms.
+	Reserve time.Duration
 	// BaseDelay and MaxDelay shape the jittered backoff between retries.
 	BaseDelay, MaxDelay time.Duration
 	// Sleep waits between retries; tests replace it.
@@ -78,6 +81,15 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message) Result {
 	budget := p.Budget
 	if budget <= 0 {
 		budget = 2 * time.Second
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		reserve := p.Reserve
+		if reserve <= 0 {
+			reserve = 250 * time.Millisecond
+		}
+		if left := time.Until(deadline) - reserve; left < budget {
+			budget = max(left, 0)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()

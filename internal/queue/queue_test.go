@@ -131,3 +131,14 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 		}
 	}
 }
+
+func TestPublishLeavesTimeBeforeCallerDeadline(t *testing.T) {
+	mem := &Memory{Err: func(int) error { return errors.New("down") }}
+	p := &Publisher{Sender: mem, Budget: 10 * time.Second, Reserve: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	p.Publish(ctx, msgs(1, 1))
+	if ctx.Err() != nil {
+		t.Fatal("publish used up the caller's whole deadline; nothing is left to answer with")
+	}
+}
