@@ -15,7 +15,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './.bin/*' 2>/dev/null) go.
 FN ?= receiver
 EVENT ?= events/delivery.json
 
-.PHONY: help build tools bootstraps cli test test-short bench lint fmt deploy invoke dev send redrive clean
+.PHONY: help build tools bootstraps cli test test-short bench bench-dev lint fmt deploy invoke dev send redrive clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -70,6 +70,7 @@ test-short: ## unit tests only, no emulators
 bench: ## the benchmarks behind the figures in the closing notes
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/receiver/
 	bash infra/bench/binary-size.sh
+	$(GO) test -run '^$$' -bench . -benchtime 100x ./internal/worker/
 
 lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -83,8 +84,27 @@ fmt:
 invoke: tools bootstraps cli ## run a function under aws-lambda-rie on an event: make invoke FN=receiver EVENT=events/delivery.json
 	$(BIN)/hookline invoke --fn $(FN) --event $(EVENT)
 
+PORT ?= 4566
+CONCURRENCY ?= 2
+PUBLIC_PORT ?=
+COUNT ?= 0
+TYPE ?= user.lifecycle.create
+EVENTS ?= events/delivery.json
+
+dev: tools bootstraps cli ## the whole pipeline on kumo, Ctrl-C stops it: make dev [PORT=4566] [PUBLIC_PORT=8080 for a tunnel]
+	$(BIN)/hookline dev --port $(PORT) --concurrency $(CONCURRENCY) $(if $(PUBLIC_PORT),--public-port $(PUBLIC_PORT))
+
+send: cli ## act as Okta against `make dev`: make send [EVENTS=events/delivery.json] or [COUNT=100 TYPE=user.lifecycle.create]
+	$(BIN)/hookline send $(if $(filter-out 0,$(COUNT)),--count $(COUNT) --type $(TYPE),--events '$(EVENTS)')
+
+bench-dev: tools bootstraps cli ## dev stack figures: start time, events/s and POST-to-handler latency
+	$(GO) run ./infra/bench/devbench --bin $(BIN)
+
 deploy: ## sam build && sam deploy (run `sam deploy --guided` once first)
 	sam build && sam deploy
+
+redrive: cli ## move parked events from the DLQ back: make redrive ARGS='--stack hookline [--dry-run] [--type T] [--rate N]'
+	$(BIN)/hookline redrive $(ARGS)
 
 clean:
 	rm -rf build .bin/receiver .bin/worker .bin/hookline

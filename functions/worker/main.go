@@ -5,11 +5,15 @@ package main
 import (
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/handlers"
+	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/worker"
 )
@@ -17,7 +21,15 @@ import (
 func main() {
 	var env config.Env
 	log := logging.New(env.Optional("LOG_LEVEL", "info"))
+	queueURL := env.Required("QUEUE_URL")
+	dlqURL := env.Optional("DLQ_URL", "")
+	table := env.Optional("LEDGER_TABLE", "")
+	retention := env.Duration("LEDGER_RETENTION", ledger.DefaultRetention)
 	if err := env.Err(); err != nil {
+		fail(log, err)
+	}
+	cloud, err := awsenv.FromEnvironment()
+	if err != nil {
 		fail(log, err)
 	}
 
@@ -25,7 +37,25 @@ func main() {
 	registry.On("*", handlers.LogEvents(log), handlers.Name("event-log"))
 	register(registry, log)
 
-	w := &worker.Worker{Registry: registry, Log: log}
+	q := worker.SQS{Client: cloud.SQS(), QueueURL: queueURL, DLQURL: dlqURL}
+	w := &worker.Worker{Registry: registry, Log: log, Delayer: q}
+	if dlqURL != "" {
+		w.Parker = q
+	} else {
+		log.Warn("DLQ_URL is not set: permanent failures are retried with the maximum delay until the redrive policy moves them")
+	}
+	if table != "" {
+		// The CRC32 check only matters on AWS; emulators send no checksum.
+		emulated := cloud.Endpoint(dynamodb.ServiceID) != ""
+		w.Ledger = &ledger.DynamoDB{
+			Client:    cloud.DynamoDB(func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = emulated }),
+			Table:     table,
+			Retention: retention,
+		}
+		log.Info("idempotency ledger on", "table", table, "retention", retention.String(), "retentionDays", int(retention/(24*time.Hour)))
+	} else {
+		log.Warn("idempotency ledger off: LEDGER_TABLE is not set, duplicates run handlers again")
+	}
 	lambda.Start(w.Handle)
 }
 

@@ -47,15 +47,27 @@ func (e *Env) Bytes(name string, def int) int {
 	return n
 }
 
-// Duration reads a positive Go duration such as "5m" or "2s".
+// Duration reads a positive Go duration such as "5m" or "2s", or a whole
+// number of days such as "120d", which retention settings read better as.
 func (e *Env) Duration(name string, def time.Duration) time.Duration {
 	raw := e.Optional(name, def.String())
-	d, err := time.ParseDuration(raw)
+	d, err := parseDuration(raw)
 	if err != nil || d <= 0 {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q: want a positive duration like 5m or 2s", name, raw))
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want a positive duration like 5m, 2s or 120d", name, raw))
 		return def
 	}
 	return d
+}
+
+func parseDuration(raw string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(raw, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, fmt.Errorf("bad day count %q", days)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(raw)
 }
 
 // Err reports every problem seen so far, or nil.

@@ -13,6 +13,8 @@ func TestEnv(t *testing.T) {
 	t.Setenv("BAD_SIZE", "-1")
 	t.Setenv("TTL", "90s")
 	t.Setenv("BAD_TTL", "soon")
+	t.Setenv("DAYS", "120d")
+	t.Setenv("BAD_DAYS", "1.5d")
 
 	var env Env
 	if got := env.Required("SET"); got != "value" {
@@ -27,6 +29,9 @@ func TestEnv(t *testing.T) {
 	if got := env.Duration("TTL", time.Minute); got != 90*time.Second {
 		t.Errorf("Duration = %v", got)
 	}
+	if got := env.Duration("DAYS", time.Minute); got != 120*24*time.Hour {
+		t.Errorf("Duration(days) = %v", got)
+	}
 	if err := env.Err(); err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
@@ -35,11 +40,12 @@ func TestEnv(t *testing.T) {
 	env.Required("MISSING_X")
 	env.Bytes("BAD_SIZE", 1)
 	env.Duration("BAD_TTL", time.Minute)
+	env.Duration("BAD_DAYS", time.Minute)
 	err := env.Err()
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, name := range []string{"BLANK", "MISSING_X", "BAD_SIZE", "BAD_TTL"} {
+	for _, name := range []string{"BLANK", "MISSING_X", "BAD_SIZE", "BAD_TTL", "BAD_DAYS"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

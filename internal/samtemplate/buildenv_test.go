@@ -187,7 +187,13 @@ func TestCheckEnv(t *testing.T) {
 
 import "github.com/hookline/hookline/internal/config"
 
-func main() { env := &config.Env{}; _ = env.Required("QUEUE_URL") }
+func main() {
+	env := &config.Env{}
+	_ = env.Required("QUEUE_URL")
+	_ = env.Optional("DLQ_URL", "")
+	_ = env.Optional("LEDGER_TABLE", "")
+	_ = env.Duration("LEDGER_RETENTION", 0)
+}
 `,
 	}
 	clone := func(edits map[string]string) map[string]string {
@@ -234,7 +240,7 @@ func main() { env := &config.Env{}; _ = env.Required("QUEUE_URL") }
 		{name: "template var for the other function", fn: workerID, old: "QUEUE_URL: !Ref EventsQueue # for", new: "SECRET_ID: !Ref HookSecret\n          QUEUE_URL: !Ref EventsQueue # for",
 			want: "WorkerFunction: template sets SECRET_ID"},
 		{name: "required var set to empty", fn: workerID, old: "QUEUE_URL: !Ref EventsQueue # for", new: `QUEUE_URL: "" # for`,
-			want: `requires QUEUE_URL (functions/worker/main.go:5) but the template sets it to ""`},
+			want: `requires QUEUE_URL (functions/worker/main.go:7) but the template sets it to ""`},
 		{name: "required var from a parameter defaulting to empty", fn: receiverID,
 			code: map[string]string{"internal/receiver/receiver.go": strings.Replace(receiverPkg, `os.Getenv("ALLOWED_SOURCE_CIDRS")`, `e.Required("ALLOWED_SOURCE_CIDRS")`, 1)},
 			want: `requires ALLOWED_SOURCE_CIDRS (internal/receiver/receiver.go:18) but the template sets it to ""`},
@@ -242,8 +248,8 @@ func main() { env := &config.Env{}; _ = env.Required("QUEUE_URL") }
 			code: map[string]string{"functions/worker/main.go": "package main\n\nimport \"github.com/hookline/hookline/internal/config\"\n\nfunc main() {\n\tvar env config.Env\n\tn := \"QUEUE_URL\"\n\t_ = env.Required(n)\n}\n"},
 			want: "env.Required argument is not a string literal or constant"},
 		{name: "package-level config function", fn: workerID,
-			code: map[string]string{"functions/worker/main.go": "package main\n\nimport \"github.com/hookline/hookline/internal/config\"\n\nfunc main() { _ = config.RequiredString(\"LEDGER_TABLE\") }\n"},
-			want: "code requires LEDGER_TABLE"},
+			code: map[string]string{"functions/worker/main.go": "package main\n\nimport \"github.com/hookline/hookline/internal/config\"\n\nfunc main() { _ = config.RequiredString(\"LEDGER_SHARD\") }\n"},
+			want: "code requires LEDGER_SHARD"},
 		{name: "required var dropped from the template", fn: workerID, old: "QUEUE_URL: !Ref EventsQueue # for", new: "OTHER: x # for",
 			want: "code requires QUEUE_URL"},
 	} {

@@ -178,8 +178,8 @@ func TestChecksCatchBreaks(t *testing.T) {
 		{name: "Default above MaxValue", edit: func(t *Template) { t.Parameters["WorkerBatchSize"]["Default"] = 20000 },
 			check: checkParameters, want: "Default 20000 > MaxValue 10000"},
 		{name: "unused parameter", edit: func(t *Template) {
-			t.Parameters["LedgerRetentionDays"] = map[string]any{"Type": "Number", "Default": 30}
-		}, check: checkParameters, want: "LedgerRetentionDays: never referenced"},
+			t.Parameters["UnusedKnob"] = map[string]any{"Type": "Number", "Default": 30}
+		}, check: checkParameters, want: "UnusedKnob: never referenced"},
 		{name: "invalid parameter type", edit: func(t *Template) { t.Parameters["LogLevel"]["Type"] = "Str" },
 			check: checkParameters, want: `invalid Type "Str"`},
 

@@ -1,5 +1,16 @@
 // Package worker runs the registered handlers on the events SQS delivers,
 // and reports the records that failed so only those are retried.
+//
+// Delivery guarantees, when configured:
+//   - Ledger: each handler runs at most once per event uuid (duplicates are
+//     skipped and counted); a run already in progress elsewhere fails the
+//     record so it is retried later instead of running in parallel.
+//   - Delayer: a failed record is hidden for a jittered exponential backoff
+//     (ChangeMessageVisibility) instead of the queue's fixed timeout.
+//   - Parker: a permanent failure (handlers.Permanent, or a malformed
+//     message) is sent to the dead-letter queue at once and reported as
+//     handled, so it burns no retries. Send comes before the delete: if the
+//     send fails, the record is failed and retried with backoff instead.
 package worker
 
 import (
@@ -7,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -17,7 +29,17 @@ import (
 
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
+	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/okta"
+)
+
+// Defaults of the Worker's tuning fields.
+const (
+	DefaultSafetyMargin = 3 * time.Second
+	DefaultLeaseMargin  = 10 * time.Second
+	// DefaultLease is the lease of a handler with no deadline at all: the
+	// longest a Lambda invocation can run.
+	DefaultLease = 15 * time.Minute
 )
 
 // Worker handles SQS batches.
@@ -26,15 +48,63 @@ type Worker struct {
 	Log      *slog.Logger
 	// Concurrency is how many records run at once; default 10.
 	Concurrency int
+
+	// Ledger makes handlers run once per event; nil turns that off.
+	Ledger ledger.Ledger
+	// Delayer applies Backoff to failed records; nil leaves them to the
+	// queue's visibility timeout.
+	Delayer Delayer
+	Backoff Backoff
+	// Parker sends permanent failures to the DLQ. With nil they are failed
+	// with the maximum delay, and the queue's redrive policy moves them
+	// after maxReceiveCount receives.
+	Parker Parker
+
+	// SafetyMargin is kept from the invocation deadline for the ledger and
+	// queue calls after a handler; default DefaultSafetyMargin, or a quarter
+	// of the time left when that is less.
+	SafetyMargin time.Duration
+	// LeaseMargin is added to a handler's timeout to make its ledger lease;
+	// default DefaultLeaseMargin.
+	LeaseMargin time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // ErrPanic wraps a recovered handler panic.
 var ErrPanic = errors.New("handler panicked")
 
+// errNoTime means the invocation's deadline left no time to run a handler.
+var errNoTime = errors.New("not enough time left in the invocation")
+
+// errInProgress means another attempt holds the event's claim.
+var errInProgress = errors.New("handler already running elsewhere for this event")
+
+// verdict is what becomes of a record.
+type verdict int
+
+const (
+	done  verdict = iota // delete it
+	retry                // report it failed, with backoff
+	park                 // send it to the DLQ, then delete it
+)
+
+// outcome is one record's result.
+type outcome struct {
+	verdict    verdict
+	reason     string // why it is retried or parked
+	handler    string // the handler that failed permanently
+	ran        int    // handlers run
+	duplicates int    // handlers skipped as already completed
+	inProgress int    // handlers skipped as running elsewhere
+	maxDelay   bool   // a permanent failure with nowhere to park it
+}
+
 // Handle is the Lambda handler. It never returns an error for a record's
 // failure, only lists it in BatchItemFailures.
 func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
-	failed := make([]bool, len(batch.Records))
+	start := w.now()
+	outcomes := make([]outcome, len(batch.Records))
 	limit := w.Concurrency
 	if limit <= 0 {
 		limit = 10
@@ -47,58 +117,231 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			failed[i] = w.handleRecord(ctx, batch.Records[i]) != nil
+			outcomes[i] = w.handleRecord(ctx, batch.Records[i])
 		}(i)
 	}
 	wg.Wait()
 
+	parked := w.park(ctx, batch.Records, outcomes)
+
 	var resp events.SQSEventResponse
-	for i, f := range failed {
-		if f {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: batch.Records[i].MessageId})
+	var delays []Delay
+	var ran, duplicates, inProgress int
+	for i, o := range outcomes {
+		ran += o.ran
+		duplicates += o.duplicates
+		inProgress += o.inProgress
+		if o.verdict != retry {
+			continue
+		}
+		rec := batch.Records[i]
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+		d := w.Backoff.Delay(receiveCount(rec))
+		if o.maxDelay {
+			d = w.Backoff.MaxDelay()
+		}
+		delays = append(delays, Delay{MessageID: rec.MessageId, ReceiptHandle: rec.ReceiptHandle, Delay: d})
+	}
+	if w.Delayer != nil && len(delays) > 0 {
+		// Logged only: the failure is still reported, and the queue's own
+		// visibility timeout applies instead.
+		if err := w.Delayer.Delay(ctx, delays); err != nil {
+			w.Log.ErrorContext(ctx, "backoff not applied", "error", err.Error(), "records", len(delays), requestID(ctx))
 		}
 	}
-	w.Log.InfoContext(ctx, "batch handled", "records", len(batch.Records), "failed", len(resp.BatchItemFailures), requestID(ctx))
+	w.Log.InfoContext(ctx, "batch handled", "records", len(batch.Records), "failed", len(resp.BatchItemFailures),
+		"parked", parked, "handlersRun", ran, "duplicatesSkipped", duplicates, "inProgressElsewhere", inProgress,
+		"durationMs", w.now().Sub(start).Milliseconds(), requestID(ctx))
 	return resp, nil
 }
 
+// park sends the records to park to the DLQ and turns those that could not
+// be sent into retries. It returns how many were parked.
+func (w *Worker) park(ctx context.Context, recs []events.SQSMessage, outcomes []outcome) int {
+	var idx []int
+	var batch []Parked
+	for i, o := range outcomes {
+		if o.verdict == park {
+			idx = append(idx, i)
+			batch = append(batch, Parked{Record: recs[i], Reason: o.reason, Handler: o.handler, At: w.now()})
+		}
+	}
+	if len(batch) == 0 {
+		return 0
+	}
+	if w.Parker == nil {
+		for _, i := range idx {
+			outcomes[i].verdict, outcomes[i].maxDelay = retry, true
+		}
+		return 0
+	}
+	n := 0
+	for j, err := range w.Parker.Park(ctx, batch) {
+		i := idx[j]
+		log := w.Log.With("messageId", recs[i].MessageId, "eventUuid", eventUUID(recs[i]), requestID(ctx))
+		if err != nil {
+			log.ErrorContext(ctx, "parking in the DLQ failed; will retry", "error", err.Error())
+			outcomes[i].verdict = retry
+			continue
+		}
+		log.WarnContext(ctx, "parked in the DLQ", "reason", batch[j].Reason, "handler", batch[j].Handler)
+		outcomes[i].verdict = done
+		n++
+	}
+	return n
+}
+
 // handleRecord runs every matching handler on one record.
-func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) error {
-	start := time.Now()
+func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcome {
+	start := w.now()
 	log := w.Log.With("messageId", rec.MessageId, requestID(ctx))
 	ev, err := decode(rec)
 	if err != nil {
 		log.ErrorContext(ctx, "malformed message", "error", err.Error(), "receiveCount", rec.Attributes["ApproximateReceiveCount"])
-		return err
+		return outcome{verdict: park, reason: "malformed message: " + err.Error()}
 	}
 	log = log.With("eventUuid", ev.UUID, "eventType", ev.Type)
 	routes := w.Registry.Match(ev.Type)
 	if len(routes) == 0 {
 		log.InfoContext(ctx, "no handler for event type")
-		return nil
+		return outcome{}
 	}
-	var errs []error
+	var o outcome
+	var transient, permanent []error
 	for _, route := range routes {
-		if err := run(ctx, route, ev); err != nil {
-			log.ErrorContext(ctx, "handler failed", "handler", route.Name, "error", err.Error(),
-				"permanent", handlers.IsPermanent(err), "receiveCount", ev.ReceiveCount)
-			errs = append(errs, fmt.Errorf("%s: %w", route.Name, err))
+		hlog := log.With("handler", route.Name)
+		err := w.runOnce(ctx, hlog, route, ev, &o)
+		switch {
+		case err == nil:
+		case handlers.IsPermanent(err):
+			if o.handler == "" {
+				o.handler = route.Name
+			}
+			permanent = append(permanent, fmt.Errorf("%s: %w", route.Name, err))
+		default:
+			transient = append(transient, fmt.Errorf("%s: %w", route.Name, err))
 		}
 	}
-	log.DebugContext(ctx, "record handled", "handlers", len(routes), "failed", len(errs), "durationMs", time.Since(start).Milliseconds())
-	return errors.Join(errs...)
+	// One permanent failure parks the whole message: an operator has to act
+	// anyway, and after a redrive the ledger skips the handlers that
+	// succeeded.
+	switch {
+	case len(permanent) > 0:
+		o.verdict, o.reason = park, errors.Join(permanent...).Error()
+	case len(transient) > 0:
+		o.verdict, o.reason = retry, errors.Join(transient...).Error()
+	}
+	log.DebugContext(ctx, "record handled", "handlers", len(routes), "ran", o.ran, "duplicatesSkipped", o.duplicates,
+		"failed", len(permanent)+len(transient), "durationMs", w.now().Sub(start).Milliseconds())
+	return o
+}
+
+// runOnce claims the handler's run in the ledger, runs it, and records the
+// result. A nil error means the handler succeeded now or before.
+func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.Route, ev handlers.Event, o *outcome) error {
+	timeout, ok := w.handlerTimeout(ctx, route)
+	if !ok {
+		log.WarnContext(ctx, "handler not started", "error", errNoTime.Error())
+		return errNoTime
+	}
+	key := ledger.Key{EventUUID: ev.UUID, Handler: route.Name}
+	owner := ev.MessageID + "/" + strconv.FormatUint(rand.Uint64(), 36)
+	if w.Ledger != nil {
+		lease := DefaultLease
+		if timeout > 0 {
+			lease = timeout + w.leaseMargin()
+		}
+		claim, err := w.Ledger.Claim(ctx, key, owner, lease)
+		if err != nil {
+			log.ErrorContext(ctx, "ledger claim failed", "error", err.Error())
+			return err
+		}
+		switch claim.Status {
+		case ledger.AlreadyCompleted:
+			log.InfoContext(ctx, "duplicate skipped", "receiveCount", ev.ReceiveCount)
+			o.duplicates++
+			return nil
+		case ledger.InProgress:
+			log.WarnContext(ctx, "handler in progress elsewhere; will retry", "leaseUntil", claim.LeaseUntil)
+			o.inProgress++
+			return errInProgress
+		}
+		log = log.With("attempt", claim.Attempts)
+	}
+
+	o.ran++
+	err := run(ctx, route, ev, timeout)
+	if err != nil {
+		log.ErrorContext(ctx, "handler failed", "error", err.Error(),
+			"permanent", handlers.IsPermanent(err), "receiveCount", ev.ReceiveCount)
+	}
+	if w.Ledger == nil {
+		return err
+	}
+	// The handler's own timeout may have expired; the ledger still gets
+	// the invocation's remaining time.
+	if err != nil {
+		if rerr := w.Ledger.Release(ctx, key, owner); rerr != nil {
+			log.WarnContext(ctx, "ledger release failed; the claim runs out with its lease", "error", rerr.Error())
+		}
+		return err
+	}
+	if cerr := w.Ledger.Complete(ctx, key, owner); cerr != nil {
+		// The handler did succeed: failing the record would run it again
+		// for sure. Unrecorded, it runs again only if a duplicate comes
+		// after the lease.
+		log.ErrorContext(ctx, "ledger complete failed", "error", cerr.Error(), "claimLost", errors.Is(cerr, ledger.ErrNotOwner))
+	}
+	return nil
+}
+
+// handlerTimeout is the route's timeout, shortened so the handler ends a
+// safety margin before the invocation does. Zero means no limit; ok is false
+// when no time is left.
+func (w *Worker) handlerTimeout(ctx context.Context, route handlers.Route) (d time.Duration, ok bool) {
+	d = route.Timeout
+	if deadline, has := ctx.Deadline(); has {
+		remaining := deadline.Sub(w.now())
+		margin := w.SafetyMargin
+		if margin <= 0 {
+			// A quarter of a short invocation, so a 2 s one still runs.
+			margin = min(DefaultSafetyMargin, remaining/4)
+		}
+		left := remaining - margin
+		if left <= 0 {
+			return 0, false
+		}
+		if d <= 0 || left < d {
+			d = left
+		}
+	}
+	return d, true
+}
+
+func (w *Worker) leaseMargin() time.Duration {
+	if w.LeaseMargin > 0 {
+		return w.LeaseMargin
+	}
+	return DefaultLeaseMargin
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
 }
 
 // run calls one handler, turning a panic into an error.
-func run(ctx context.Context, route handlers.Route, ev handlers.Event) (err error) {
+func run(ctx context.Context, route handlers.Route, ev handlers.Event, timeout time.Duration) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
 		}
 	}()
-	if route.Timeout > 0 {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, route.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	return route.Handler(ctx, ev)
@@ -126,8 +369,22 @@ func decode(rec events.SQSMessage) (handlers.Event, error) {
 	if t, err := time.Parse(time.RFC3339Nano, fields.Published); err == nil {
 		ev.Published = t
 	}
-	ev.ReceiveCount, _ = strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	ev.ReceiveCount = receiveCount(rec)
 	return ev, nil
+}
+
+func receiveCount(rec events.SQSMessage) int {
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	return max(n, 1)
+}
+
+// eventUUID is the uuid attribute the receiver set, for logging a record
+// that may not decode.
+func eventUUID(rec events.SQSMessage) string {
+	if a, ok := rec.MessageAttributes[envelope.AttrEventUUID]; ok && a.StringValue != nil {
+		return *a.StringValue
+	}
+	return ""
 }
 
 func requestID(ctx context.Context) slog.Attr {

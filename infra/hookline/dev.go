@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hookline/hookline/internal/devstack"
+)
+
+func init() {
+	register(command{name: "dev", summary: "run the whole pipeline locally on kumo (make dev)", run: runDev})
+}
+
+const defaultState = ".bin/dev-stack.json"
+
+func runDev(ctx context.Context, args []string) error {
+	fs := newFlags("dev")
+	port := fs.Int("port", 4566, "kumo port on 127.0.0.1 (0 picks a free one)")
+	concurrency := fs.Int("concurrency", 2, "processes per function (kumo runs one invocation per process at a time)")
+	publicPort := fs.Int("public-port", 0, "also serve the API on 127.0.0.1:PORT for any Host header (point an HTTPS tunnel here)")
+	binDir := fs.String("bin", ".bin", "directory with kumo and <fn>/bootstrap (make tools bootstraps)")
+	tmpl := fs.String("template", "template.yaml", "SAM template the local resources come from")
+	statePath := fs.String("state", defaultState, "state file for `hookline send`")
+	logPath := fs.String("log-file", ".bin/dev.log", "copy of the function logs ('' for none)")
+	secret := fs.String("secret", "", "hook secret value (default: random, printed)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+
+	out := &prefixWriter{w: os.Stdout}
+	if *logPath != "" {
+		if err := os.MkdirAll(filepath.Dir(*logPath), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(*logPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out.file = f
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	began := time.Now()
+	stack, err := devstack.Start(ctx, devstack.Options{
+		Template:    *tmpl,
+		KumoBin:     filepath.Join(*binDir, "kumo"),
+		Bootstraps:  devstack.DefaultBootstraps(*binDir, "receiver", "worker"),
+		Port:        *port,
+		Concurrency: *concurrency,
+		Secret:      *secret,
+		PublicPort:  *publicPort,
+		OnLine:      out.line,
+		Log:         log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopAt := time.Now()
+		fmt.Fprintln(os.Stderr, "stopping the dev stack…")
+		stack.Stop()
+		os.Remove(*statePath)
+		fmt.Fprintf(os.Stderr, "stopped in %v; no process left behind\n", time.Since(stopAt).Round(time.Millisecond))
+	}()
+	st := stack.State()
+	if *publicPort != 0 {
+		st.Public = fmt.Sprintf("http://127.0.0.1:%d/okta/events", *publicPort)
+	}
+	if err := devstack.WriteState(*statePath, st); err != nil {
+		return err
+	}
+	printBanner(os.Stdout, stack, st, *statePath, *logPath, time.Since(began))
+	out.start()
+	return stack.Wait(ctx)
+}
+
+func printBanner(w io.Writer, s *devstack.Stack, st devstack.State, statePath, logPath string, ready time.Duration) {
+	q := func(id string) string { return s.QueueURL(id) }
+	fmt.Fprintf(w, `
+hookline dev stack ready in %v (kumo %s, API %s)
+
+  endpoint   %s
+  secret     %s   (the Authorization header value)
+  queue      %s
+  DLQ        %s
+`, ready.Round(time.Millisecond), st.Endpoint, st.APIID, st.URL, st.Secret, q("EventsQueue"), q("EventsDLQ"))
+	if st.Public != "" {
+		fmt.Fprintf(w, "  public     %s   (any Host header: point an HTTPS tunnel at 127.0.0.1:%s)\n",
+			st.Public, strings.TrimSuffix(strings.TrimPrefix(st.Public, "http://127.0.0.1:"), "/okta/events"))
+	}
+	fmt.Fprintf(w, `
+verify (Okta's one-time challenge):
+  curl -si -H 'Authorization: %[2]s' -H 'x-okta-verification-challenge: hello' %[1]s
+
+deliver one event:
+  curl -si -X POST -H 'Authorization: %[2]s' -H 'Content-Type: application/json' %[1]s \
+    -d '{"eventType":"com.okta.event_hook","eventId":"dev-1","source":"curl","data":{"events":[{"uuid":"dev-uuid-1","eventType":"user.lifecycle.create","published":"2026-01-01T00:00:00Z","displayMessage":"Create Okta user"}]}}'
+
+or act as Okta:  make send   (or: make send COUNT=100 TYPE=user.lifecycle.create)
+state:           %[3]s
+`, st.URL, st.Secret, statePath)
+	if logPath != "" {
+		fmt.Fprintf(w, "logs:            below, prefixed by function, and copied to %s\n", logPath)
+	} else {
+		fmt.Fprintln(w, "logs:            below, prefixed by function")
+	}
+	fmt.Fprintf(w, "Ctrl-C stops everything.\n\n")
+}
+
+// prefixWriter prints "receiver | {...}" lines. Lines that arrive before the
+// banner is printed are held back so the banner stays readable.
+type prefixWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	file    io.Writer
+	started bool
+	held    [][]byte
+}
+
+func (p *prefixWriter) line(source string, line []byte) {
+	b := fmt.Appendf(nil, "%-8s | %s\n", source, line)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.file != nil {
+		_, _ = p.file.Write(b)
+	}
+	if !p.started {
+		p.held = append(p.held, b)
+		return
+	}
+	_, _ = p.w.Write(b)
+}
+
+func (p *prefixWriter) start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.started = true
+	for _, b := range p.held {
+		_, _ = p.w.Write(b)
+	}
+	p.held = nil
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/hookline/hookline/internal/redrive"
+)
+
+func init() {
+	register(command{
+		name:    "redrive",
+		summary: "move parked events from the DLQ back to the events queue",
+		run:     runRedrive,
+	})
+}
+
+func runRedrive(ctx context.Context, args []string) error {
+	fs := newFlags("redrive")
+	stack := fs.String("stack", "", "CloudFormation stack whose EventsQueueUrl and EventsDLQUrl outputs to use")
+	queueURL := fs.String("queue-url", "", "events queue URL (instead of --stack)")
+	dlqURL := fs.String("dlq-url", "", "dead-letter queue URL (instead of --stack)")
+	dryRun := fs.Bool("dry-run", false, "list what would move: uuid, event type, receive count, first failure; move nothing")
+	eventType := fs.String("type", "", "move only events of this exact type (copies messages instead of a move task)")
+	rate := fs.Int("rate", 0, "messages per second (0: as fast as SQS allows)")
+	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *rate < 0 {
+		return fmt.Errorf("%w: --rate must be >= 0", errUsage)
+	}
+	if *stack == "" && (*queueURL == "" || *dlqURL == "") {
+		return fmt.Errorf("%w: give --stack, or both --queue-url and --dlq-url", errUsage)
+	}
+	if *endpoint != "" {
+		os.Setenv("AWS_ENDPOINT_URL", *endpoint) // read by LoadDefaultConfig for every service
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if *stack != "" {
+		if *queueURL, *dlqURL, err = stackQueues(ctx, cloudformation.NewFromConfig(cfg), *stack, *queueURL, *dlqURL); err != nil {
+			return err
+		}
+	}
+	client := sqs.NewFromConfig(cfg)
+	o := redrive.Options{QueueURL: *queueURL, DLQURL: *dlqURL, Type: *eventType, Rate: *rate, Out: os.Stderr}
+
+	if *dryRun {
+		entries, err := redrive.List(ctx, client, o)
+		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "UUID\tEVENT TYPE\tRECEIVES\tFIRST FAILURE\tREASON")
+		for _, e := range entries {
+			first := "-"
+			if !e.FirstFailure.IsZero() {
+				first = e.FirstFailure.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.UUID, e.Type, e.ReceiveCount, first, oneLine(e.Reason, 80))
+		}
+		tw.Flush()
+		fmt.Fprintf(os.Stderr, "%d message(s) would move from %s to %s (dry run: nothing moved)\n", len(entries), *dlqURL, *queueURL)
+		return err
+	}
+	res, err := redrive.Move(ctx, client, o)
+	fmt.Fprintf(os.Stderr, "%s: moved %d/%d", res.Method, res.Moved, res.Total)
+	if res.Skipped > 0 {
+		fmt.Fprintf(os.Stderr, ", %d of other types left in the DLQ", res.Skipped)
+	}
+	fmt.Fprintln(os.Stderr)
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted: nothing is lost; a message sent but not yet deleted is in both queues, and the worker's ledger skips the duplicate")
+	}
+	return err
+}
+
+// stackQueues reads the queue URLs from the stack's outputs; URLs given as
+// flags win.
+func stackQueues(ctx context.Context, cf *cloudformation.Client, stack, queueURL, dlqURL string) (string, string, error) {
+	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &stack})
+	if err != nil {
+		return "", "", fmt.Errorf("describe stack %s: %w", stack, err)
+	}
+	if len(out.Stacks) == 0 {
+		return "", "", fmt.Errorf("stack %s not found", stack)
+	}
+	for _, o := range out.Stacks[0].Outputs {
+		switch aws.ToString(o.OutputKey) {
+		case "EventsQueueUrl":
+			if queueURL == "" {
+				queueURL = aws.ToString(o.OutputValue)
+			}
+		case "EventsDLQUrl":
+			if dlqURL == "" {
+				dlqURL = aws.ToString(o.OutputValue)
+			}
+		}
+	}
+	if queueURL == "" || dlqURL == "" {
+		return "", "", fmt.Errorf("stack %s lacks the EventsQueueUrl or EventsDLQUrl output", stack)
+	}
+	return queueURL, dlqURL, nil
+}
+
+func oneLine(s string, n int) string {
+	r := []rune(s)
+	for i, c := range r {
+		if c == '\n' || c == '\t' {
+			r[i] = ' '
+		}
+	}
+	if len(r) > n {
+		r = append(r[:n-1], '…')
+	}
+	return string(r)
+}

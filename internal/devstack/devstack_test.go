@@ -1,0 +1,330 @@
+package devstack
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/samtemplate"
+	"github.com/hookline/hookline/internal/testenv"
+)
+
+// logs collects the JSON lines of the stack's functions, so tests wait on
+// what the handlers did rather than on time.
+type logs struct {
+	mu    sync.Mutex
+	lines []map[string]any
+	raw   []string
+}
+
+func (l *logs) line(source string, b []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.raw = append(l.raw, source+" | "+string(b))
+	var m map[string]any
+	if json.Unmarshal(b, &m) == nil {
+		m["_source"] = source
+		l.lines = append(l.lines, m)
+	}
+}
+
+// count returns, per eventUuid, the worker lines with message msg.
+func (l *logs) count(msg string) map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := map[string]int{}
+	for _, m := range l.lines {
+		if m["_source"] == "worker" && m["msg"] == msg {
+			id, _ := m["eventUuid"].(string)
+			n[id]++
+		}
+	}
+	return n
+}
+
+func (l *logs) dump(t *testing.T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range l.raw {
+		t.Log(s)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startStack starts the dev stack the way `hookline dev` does, on a free
+// port, and checks at cleanup that it left no process behind.
+func startStack(t *testing.T, worker string, ov Overrides) (*Stack, *logs) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts kumo and the functions")
+	}
+	l := &logs{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Options{
+		Template: filepath.Join("..", "..", "template.yaml"),
+		KumoBin:  testenv.Binary(t, "kumo"),
+		Bootstraps: map[string]string{
+			"receiver": testenv.Bootstrap(t, "receiver"),
+			"worker":   worker,
+		},
+		Concurrency: 2,
+		Overrides:   ov,
+		OnLine:      l.line,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Stop()
+		for _, pid := range s.PIDs() {
+			if ProcessAlive(pid) {
+				t.Errorf("process %d still running after Stop", pid)
+			}
+		}
+		if t.Failed() {
+			l.dump(t)
+		}
+	})
+	t.Logf("dev stack ready in %v at %s", s.Ready, s.URL())
+	return s, l
+}
+
+func queueDepth(t *testing.T, s *Stack, logicalID string) int {
+	t.Helper()
+	out, err := s.Clients.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(s.QueueURL(logicalID)),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, v := range out.Attributes {
+		x, _ := strconv.Atoi(v)
+		n += x
+	}
+	return n
+}
+
+func TestDevStackEndToEnd(t *testing.T) {
+	s, l := startStack(t, testenv.Bootstrap(t, "worker"), Overrides{})
+	ctx := context.Background()
+	okta := &Client{URL: s.URL(), Secret: s.Secret}
+
+	t.Run("verification answers the challenge", func(t *testing.T) {
+		r, err := okta.Verify(ctx, "challenge-123")
+		if err != nil || r.Status != 200 || r.Body != `{"verification":"challenge-123"}` {
+			t.Fatalf("verify = %+v, %v", r, err)
+		}
+	})
+
+	t.Run("wrong secret gets 401 and enqueues nothing", func(t *testing.T) {
+		_, ev := LogEvent("user.lifecycle.create")
+		bad := &Client{URL: s.URL(), Secret: "wrong-secret"}
+		r, err := bad.Deliver(ctx, Delivery([]json.RawMessage{ev}))
+		if err != nil || r.Status != 401 {
+			t.Fatalf("deliver = %+v, %v", r, err)
+		}
+		if n := queueDepth(t, s, "EventsQueue"); n != 0 {
+			t.Errorf("%d messages enqueued after a 401", n)
+		}
+	})
+
+	t.Run("each event is handled exactly once", func(t *testing.T) {
+		const n = 25
+		var evs []json.RawMessage
+		var uuids []string
+		for range n {
+			id, ev := LogEvent("user.lifecycle.create")
+			uuids, evs = append(uuids, id), append(evs, ev)
+		}
+		r, err := okta.Deliver(ctx, Delivery(evs))
+		if err != nil || r.Status != 200 || r.Body != `{"accepted":25}` {
+			t.Fatalf("deliver = %+v, %v", r, err)
+		}
+		waitFor(t, "every event handled", 20*time.Second, func() bool {
+			seen := l.count("okta event")
+			for _, id := range uuids {
+				if seen[id] == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		// Once the queue is empty every message was deleted, so none can
+		// come back: the counts below are final.
+		waitFor(t, "queue drained", 10*time.Second, func() bool { return queueDepth(t, s, "EventsQueue") == 0 })
+		seen := l.count("okta event")
+		for _, id := range uuids {
+			if seen[id] != 1 {
+				t.Errorf("event %s handled %d times", id, seen[id])
+			}
+		}
+	})
+}
+
+func TestDevStackFailingEventReachesDLQ(t *testing.T) {
+	// A test-only worker whose handler for test.always.fail always fails.
+	worker := filepath.Join(t.TempDir(), "bootstrap")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", worker, "./testdata/failworker")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build failworker: %v\n%s", err, out)
+	}
+	const maxReceive = 2
+	// Short visibility and redrive so the retries take seconds, not minutes;
+	// without Overrides the template's values apply.
+	s, l := startStack(t, worker, Overrides{VisibilityTimeout: 1, MaxReceiveCount: maxReceive})
+	ctx := context.Background()
+
+	okID, okEv := LogEvent("user.lifecycle.create")
+	badID, badEv := LogEvent("test.always.fail")
+	okID2, okEv2 := LogEvent("group.user_membership.add")
+	okta := &Client{URL: s.URL(), Secret: s.Secret}
+	if r, err := okta.Deliver(ctx, Delivery([]json.RawMessage{okEv, badEv, okEv2})); err != nil || r.Status != 200 {
+		t.Fatalf("deliver = %+v, %v", r, err)
+	}
+
+	waitFor(t, "the failing event in the DLQ", 30*time.Second, func() bool { return queueDepth(t, s, "EventsDLQ") == 1 })
+	out, err := s.Clients.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(s.QueueURL("EventsDLQ")),
+		MessageAttributeNames: []string{"All"}})
+	if err != nil || len(out.Messages) != 1 {
+		t.Fatalf("DLQ receive = %v, %v", out, err)
+	}
+	if got := aws.ToString(out.Messages[0].MessageAttributes["eventUuid"].StringValue); got != badID {
+		t.Errorf("DLQ holds %s, want the failing event %s", got, badID)
+	}
+	if n := queueDepth(t, s, "EventsQueue"); n != 0 {
+		t.Errorf("%d messages left on the events queue", n)
+	}
+	failed := l.count("handler failed")
+	if failed[badID] != maxReceive {
+		t.Errorf("failing handler ran %d times, want maxReceiveCount = %d", failed[badID], maxReceive)
+	}
+	handled := l.count("okta event")
+	for _, id := range []string{okID, okID2} {
+		if handled[id] != 1 {
+			t.Errorf("batch-mate %s handled %d times, want 1", id, handled[id])
+		}
+	}
+}
+
+// TestLocalResourcesMatchTemplate checks what kumo holds against
+// template.yaml, read independently of the Spec: queue settings, redrive,
+// function env var names, routes and function timeouts.
+func TestLocalResourcesMatchTemplate(t *testing.T) {
+	s, _ := startStack(t, testenv.Bootstrap(t, "worker"), Overrides{})
+	tmpl := loadTemplate(t)
+	ctx := context.Background()
+
+	for _, tt := range []struct{ queue, attr string }{
+		{"EventsQueue", "VisibilityTimeout"},
+		{"EventsQueue", "MaximumMessageSize"},
+		{"EventsQueue", "MessageRetentionPeriod"},
+		{"EventsDLQ", "MaximumMessageSize"},
+		{"EventsDLQ", "MessageRetentionPeriod"},
+	} {
+		want, err := tmpl.IntProp(tt.queue, tt.attr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Clients.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(s.QueueURL(tt.queue)),
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeName(tt.attr)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.Attributes[tt.attr]; got != strconv.Itoa(want) {
+			t.Errorf("%s %s = %q, template says %d", tt.queue, tt.attr, got, want)
+		}
+	}
+
+	out, err := s.Clients.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(s.QueueURL("EventsQueue")),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameRedrivePolicy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rp struct {
+		Target string `json:"deadLetterTargetArn"`
+		Max    any    `json:"maxReceiveCount"`
+	}
+	if err := json.Unmarshal([]byte(out.Attributes["RedrivePolicy"]), &rp); err != nil {
+		t.Fatalf("RedrivePolicy %q: %v", out.Attributes["RedrivePolicy"], err)
+	}
+	tmplRP := tmpl.Resources["EventsQueue"].Properties["RedrivePolicy"].(map[string]any)
+	wantMax, _ := tmpl.Int(tmplRP["maxReceiveCount"])
+	if gotMax, _ := tmpl.Int(rp.Max); rp.Target != s.Resources.QueueARNs["EventsDLQ"] || gotMax != wantMax {
+		t.Errorf("RedrivePolicy = %+v, want the DLQ after %d receives", rp, wantMax)
+	}
+
+	for _, fn := range []struct{ short, logical string }{{"receiver", "ReceiverFunction"}, {"worker", "WorkerFunction"}} {
+		want := samtemplate.SortedKeys(tmpl.FunctionEnv(fn.logical))
+		var got []string
+		for _, kv := range s.Env[fn.short] {
+			k, _, _ := strings.Cut(kv, "=")
+			got = append(got, k)
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s env names = %v, template says %v", fn.short, got, want)
+		}
+		f, _ := s.Spec.Function(fn.short)
+		conf, err := s.Clients.Lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(f.Name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantT, _ := tmpl.IntProp(fn.logical, "Timeout"); int(aws.ToInt32(conf.Configuration.Timeout)) != wantT {
+			t.Errorf("%s timeout = %d, template says %d", fn.short, aws.ToInt32(conf.Configuration.Timeout), wantT)
+		}
+	}
+
+	routes, err := s.Clients.APIGateway.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: aws.String(s.Resources.APIID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range routes.Items {
+		got = append(got, aws.ToString(r.RouteKey))
+	}
+	var want []string
+	for _, id := range tmpl.ResourcesOfType(samtemplate.TypeFunction) {
+		for _, ev := range tmpl.FunctionEvents(id, "HttpApi") {
+			m, _ := tmpl.Str(ev["Method"])
+			p, _ := tmpl.Str(ev["Path"])
+			want = append(want, m+" "+p)
+		}
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("routes = %v, template says %v", got, want)
+	}
+}

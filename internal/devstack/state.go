@@ -1,0 +1,52 @@
+package devstack
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+)
+
+// State is what `hookline dev` leaves in .bin/dev-stack.json for `hookline
+// send` (and humans): where the stack is and how to authenticate to it.
+type State struct {
+	PID      int               `json:"pid"` // the `hookline dev` process
+	Endpoint string            `json:"endpoint"`
+	URL      string            `json:"url"`
+	Host     string            `json:"host"`
+	APIID    string            `json:"apiId"`
+	Secret   string            `json:"secret"`
+	Queues   map[string]string `json:"queues"` // logical ID → URL
+	Public   string            `json:"publicUrl,omitempty"`
+}
+
+// State returns the stack's state for the state file.
+func (s *Stack) State() State {
+	return State{PID: os.Getpid(), Endpoint: s.Kumo.Endpoint, URL: s.URL(), Host: s.APIHost(),
+		APIID: s.Resources.APIID, Secret: s.Secret, Queues: s.Resources.QueueURLs}
+}
+
+// WriteState writes st to path (mode 0600: it holds the secret).
+func WriteState(path string, st State) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ReadState reads a state file.
+func ReadState(path string) (State, error) {
+	var st State
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(b, &st)
+}

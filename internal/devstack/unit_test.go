@@ -1,0 +1,158 @@
+package devstack
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/samtemplate"
+)
+
+func loadTemplate(t *testing.T) *samtemplate.Template {
+	t.Helper()
+	tmpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+func TestFromTemplateSpec(t *testing.T) {
+	tmpl := loadTemplate(t)
+	spec, err := FromTemplate(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The DLQ must exist before the queue whose RedrivePolicy names it.
+	pos := map[string]int{}
+	for i, q := range spec.Queues {
+		pos[q.LogicalID] = i
+	}
+	for _, q := range spec.Queues {
+		if q.DeadLetterTarget != "" && pos[q.DeadLetterTarget] > pos[q.LogicalID] {
+			t.Errorf("%s is created before its DLQ %s", q.LogicalID, q.DeadLetterTarget)
+		}
+	}
+	q, ok := spec.Queue("EventsQueue")
+	if !ok {
+		t.Fatal("no EventsQueue")
+	}
+	for _, attr := range []string{"VisibilityTimeout", "MaximumMessageSize", "MessageRetentionPeriod"} {
+		want, err := tmpl.IntProp("EventsQueue", attr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := q.Attributes[attr]; got != itoa(want) {
+			t.Errorf("EventsQueue %s = %q, template says %d", attr, got, want)
+		}
+	}
+	rp := tmpl.Resources["EventsQueue"].Properties["RedrivePolicy"].(map[string]any)
+	if want, _ := tmpl.Int(rp["maxReceiveCount"]); q.MaxReceiveCount != want || q.DeadLetterTarget != "EventsDLQ" {
+		t.Errorf("redrive = %s after %d, template says EventsDLQ after %d", q.DeadLetterTarget, q.MaxReceiveCount, want)
+	}
+
+	w, ok := spec.Function("worker")
+	if !ok || w.SQS == nil {
+		t.Fatal("worker has no SQS event source")
+	}
+	ev := tmpl.FunctionEvents("WorkerFunction", "SQS")["Queue"]
+	wantBatch, _ := tmpl.Int(ev["BatchSize"])
+	wantWindow, _ := tmpl.Int(ev["MaximumBatchingWindowInSeconds"])
+	if w.SQS.BatchSize != wantBatch || w.SQS.WindowSec != wantWindow || !w.SQS.ReportFailures || w.SQS.QueueLogicalID != "EventsQueue" {
+		t.Errorf("worker SQS source = %+v, template says batch %d window %d", *w.SQS, wantBatch, wantWindow)
+	}
+	if wantTimeout, _ := tmpl.IntProp("WorkerFunction", "Timeout"); w.TimeoutSec != wantTimeout {
+		t.Errorf("worker timeout %d, template %d", w.TimeoutSec, wantTimeout)
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestBatchFailures(t *testing.T) {
+	msgs := []sqstypes.Message{{MessageId: aws.String("a")}, {MessageId: aws.String("b")}}
+	tests := []struct {
+		name    string
+		payload string
+		report  bool
+		want    []string
+		wantErr bool
+	}{
+		{"null response", `null`, true, nil, false},
+		{"empty failures", `{"batchItemFailures":[]}`, true, nil, false},
+		{"one failure", `{"batchItemFailures":[{"itemIdentifier":"b"}]}`, true, []string{"b"}, false},
+		{"unknown id fails the batch", `{"batchItemFailures":[{"itemIdentifier":"zzz"}]}`, true, nil, true},
+		{"empty id fails the batch", `{"batchItemFailures":[{"itemIdentifier":""}]}`, true, nil, true},
+		{"garbage fails the batch", `"nope"`, true, nil, true},
+		{"ignored without ReportBatchItemFailures", `{"batchItemFailures":[{"itemIdentifier":"b"}]}`, false, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := BatchFailures([]byte(tt.payload), msgs, tt.report)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("failed = %v, want %v", got, tt.want)
+			}
+			for _, id := range tt.want {
+				if !got[id] {
+					t.Errorf("%s not failed", id)
+				}
+			}
+		})
+	}
+}
+
+func TestSQSEventShape(t *testing.T) {
+	msgs := []sqstypes.Message{{
+		MessageId: aws.String("m1"), ReceiptHandle: aws.String("rh"), Body: aws.String(`{"v":1}`), MD5OfBody: aws.String("md5"),
+		Attributes: map[string]string{"ApproximateReceiveCount": "2", "SentTimestamp": "1", "ApproximateFirstReceiveTimestamp": "2"},
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"eventType": {DataType: aws.String("String"), StringValue: aws.String("user.lifecycle.create")}},
+	}}
+	b, err := json.Marshal(SQSEvent(msgs, "arn:aws:sqs:us-east-1:000000000000:q"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"messageId":"m1"`, `"receiptHandle":"rh"`, `"md5OfBody":"md5"`, `"eventSource":"aws:sqs"`,
+		`"eventSourceARN":"arn:aws:sqs:us-east-1:000000000000:q"`, `"awsRegion":"us-east-1"`, `"ApproximateReceiveCount":"2"`,
+		`"eventType":{"stringValue":"user.lifecycle.create","stringListValues":[],"binaryListValues":[],"dataType":"String"}`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("event lacks %s:\n%s", want, b)
+		}
+	}
+}
+
+func TestDeliveryFromFile(t *testing.T) {
+	delivery := `{"eventType":"com.okta.event_hook","data":{"events":[]}}`
+	tests := []struct {
+		name   string
+		file   string
+		want   string
+		wantOK bool
+	}{
+		{"raw delivery", delivery, delivery, true},
+		{"api gateway POST", `{"version":"2.0","routeKey":"POST /okta/events","body":` + quote(delivery) + `}`, delivery, true},
+		{"api gateway base64", `{"version":"2.0","routeKey":"POST /okta/events","isBase64Encoded":true,"body":"` +
+			base64.StdEncoding.EncodeToString([]byte(delivery)) + `"}`, delivery, true},
+		{"verification GET is skipped", `{"version":"2.0","routeKey":"GET /okta/events"}`, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok, err := DeliveryFromFile([]byte(tt.file))
+			if err != nil || ok != tt.wantOK || string(got) != tt.want {
+				t.Errorf("= %q, %v, %v; want %q, %v", got, ok, err, tt.want, tt.wantOK)
+			}
+		})
+	}
+	if _, _, err := DeliveryFromFile([]byte(`{"foo":1}`)); err == nil {
+		t.Error("an unknown file was accepted")
+	}
+}
+
+func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
