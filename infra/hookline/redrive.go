@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/redrive"
+
+	"github.com/hookline/hookline/internal/awsenv"
 )
 
 func init() {
@@ -45,7 +47,11 @@ func runRedrive(ctx context.Context, args []string) error {
 	if *endpoint != "" {
 		os.Setenv("AWS_ENDPOINT_URL", *endpoint) // read by LoadDefaultConfig for every service
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	var opts []func(*config.LoadOptions) error
+	if *endpoint != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
+		opts = append(opts, config.WithHTTPClient(awsenv.EmulatorHTTPClient()))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ package awsenv
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"strings"
 
@@ -68,12 +69,27 @@ func (e Env) baseEndpoint(serviceID string) *string {
 	return nil
 }
 
+// httpClient is nil (the SDK default) on AWS, and EmulatorHTTPClient when an
+// endpoint override points the SDK at an emulator.
+func (e Env) httpClient(serviceID string) HTTPClient {
+	if e.Endpoint(serviceID) == "" {
+		return nil
+	}
+	return EmulatorHTTPClient()
+}
+
+// HTTPClient is what the SDK clients accept as their HTTP client.
+type HTTPClient interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
 // SQS returns an SQS client.
 func (e Env) SQS(optFns ...func(*sqs.Options)) *sqs.Client {
 	return sqs.New(sqs.Options{
 		Region:       e.Region,
 		Credentials:  e.Credentials,
 		BaseEndpoint: e.baseEndpoint(sqs.ServiceID),
+		HTTPClient:   e.httpClient(sqs.ServiceID),
 	}, optFns...)
 }
 
@@ -83,6 +99,7 @@ func (e Env) SecretsManager(optFns ...func(*secretsmanager.Options)) *secretsman
 		Region:       e.Region,
 		Credentials:  e.Credentials,
 		BaseEndpoint: e.baseEndpoint(secretsmanager.ServiceID),
+		HTTPClient:   e.httpClient(secretsmanager.ServiceID),
 	}, optFns...)
 }
 
@@ -92,6 +109,7 @@ func (e Env) DynamoDB(optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 		Region:       e.Region,
 		Credentials:  e.Credentials,
 		BaseEndpoint: e.baseEndpoint(dynamodb.ServiceID),
+		HTTPClient:   e.httpClient(dynamodb.ServiceID),
 	}, optFns...)
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/hookline/hookline/internal/awsenv"
 )
 
 // Local AWS identity: kumo checks no signature, but the SDK wants something.
@@ -133,18 +135,19 @@ type Clients struct {
 func NewClients(endpoint string) *Clients {
 	creds := credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")
 	ep := aws.String(endpoint)
+	hc := awsenv.EmulatorHTTPClient() // see its doc: kumo and smithy-go race on request bodies
 	// A worker invocation may take its whole timeout; the default client's
 	// lack of timeout is fine since every call carries a context.
 	return &Clients{
-		SQS:            sqs.New(sqs.Options{Region: Region, Credentials: creds, BaseEndpoint: ep}),
-		SecretsManager: secretsmanager.New(secretsmanager.Options{Region: Region, Credentials: creds, BaseEndpoint: ep}),
-		DynamoDB: dynamodb.New(dynamodb.Options{Region: Region, Credentials: creds, BaseEndpoint: ep,
+		SQS:            sqs.New(sqs.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc}),
+		SecretsManager: secretsmanager.New(secretsmanager.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc}),
+		DynamoDB: dynamodb.New(dynamodb.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc,
 			// kumo sends no CRC32 header (NOTES.md).
 			DisableValidateResponseChecksum: true}),
-		Lambda: lambda.New(lambda.Options{Region: Region, Credentials: creds, BaseEndpoint: ep,
+		Lambda: lambda.New(lambda.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc,
 			// The poller must see a function error, not have the SDK retry it.
 			RetryMaxAttempts: 1}),
-		APIGateway: apigatewayv2.New(apigatewayv2.Options{Region: Region, Credentials: creds, BaseEndpoint: ep}),
+		APIGateway: apigatewayv2.New(apigatewayv2.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc}),
 	}
 }
 

@@ -161,7 +161,7 @@ func fromMap(top map[string]any) (*Template, error) {
 					t.Transform = append(t.Transform, scalarString(x))
 				}
 			default:
-				err = errors.New("Transform is neither a string nor a list")
+				err = errors.New("template: Transform is neither a string nor a list")
 			}
 		case "Parameters":
 			var m map[string]any
@@ -169,7 +169,7 @@ func fromMap(top map[string]any) (*Template, error) {
 				for name, p := range m {
 					pm, ok := p.(map[string]any)
 					if !ok {
-						return nil, fmt.Errorf("Parameters.%s is not a mapping", name)
+						return nil, fmt.Errorf("template: Parameters.%s is not a mapping", name)
 					}
 					t.Parameters[name] = pm
 				}
@@ -217,12 +217,12 @@ var resourceAttributes = map[string]bool{
 func resourceFromValue(id string, v any) (Resource, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
-		return Resource{}, fmt.Errorf("Resources.%s is not a mapping", id)
+		return Resource{}, fmt.Errorf("template: Resources.%s is not a mapping", id)
 	}
 	r := Resource{Properties: map[string]any{}, Metadata: map[string]any{}, Attributes: map[string]any{}}
 	for k, val := range m {
 		if !resourceAttributes[k] {
-			return Resource{}, fmt.Errorf("Resources.%s: unknown resource attribute %q", id, k)
+			return Resource{}, fmt.Errorf("template: Resources.%s: unknown resource attribute %q", id, k)
 		}
 		switch k {
 		case "Type":
@@ -272,7 +272,7 @@ func resourceFromValue(id string, v any) (Resource, error) {
 		}
 	}
 	if r.Type == "" {
-		return Resource{}, fmt.Errorf("Resources.%s has no Type", id)
+		return Resource{}, fmt.Errorf("template: Resources.%s has no Type", id)
 	}
 	return r, nil
 }

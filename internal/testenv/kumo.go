@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/awsenv"
 )
 
 // Region is the AWS region of every local resource.
@@ -114,12 +116,12 @@ func (k *Kumo) creds() aws.CredentialsProvider {
 
 // SQS returns an SQS client pointed at kumo.
 func (k *Kumo) SQS() *sqs.Client {
-	return sqs.New(sqs.Options{Region: Region, Credentials: k.creds(), BaseEndpoint: aws.String(k.Endpoint)})
+	return sqs.New(sqs.Options{Region: Region, Credentials: k.creds(), BaseEndpoint: aws.String(k.Endpoint), HTTPClient: awsenv.EmulatorHTTPClient()})
 }
 
 // SecretsManager returns a Secrets Manager client pointed at kumo.
 func (k *Kumo) SecretsManager() *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{Region: Region, Credentials: k.creds(), BaseEndpoint: aws.String(k.Endpoint)})
+	return secretsmanager.New(secretsmanager.Options{Region: Region, Credentials: k.creds(), BaseEndpoint: aws.String(k.Endpoint), HTTPClient: awsenv.EmulatorHTTPClient()})
 }
 
 // DynamoDB returns a DynamoDB client pointed at kumo (response CRC32
@@ -130,6 +132,7 @@ func (k *Kumo) DynamoDB() *dynamodb.Client {
 		Credentials:                     k.creds(),
 		BaseEndpoint:                    aws.String(k.Endpoint),
 		DisableValidateResponseChecksum: true,
+		HTTPClient:                      awsenv.EmulatorHTTPClient(),
 	})
 }
 
