@@ -47,11 +47,7 @@ func runRedrive(ctx context.Context, args []string) error {
 	if *endpoint != "" {
 		os.Setenv("AWS_ENDPOINT_URL", *endpoint) // read by LoadDefaultConfig for every service
 	}
-	var opts []func(*config.LoadOptions) error
-	if *endpoint != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
-		opts = append(opts, config.WithHTTPClient(awsenv.EmulatorHTTPClient()))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return err
 	}
@@ -60,7 +56,11 @@ func runRedrive(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	client := sqs.NewFromConfig(cfg)
+	client := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if *endpoint != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
+			o.HTTPClient = awsenv.EmulatorHTTPClient() // see its doc: an emulator needs it
+		}
+	})
 	o := redrive.Options{QueueURL: *queueURL, DLQURL: *dlqURL, Type: *eventType, Rate: *rate, Out: os.Stderr}
 
 	if *dryRun {
