@@ -42,10 +42,7 @@ func TestEmulatorHTTPClientSendsBodyIntact(t *testing.T) {
 // of them through the clients the functions build and expect no error.
 func TestLargeReceivesFromKumo(t *testing.T) {
 	k := testenv.StartKumo(t)
-	for _, kv := range k.Env() {
-		name, value, _ := strings.Cut(kv, "=")
-		t.Setenv(name, value)
-	}
+	k.Setenv(t)
 	env, err := awsenv.FromEnvironment()
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/sqsevent"
 )
 
 // SQSClient is what the poller needs from SQS.
@@ -121,7 +123,7 @@ func (p *Poller) gather(ctx context.Context) ([]sqstypes.Message, error) {
 
 // process invokes the function on one batch and deletes what succeeded.
 func (p *Poller) process(ctx context.Context, msgs []sqstypes.Message) {
-	ev := SQSEvent(msgs, p.QueueARN)
+	ev := sqsevent.FromMessages(p.QueueARN, Region, msgs)
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		p.Log.Error("poller cannot encode batch", "error", err.Error())
@@ -203,36 +205,6 @@ func BatchFailures(payload []byte, msgs []sqstypes.Message, reportFailures bool)
 		failed[f.ItemIdentifier] = true
 	}
 	return failed, nil
-}
-
-// SQSEvent builds the event Lambda would send for these messages.
-func SQSEvent(msgs []sqstypes.Message, queueARN string) events.SQSEvent {
-	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
-	for _, m := range msgs {
-		rec := events.SQSMessage{
-			MessageId:              aws.ToString(m.MessageId),
-			ReceiptHandle:          aws.ToString(m.ReceiptHandle),
-			Body:                   aws.ToString(m.Body),
-			Md5OfBody:              aws.ToString(m.MD5OfBody),
-			Md5OfMessageAttributes: aws.ToString(m.MD5OfMessageAttributes),
-			Attributes:             map[string]string{},
-			MessageAttributes:      map[string]events.SQSMessageAttribute{},
-			EventSourceARN:         queueARN,
-			EventSource:            "aws:sqs",
-			AWSRegion:              Region,
-		}
-		for k, v := range m.Attributes {
-			rec.Attributes[k] = v
-		}
-		for k, v := range m.MessageAttributes {
-			// Lambda sends the list fields as empty arrays, never null.
-			a := events.SQSMessageAttribute{DataType: aws.ToString(v.DataType), StringValue: v.StringValue,
-				BinaryValue: v.BinaryValue, StringListValues: []string{}, BinaryListValues: [][]byte{}}
-			rec.MessageAttributes[k] = a
-		}
-		ev.Records = append(ev.Records, rec)
-	}
-	return ev
 }
 
 func sleep(ctx context.Context, d time.Duration) {

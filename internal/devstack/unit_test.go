@@ -11,6 +11,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/hookline/hookline/internal/samtemplate"
+	"github.com/hookline/hookline/internal/sqsevent"
 )
 
 func loadTemplate(t *testing.T) *samtemplate.Template {
@@ -115,7 +116,7 @@ func TestSQSEventShape(t *testing.T) {
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			"eventType": {DataType: aws.String("String"), StringValue: aws.String("user.lifecycle.create")}},
 	}}
-	b, err := json.Marshal(SQSEvent(msgs, "arn:aws:sqs:us-east-1:000000000000:q"))
+	b, err := json.Marshal(sqsevent.FromMessages("arn:aws:sqs:us-east-1:000000000000:q", Region, msgs))
 	if err != nil {
 		t.Fatal(err)
 	}

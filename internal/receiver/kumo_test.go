@@ -28,10 +28,7 @@ import (
 
 func kumoEnv(t *testing.T, k *testenv.Kumo) awsenv.Env {
 	t.Helper()
-	for _, kv := range k.Env() {
-		name, value, _ := strings.Cut(kv, "=")
-		t.Setenv(name, value)
-	}
+	k.Setenv(t)
 	env, err := awsenv.FromEnvironment()
 	if err != nil {
 		t.Fatal(err)

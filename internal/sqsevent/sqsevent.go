@@ -41,10 +41,13 @@ func FromMessages(queueARN, region string, msgs []types.Message) events.SQSEvent
 			rec.Attributes[k] = v
 		}
 		for k, v := range m.MessageAttributes {
+			// Lambda sends the list fields as empty arrays, never null.
 			rec.MessageAttributes[k] = events.SQSMessageAttribute{
-				StringValue: v.StringValue,
-				BinaryValue: v.BinaryValue,
-				DataType:    aws.ToString(v.DataType),
+				StringValue:      v.StringValue,
+				BinaryValue:      v.BinaryValue,
+				StringListValues: []string{},
+				BinaryListValues: [][]byte{},
+				DataType:         aws.ToString(v.DataType),
 			}
 		}
 		ev.Records = append(ev.Records, rec)

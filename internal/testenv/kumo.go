@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +108,16 @@ func (k *Kumo) Env() []string {
 		"AWS_REGION=" + Region,
 		"AWS_ACCESS_KEY_ID=" + testAccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + testSecretAccessKey,
+	}
+}
+
+// Setenv points the test process's AWS environment at kumo (t.Setenv), so
+// code that reads the standard variables, such as awsenv, talks to it.
+func (k *Kumo) Setenv(t testing.TB) {
+	t.Helper()
+	for _, kv := range k.Env() {
+		name, value, _ := strings.Cut(kv, "=")
+		t.Setenv(name, value)
 	}
 }
 
