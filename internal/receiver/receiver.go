@@ -258,7 +258,12 @@ func (h *Handler) readBody(req events.APIGatewayV2HTTPRequest) ([]byte, int, str
 func (h *Handler) sourceAllowed(ip string) bool {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
-		return false
+		// API Gateway sends a bare address; kumo's emulation adds the port.
+		ap, perr := netip.ParseAddrPort(ip)
+		if perr != nil {
+			return false
+		}
+		addr = ap.Addr()
 	}
 	addr = addr.Unmap()
 	for _, p := range h.cfg.AllowedCIDRs {

@@ -123,6 +123,21 @@ func TestHandle(t *testing.T) {
 		{name: "duplicate uuids in one delivery", req: request("POST", authed(nil), `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"a"},{"uuid":"a"},{"uuid":"b"}]}}`), wantStatus: 200, wantEnqueued: 2},
 		{name: "source allowed", cfg: Config{AllowedCIDRs: mustCIDRs("203.0.113.0/24")}, req: request("POST", authed(nil), delivery(1, "x")), wantStatus: 200, wantEnqueued: 1},
 		{name: "source denied", cfg: Config{AllowedCIDRs: mustCIDRs("198.51.100.0/24, 10.0.0.1")}, req: request("POST", authed(nil), delivery(1, "x")), wantStatus: 403},
+		{name: "source with port allowed", cfg: Config{AllowedCIDRs: mustCIDRs("127.0.0.0/8")}, req: func() events.APIGatewayV2HTTPRequest {
+			r := request("POST", authed(nil), delivery(1, "x"))
+			r.RequestContext.HTTP.SourceIP = "127.0.0.1:40668"
+			return r
+		}(), wantStatus: 200, wantEnqueued: 1},
+		{name: "source unparsable denied", cfg: Config{AllowedCIDRs: mustCIDRs("0.0.0.0/0")}, req: func() events.APIGatewayV2HTTPRequest {
+			r := request("POST", authed(nil), delivery(1, "x"))
+			r.RequestContext.HTTP.SourceIP = "not-an-ip"
+			return r
+		}(), wantStatus: 403},
+		{name: "ipv4-mapped source allowed", cfg: Config{AllowedCIDRs: mustCIDRs("203.0.113.0/24")}, req: func() events.APIGatewayV2HTTPRequest {
+			r := request("POST", authed(nil), delivery(1, "x"))
+			r.RequestContext.HTTP.SourceIP = "::ffff:203.0.113.9"
+			return r
+		}(), wantStatus: 200, wantEnqueued: 1},
 		{name: "method not allowed", req: request("PUT", authed(nil), delivery(1, "x")), wantStatus: 405},
 		{name: "secret unavailable", setup: func(f *fixture) { f.store.Err = errors.New("AccessDenied") }, req: request("POST", authed(nil), delivery(1, "x")), wantStatus: 503},
 		{name: "queue down", setup: func(f *fixture) { f.mem.Err = func(int) error { return errors.New("down") } }, req: request("POST", authed(nil), delivery(3, "x")), wantStatus: 503},
