@@ -49,6 +49,7 @@ var templateChecks = []struct {
 	{"WorkerPolicies", checkWorkerPolicies},
 	{"Secret", checkSecret},
 	{"LogGroups", checkLogGroups},
+	{"Alarms", checkAlarms},
 	{"Outputs", checkOutputs},
 }
 
@@ -1043,6 +1044,63 @@ func checkLogGroups(t *Template) problems {
 		}
 	}
 	return p
+}
+
+// checkAlarms: operators run hookline from CloudWatch, so the template must
+// alarm on parked events, and every alarm on a log metric must watch a metric
+// some filter actually emits (a typo there is an alarm that never fires).
+func checkAlarms(t *Template) problems {
+	var p problems
+	watchesDLQ := false
+	emitted := map[string]bool{}
+	for _, id := range t.ResourcesOfType("AWS::Logs::MetricFilter") {
+		r := t.Resources[id]
+		if _, ok := r.Properties["LogGroupName"]; !ok {
+			p.addf("Resources.%s.LogGroupName: missing", id)
+		}
+		ts, _ := r.Properties["MetricTransformations"].([]any)
+		if len(ts) == 0 {
+			p.addf("Resources.%s.MetricTransformations: missing", id)
+		}
+		for _, tr := range ts {
+			m, _ := tr.(map[string]any)
+			emitted[fmt.Sprint(m["MetricNamespace"])+"|"+fmt.Sprint(m["MetricName"])] = true
+		}
+	}
+	for _, id := range t.ResourcesOfType("AWS::CloudWatch::Alarm") {
+		r := t.Resources[id]
+		at := "Resources." + id
+		for _, k := range []string{"Namespace", "MetricName", "Statistic", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator"} {
+			if _, ok := r.Properties[k]; !ok {
+				p.addf("%s.%s: missing", at, k)
+			}
+		}
+		ns, metric := r.Properties["Namespace"], r.Properties["MetricName"]
+		if ns == "AWS/SQS" {
+			dims, _ := r.Properties["Dimensions"].([]any)
+			for _, d := range dims {
+				m, _ := d.(map[string]any)
+				if id, attr, ok := GetAttTarget(getAttArg(m["Value"])); ok && id == dlqID && attr == "QueueName" && metric == "ApproximateNumberOfMessagesVisible" {
+					watchesDLQ = true
+				}
+			}
+			continue
+		}
+		if !emitted[fmt.Sprint(ns)+"|"+fmt.Sprint(metric)] {
+			p.addf("%s: watches %v/%v, which no metric filter emits", at, ns, metric)
+		}
+	}
+	if !watchesDLQ {
+		p.addf("Resources: no alarm on %s ApproximateNumberOfMessagesVisible; parked events would go unnoticed", dlqID)
+	}
+	return p
+}
+
+func getAttArg(v any) any {
+	if fn, arg, ok := Intrinsic(v); ok && fn == "Fn::GetAtt" {
+		return arg
+	}
+	return nil
 }
 
 func checkOutputs(t *Template) problems {

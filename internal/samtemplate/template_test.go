@@ -314,6 +314,16 @@ func TestChecksCatchBreaks(t *testing.T) {
 		{name: "retention without AllowedValues", edit: func(t *Template) { delete(t.Parameters["LogRetentionDays"], "AllowedValues") },
 			check: checkLogGroups, want: "must be a literal or a parameter with AllowedValues"},
 
+		// Alarms.
+		{name: "no DLQ alarm", edit: func(t *Template) { delete(t.Resources, "ParkedEventsAlarm") },
+			check: checkAlarms, want: "no alarm on EventsDLQ"},
+		{name: "DLQ alarm on the wrong queue", old: "Value: !GetAtt EventsDLQ.QueueName", new: "Value: !GetAtt EventsQueue.QueueName",
+			check: checkAlarms, want: "no alarm on EventsDLQ"},
+		{name: "alarm on a metric no filter emits", old: "      MetricName: Receiver5xx\n      Statistic: Sum", new: "      MetricName: Receiver5XX\n      Statistic: Sum",
+			check: checkAlarms, want: "which no metric filter emits"},
+		{name: "alarm without threshold", edit: func(t *Template) { delete(props(t, "StuckQueueAlarm"), "Threshold") },
+			check: checkAlarms, want: "StuckQueueAlarm.Threshold: missing"},
+
 		// Outputs.
 		{name: "no endpoint output", edit: func(t *Template) { delete(t.Outputs, "EndpointUrl") },
 			check: checkOutputs, want: "Outputs.EndpointUrl: missing"},
