@@ -224,7 +224,9 @@ func TestRIEEcho(t *testing.T) {
 	}
 	invocations += 2
 
-	logs := r.Logs()
+	// The invoke answer can overtake the last log line on its way through the
+	// pipe, so wait for the lines instead of reading once.
+	logs := waitForLines(r, `"msg":"echo"`, invocations, 5*time.Second)
 	if n := strings.Count(logs, `"msg":"echo"`); n != invocations {
 		t.Errorf("function logged %d echo lines, want %d:\n%s", n, invocations, logs)
 	}
@@ -234,6 +236,19 @@ func TestRIEEcho(t *testing.T) {
 	// LOG_LEVEL=debug is for the function; rie itself stays at warn.
 	if strings.Contains(logs, "[DEBUG]") || strings.Contains(logs, "[INFO]") {
 		t.Errorf("rie logged below warn:\n%s", logs)
+	}
+}
+
+// waitForLines returns the logs once they hold n lines containing needle, or
+// whatever they hold when the timeout runs out.
+func waitForLines(r *RIE, needle string, n int, timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		logs := r.Logs()
+		if strings.Count(logs, needle) >= n || time.Now().After(deadline) {
+			return logs
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
