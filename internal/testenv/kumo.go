@@ -43,6 +43,9 @@ type Kumo struct {
 // waits until GET /health answers, and kills it in t.Cleanup.
 func StartKumo(t testing.TB) *Kumo {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs kumo: run without -short (make test)")
+	}
 	bin := Binary(t, "kumo")
 	var lastErr error
 	for range 3 { // a new port if another process grabbed ours

@@ -42,6 +42,9 @@ type RIE struct {
 // Invoke, as Lambda does on a cold start.
 func StartRIE(t testing.TB, bootstrap string, env []string) *RIE {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs aws-lambda-rie: run without -short (make test)")
+	}
 	bin := Binary(t, "aws-lambda-rie")
 	bootstrap, err := filepath.Abs(bootstrap)
 	if err != nil {

@@ -197,6 +197,9 @@ var (
 // (CGO_ENABLED=0, -tags lambda.norpc, -trimpath) made once per test process
 // into a private temporary directory. It calls t.Fatal when that fails.
 func Bootstrap(t testing.TB, fn string) string {
+	if testing.Short() {
+		t.Skip("builds a function bootstrap: run without -short (make test)")
+	}
 	t.Helper()
 	if fn == "" || strings.ContainsAny(fn, `/\.`) {
 		t.Fatalf("testenv: bad function name %q", fn)

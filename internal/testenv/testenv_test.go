@@ -302,6 +302,9 @@ func alive(pid int) bool {
 }
 
 func TestCleanupLeavesNoProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kumo and rie: run without -short (make test)")
+	}
 	t.Parallel()
 	bs := echoBootstrap(t)
 	var pids []int
