@@ -90,9 +90,14 @@ func runRedrive(ctx context.Context, args []string) error {
 	return err
 }
 
+// describeStacksAPI is the CloudFormation call redrive needs.
+type describeStacksAPI interface {
+	DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+}
+
 // stackQueues reads the queue URLs from the stack's outputs; URLs given as
 // flags win.
-func stackQueues(ctx context.Context, cf *cloudformation.Client, stack, queueURL, dlqURL string) (string, string, error) {
+func stackQueues(ctx context.Context, cf describeStacksAPI, stack, queueURL, dlqURL string) (string, string, error) {
 	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &stack})
 	if err != nil {
 		return "", "", fmt.Errorf("describe stack %s: %w", stack, err)
