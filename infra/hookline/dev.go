@@ -66,8 +66,19 @@ func runDev(ctx context.Context, args []string) error {
 	defer func() {
 		stopAt := time.Now()
 		fmt.Fprintln(os.Stderr, "stopping the dev stack…")
+		pids := stack.PIDs()
 		stack.Stop()
 		os.Remove(*statePath)
+		var alive []int
+		for _, pid := range pids {
+			if devstack.ProcessAlive(pid) {
+				alive = append(alive, pid)
+			}
+		}
+		if len(alive) > 0 {
+			fmt.Fprintf(os.Stderr, "stopped in %v, but these processes are still running: %v\n", time.Since(stopAt).Round(time.Millisecond), alive)
+			return
+		}
 		fmt.Fprintf(os.Stderr, "stopped in %v; no process left behind\n", time.Since(stopAt).Round(time.Millisecond))
 	}()
 	st := stack.State()
