@@ -74,8 +74,17 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 }
 
 func (v *Verifier) refreshLocked(ctx context.Context) error {
+	return v.fetchLocked(ctx, true)
+}
+
+// fetchLocked reads the secret. With forget, a failure drops the cached
+// values (they have expired: fail closed); without, they stay, because they
+// are still within their TTL and valid requests must keep passing.
+func (v *Verifier) fetchLocked(ctx context.Context, forget bool) error {
 	if !v.failedAt.IsZero() && v.now().Sub(v.failedAt) < failureBackoff {
-		v.digests = nil
+		if forget {
+			v.digests = nil
+		}
 		return fmt.Errorf("%w: last fetch failed %s ago", ErrUnavailable, v.now().Sub(v.failedAt).Round(time.Millisecond))
 	}
 	current, previous, err := v.secrets.Fetch(ctx)
@@ -83,10 +92,10 @@ func (v *Verifier) refreshLocked(ctx context.Context) error {
 		err = errors.New("secret value is empty")
 	}
 	if err != nil {
-		// Fail closed: forget what we had so a stale value cannot be used
-		// past its TTL.
-		v.digests = nil
-		v.fetchedAt = time.Time{}
+		if forget {
+			v.digests = nil
+			v.fetchedAt = time.Time{}
+		}
 		v.failedAt = v.now()
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -123,7 +132,9 @@ func (v *Verifier) Check(ctx context.Context, presented string) (bool, error) {
 		return false, nil
 	}
 	v.lastRefresh = now
-	if err := v.refreshLocked(ctx); err != nil {
+	// The presented value may be a newly rotated one we cannot confirm: 503
+	// lets Okta retry. The cached values stay for everyone else.
+	if err := v.fetchLocked(ctx, false); err != nil {
 		return false, err
 	}
 	return v.matches(digest), nil

@@ -80,3 +80,28 @@ func TestVerifierEmptySecretFailsClosed(t *testing.T) {
 		t.Fatalf("empty secret: ok=%v err=%v", ok, err)
 	}
 }
+
+// A wrong header that forces a refresh while Secrets Manager is down must not
+// take the still-valid cached secret away from the requests that follow.
+func TestForcedRefreshFailureKeepsCache(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	store := &Static{Current: "current-secret"}
+	v := NewVerifier(store, 5*time.Minute, WithClock(clk.now))
+	if err := v.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store.Err = errors.New("throttled")
+	clk.advance(31 * time.Second)
+	if ok, err := v.Check(ctx, "maybe-rotated"); ok || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("unconfirmable value: ok=%v err=%v, want 503", ok, err)
+	}
+	if ok, err := v.Check(ctx, "current-secret"); !ok || err != nil {
+		t.Fatalf("cached value after a failed forced refresh: ok=%v err=%v", ok, err)
+	}
+	// Once the TTL runs out the cache is no longer trusted: fail closed.
+	clk.advance(5 * time.Minute)
+	if ok, err := v.Check(ctx, "current-secret"); ok || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("expired cache with the store down: ok=%v err=%v", ok, err)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/hookline/hookline/internal/proctree"
 )
 
 // LineFunc receives one line a process wrote (stdout or stderr), without the
@@ -32,7 +34,8 @@ func startProc(name, bin string, args, env []string, onLine LineFunc) (*proc, er
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A grandchild that escaped the kill and holds the pipe must not hang Wait.
+	// Bounds Wait once the process has exited (stop kills the descendants
+	// that could hold the pipes, so the readers finish first).
 	cmd.WaitDelay = 2 * time.Second
 	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
@@ -82,9 +85,12 @@ func (p *proc) exited() bool {
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL after grace, and
-// waits until the process is reaped.
+// waits until the process is reaped. Descendants that left the group (rie's
+// bootstrap) are killed first: they would hold the output pipes open, and
+// the reaping waits for those to close.
 func (p *proc) stop(grace time.Duration) {
 	pgid := p.pid()
+	proctree.KillDescendants(pgid, time.Second)
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-p.done:

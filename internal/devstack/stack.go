@@ -290,7 +290,8 @@ func (s *Stack) APIHost() string {
 	return s.Resources.APIID + ".execute-api.localhost:" + strconv.Itoa(s.Kumo.Port)
 }
 
-// URL is the hook endpoint; *.localhost resolves to loopback in curl and Go.
+// URL is the hook endpoint. curl resolves *.localhost to loopback; Go does not,
+// so devstack.Client dials 127.0.0.1 and keeps this name as the Host.
 func (s *Stack) URL() string { return "http://" + s.APIHost() + "/okta/events" }
 
 // QueueURL returns the local URL of queue logicalID.

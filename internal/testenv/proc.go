@@ -7,12 +7,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookline/hookline/internal/proctree"
 )
 
 // logBuffer collects a process's stdout and stderr; safe for concurrent use.
@@ -85,16 +85,7 @@ func (p *proc) stop(t testing.TB) {
 			pid := p.pid()
 			// Descendants first, and give the parent a moment to reap them
 			// so that no orphan or zombie outlives the test.
-			kids := descendants(pid)
-			for _, d := range kids {
-				if pgid, err := syscall.Getpgid(d); err == nil && pgid != pid {
-					syscall.Kill(-pgid, syscall.SIGKILL)
-				}
-				syscall.Kill(d, syscall.SIGKILL)
-			}
-			for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && anyExists(kids); {
-				time.Sleep(5 * time.Millisecond)
-			}
+			proctree.KillDescendants(pid, time.Second)
 			syscall.Kill(-pid, syscall.SIGKILL)
 		}
 		select {
@@ -106,66 +97,6 @@ func (p *proc) stop(t testing.TB) {
 			t.Logf("testenv: last output of %s:\n%s", p.name, tail(p.logs.String(), 8<<10))
 		}
 	})
-}
-
-// descendants lists the pids whose parent chain leads to pid, read from /proc.
-// It returns nil where /proc is unavailable.
-func descendants(pid int) []int {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	children := map[int][]int{}
-	for _, e := range entries {
-		id, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid, ok := parentPID(id); ok {
-			children[ppid] = append(children[ppid], id)
-		}
-	}
-	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		cur := queue[0]
-		queue = queue[1:]
-		for _, c := range children[cur] {
-			out = append(out, c)
-			queue = append(queue, c)
-		}
-	}
-	return out
-}
-
-// anyExists reports whether any of pids is still in the process table
-// (zombies included).
-func anyExists(pids []int) bool {
-	for _, pid := range pids {
-		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// parentPID reads field 4 of /proc/<pid>/stat.
-func parentPID(pid int) (int, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	// The command name (field 2) is parenthesized and may contain spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0, false
-	}
-	ppid, err := strconv.Atoi(f[1])
-	return ppid, err == nil
 }
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1.

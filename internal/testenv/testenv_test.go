@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/proctree"
 )
 
 func TestRepoRoot(t *testing.T) {
@@ -312,7 +314,7 @@ func TestCleanupLeavesNoProcess(t *testing.T) {
 		k := StartKumo(t)
 		r := StartRIE(t, bs, k.Env())
 		invoke(t, r, `{}`) // the bootstrap is running now
-		kids := descendants(r.p.pid())
+		kids := proctree.Descendants(r.p.pid())
 		if len(kids) == 0 {
 			t.Fatal("rie has no child process after an invocation")
 		}

@@ -25,6 +25,8 @@ type fakeQueue struct {
 	parked   []Parked
 	parkErr  error
 	delayErr error
+	// shortAnswer makes Park answer for fewer records than it was given.
+	shortAnswer bool
 }
 
 func (f *fakeQueue) Delay(_ context.Context, ds []Delay) error {
@@ -49,6 +51,9 @@ func (f *fakeQueue) Park(_ context.Context, ps []Parked) []error {
 			continue
 		}
 		f.parked = append(f.parked, p)
+	}
+	if f.shortAnswer {
+		return errs[:len(errs)-1]
 	}
 	return errs
 }
@@ -172,17 +177,19 @@ func TestFailuresReleaseBackOffAndPark(t *testing.T) {
 		name      string
 		parker    bool
 		parkErr   error
+		short     bool
 		failed    string
 		parked    int
 		permDelay time.Duration
 	}{
 		{name: "parked in the DLQ", parker: true, failed: "m-transient", parked: 2},
 		{name: "DLQ send fails: retried with backoff", parker: true, parkErr: errors.New("throttled"), failed: "m-transient,m-perm,m-bad", permDelay: 160 * time.Second},
+		{name: "parker answers short: nothing deleted on its word", parker: true, short: true, failed: "m-transient,m-perm,m-bad", parked: 2, permDelay: 160 * time.Second},
 		{name: "no DLQ: failed with the maximum delay", failed: "m-transient,m-perm,m-bad", permDelay: 15 * time.Minute},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			q := &fakeQueue{parkErr: tc.parkErr}
+			q := &fakeQueue{parkErr: tc.parkErr, shortAnswer: tc.short}
 			led := &ledger.Memory{}
 			w := &Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: led, Delayer: q,
 				Backoff: Backoff{Rand: func(n int64) int64 { return n - 1 }}}

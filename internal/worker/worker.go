@@ -176,8 +176,18 @@ func (w *Worker) park(ctx context.Context, recs []events.SQSMessage, outcomes []
 		}
 		return 0
 	}
+	errs := w.Parker.Park(ctx, batch)
+	if len(errs) != len(batch) {
+		// A record is deleted only on a clear "parked"; an answer that does
+		// not cover the batch proves nothing, so all of it is retried.
+		w.Log.ErrorContext(ctx, "parker answered for the wrong number of records; retrying them", "parked", len(batch), "answers", len(errs), requestID(ctx))
+		for _, i := range idx {
+			outcomes[i].verdict = retry
+		}
+		return 0
+	}
 	n := 0
-	for j, err := range w.Parker.Park(ctx, batch) {
+	for j, err := range errs {
 		i := idx[j]
 		log := w.Log.With("messageId", recs[i].MessageId, "eventUuid", eventUUID(recs[i]), requestID(ctx))
 		if err != nil {
