@@ -20,6 +20,8 @@ func TestBootstrapRefusesToStartWithoutConfig(t *testing.T) {
 		{fn: "receiver", env: nil, missing: []string{"QUEUE_URL", "SECRET_ID"}},
 		{fn: "receiver", env: []string{"QUEUE_URL=http://q", "SECRET_ID=s", "MAX_BODY_BYTES=lots"}, missing: []string{"MAX_BODY_BYTES"}},
 		{fn: "receiver", env: []string{"QUEUE_URL=http://q", "SECRET_ID=s", "ALLOWED_SOURCE_CIDRS=10.0.0.0/33"}, missing: []string{"10.0.0.0/33"}},
+		{fn: "worker", env: nil, missing: []string{"QUEUE_URL"}},
+		{fn: "worker", env: []string{"QUEUE_URL=http://q", "LEDGER_RETENTION=forever"}, missing: []string{"LEDGER_RETENTION"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fn+" "+strings.Join(tt.missing, ","), func(t *testing.T) {

@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"log/slog"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 // LogEvent is the part of an Okta System Log LogEvent most handlers need.
@@ -51,7 +53,11 @@ func LogEvents(log *slog.Logger) Handler {
 		var le LogEvent
 		// A LogEvent with odd field types is still logged with what we know.
 		_ = ev.Decode(&le)
-		log.InfoContext(ctx, "okta event",
+		l := log
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			l = l.With("awsRequestId", lc.AwsRequestID)
+		}
+		l.InfoContext(ctx, "okta event",
 			"eventUuid", ev.UUID,
 			"eventType", ev.Type,
 			"published", le.Published,

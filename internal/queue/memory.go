@@ -12,7 +12,10 @@ type Memory struct {
 	Messages []Message
 	Calls    int
 	Fail     func(call int, m Message) bool
-	Err      func(call int) error
+	// Reject fails a message as the sender's fault, as SQS does for
+	// invalid content.
+	Reject func(call int, m Message) bool
+	Err    func(call int) error
 }
 
 // SendBatch implements BatchSender.
@@ -27,6 +30,10 @@ func (q *Memory) SendBatch(_ context.Context, msgs []Message) ([]Failure, error)
 	}
 	var failures []Failure
 	for i, m := range msgs {
+		if q.Reject != nil && q.Reject(q.Calls, m) {
+			failures = append(failures, Failure{Index: i, Code: "InvalidMessageContents", Message: "injected", SenderFault: true})
+			continue
+		}
 		if q.Fail != nil && q.Fail(q.Calls, m) {
 			failures = append(failures, Failure{Index: i, Code: "InternalError", Message: "injected"})
 			continue

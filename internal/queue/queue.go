@@ -21,6 +21,10 @@ const (
 // ErrTooLarge means a message can never fit in SQS.
 var ErrTooLarge = errors.New("message exceeds the SQS size limit")
 
+// ErrRejected means SQS refused an entry as the sender's fault (invalid
+// content, say): sending it again cannot help.
+var ErrRejected = errors.New("SQS rejected the message")
+
 // Message is one message to send. Attributes are String attributes.
 type Message struct {
 	Body       []byte
@@ -132,14 +136,31 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message) Result {
 				continue
 			}
 			failed := map[int]bool{}
+			unknown := false
 			for _, f := range failures {
 				if f.Index < 0 || f.Index >= len(group) {
+					unknown = true
 					continue
 				}
 				i := group[f.Index]
 				failed[f.Index] = true
+				if f.SenderFault {
+					res.Failed[i] = fmt.Errorf("%w: %s: %s", ErrRejected, f.Code, f.Message)
+					continue
+				}
 				retry = append(retry, i)
-				res.Failed[i] = fmt.Errorf("entry failed: %s: %s (sender fault: %v)", f.Code, f.Message, f.SenderFault)
+				res.Failed[i] = fmt.Errorf("entry failed: %s: %s", f.Code, f.Message)
+			}
+			if unknown {
+				// A failure we cannot place could be any entry: send the
+				// whole group again rather than count a lost one as sent.
+				for j, i := range group {
+					if !failed[j] {
+						retry = append(retry, i)
+						res.Failed[i] = errors.New("SendMessageBatch named a failed entry that was not in the batch")
+					}
+				}
+				continue
 			}
 			for j, i := range group {
 				if !failed[j] {

@@ -46,7 +46,7 @@ func (s SQSSender) SendBatch(ctx context.Context, msgs []Message) ([]Failure, er
 	for _, f := range out.Failed {
 		i, err := strconv.Atoi(aws.ToString(f.Id))
 		if err != nil {
-			continue
+			i = -1 // Publish resends the whole group
 		}
 		failures = append(failures, Failure{Index: i, Code: aws.ToString(f.Code), Message: aws.ToString(f.Message), SenderFault: f.SenderFault})
 	}

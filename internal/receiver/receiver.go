@@ -209,12 +209,13 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 
 	// Not everything is on the queue. Name every event left behind, then ask
 	// Okta to send the delivery again: duplicates are fine, loss is not.
-	tooLarge := false
+	permanent := false
 	for i, err := range res.Failed {
-		if errors.Is(err, queue.ErrTooLarge) {
-			tooLarge = true
+		if errors.Is(err, queue.ErrTooLarge) || errors.Is(err, queue.ErrRejected) {
+			permanent = true
 		}
 		h.log.ErrorContext(ctx, "event not enqueued",
+			"requestId", req.RequestContext.RequestID,
 			"deliveryId", delivery.EventID,
 			"eventUuid", evs[i].UUID,
 			"eventType", evs[i].EventType,
@@ -223,10 +224,11 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 	status = http.StatusServiceUnavailable
 	out.reason = fmt.Sprintf("%d of %d events not enqueued", len(res.Failed), len(evs))
-	if tooLarge {
-		// Retrying cannot make it fit; 500 tells operators it is not transient.
+	if permanent {
+		// Resending cannot help (too large, or refused as our fault); 500
+		// tells operators it is not transient.
 		status = http.StatusInternalServerError
-		out.reason += " (event larger than an SQS message)"
+		out.reason += " (an event SQS cannot take: see the event not enqueued lines)"
 	}
 	*resp = errorResponse(status)
 	out.status = status

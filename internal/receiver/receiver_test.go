@@ -144,6 +144,9 @@ func TestHandle(t *testing.T) {
 		{name: "one entry keeps failing", setup: func(f *fixture) {
 			f.mem.Fail = func(_ int, m queue.Message) bool { return m.Attributes[envelope.AttrEventUUID] == "uuid-1" }
 		}, req: request("POST", authed(nil), delivery(3, "x")), wantStatus: 503, wantEnqueued: 2},
+		{name: "entry rejected as sender fault", setup: func(f *fixture) {
+			f.mem.Reject = func(_ int, m queue.Message) bool { return m.Attributes[envelope.AttrEventUUID] == "uuid-1" }
+		}, req: request("POST", authed(nil), delivery(3, "x")), wantStatus: 500, wantEnqueued: 2},
 		{name: "transient entry failure retried", setup: func(f *fixture) {
 			f.mem.Fail = func(call int, m queue.Message) bool { return call == 1 }
 		}, req: request("POST", authed(nil), delivery(3, "x")), wantStatus: 200, wantEnqueued: 3},

@@ -82,6 +82,22 @@ func drainUUIDs(t *testing.T, c *sqs.Client, url string) []string {
 	}
 }
 
+// drainAtLeast drains url until it has seen n messages or 10 s have passed,
+// for messages that are still invisible for a while.
+func drainAtLeast(t *testing.T, c *sqs.Client, url string, n int) []string {
+	t.Helper()
+	var uuids []string
+	for deadline := time.Now().Add(10 * time.Second); len(uuids) < n && time.Now().Before(deadline); {
+		got := drainUUIDs(t, c, url)
+		uuids = append(uuids, got...)
+		if len(got) == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	sort.Strings(uuids)
+	return uuids
+}
+
 func TestDryRunTypeFilterAndFallback(t *testing.T) {
 	k := testenv.StartKumo(t)
 	c := k.SQS()
@@ -179,8 +195,8 @@ func TestInterruptedRedriveLosesNothing(t *testing.T) {
 	if res.Moved != 10 {
 		t.Errorf("moved %d before the interruption, want 10 (the second batch was sent, not deleted)", res.Moved)
 	}
-	time.Sleep(1500 * time.Millisecond) // the held messages come back
-	inQueue, inDLQ := drainUUIDs(t, c, queueURL), drainUUIDs(t, c, dlqURL)
+	// The messages the interrupted run held come back after Hold.
+	inQueue, inDLQ := drainAtLeast(t, c, queueURL, 20), drainAtLeast(t, c, dlqURL, 25)
 	seen := map[string]int{}
 	for _, u := range append(inQueue, inDLQ...) {
 		seen[u]++

@@ -208,7 +208,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 	log := w.Log.With("messageId", rec.MessageId, requestID(ctx))
 	ev, err := decode(rec)
 	if err != nil {
-		log.ErrorContext(ctx, "malformed message", "error", err.Error(), "receiveCount", rec.Attributes["ApproximateReceiveCount"])
+		log.ErrorContext(ctx, "malformed message", "eventUuid", eventUUID(rec), "error", err.Error(), "receiveCount", rec.Attributes["ApproximateReceiveCount"])
 		return outcome{verdict: park, reason: "malformed message: " + err.Error()}
 	}
 	log = log.With("eventUuid", ev.UUID, "eventType", ev.Type)
