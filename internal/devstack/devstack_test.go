@@ -202,8 +202,10 @@ func TestDevStackFailingEventReachesDLQ(t *testing.T) {
 	}
 	const maxReceive = 2
 	// Short visibility and redrive so the retries take seconds, not minutes;
-	// without Overrides the template's values apply.
-	s, l := startStack(t, worker, Overrides{VisibilityTimeout: 1, MaxReceiveCount: maxReceive})
+	// without Overrides the template's values apply. No batching window: the
+	// template's 1 s would let a message come back (its 1 s visibility ran
+	// out) while its batch is still being gathered.
+	s, l := startStack(t, worker, Overrides{VisibilityTimeout: 1, MaxReceiveCount: maxReceive, BatchingWindow: -1})
 	ctx := context.Background()
 
 	okID, okEv := LogEvent("user.lifecycle.create")

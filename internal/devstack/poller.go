@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -80,13 +81,19 @@ func (p *Poller) loop(ctx context.Context) {
 	}
 }
 
+// longPollSeconds is the poller's WaitTimeSeconds while nothing is waiting.
+const longPollSeconds = 2
+
 // gather receives one batch: up to BatchSize messages, waiting at most
 // Window after the first one arrives (Lambda's MaximumBatchingWindow).
 func (p *Poller) gather(ctx context.Context) ([]sqstypes.Message, error) {
 	var batch []sqstypes.Message
 	var deadline time.Time
 	for len(batch) < p.BatchSize {
-		wait := int32(20) // long polling, the maximum
+		// Long polling, but short: kumo's long poll does not return when a
+		// failed message becomes visible again, only when the wait ends, so
+		// a 20 s wait would delay every retry by up to 20 s.
+		wait := int32(longPollSeconds)
 		if len(batch) > 0 {
 			left := time.Until(deadline)
 			if left <= 0 {
@@ -110,7 +117,7 @@ func (p *Poller) gather(ctx context.Context) ([]sqstypes.Message, error) {
 		if len(batch) == 0 && len(out.Messages) > 0 {
 			deadline = time.Now().Add(p.Window)
 		}
-		batch = append(batch, out.Messages...)
+		batch = addReceived(batch, out.Messages)
 		if p.Window <= 0 && len(batch) > 0 {
 			break
 		}
@@ -119,6 +126,22 @@ func (p *Poller) gather(ctx context.Context) ([]sqstypes.Message, error) {
 		}
 	}
 	return batch, nil
+}
+
+// addReceived adds messages to a batch being gathered. A message whose
+// visibility timeout ran out during the batching window comes back: it
+// replaces its first copy (only the newest receipt handle can delete it)
+// instead of being handed to the function twice.
+func addReceived(batch, received []sqstypes.Message) []sqstypes.Message {
+	for _, m := range received {
+		i := slices.IndexFunc(batch, func(b sqstypes.Message) bool { return aws.ToString(b.MessageId) == aws.ToString(m.MessageId) })
+		if i >= 0 {
+			batch[i] = m
+			continue
+		}
+		batch = append(batch, m)
+	}
+	return batch
 }
 
 // process invokes the function on one batch and deletes what succeeded.

@@ -157,3 +157,18 @@ func TestDeliveryFromFile(t *testing.T) {
 }
 
 func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func TestAddReceivedKeepsOneCopyPerMessage(t *testing.T) {
+	msg := func(id, handle string) sqstypes.Message {
+		return sqstypes.Message{MessageId: aws.String(id), ReceiptHandle: aws.String(handle)}
+	}
+	batch := addReceived(nil, []sqstypes.Message{msg("a", "a1"), msg("b", "b1")})
+	batch = addReceived(batch, []sqstypes.Message{msg("c", "c1"), msg("a", "a2")})
+	var got []string
+	for _, m := range batch {
+		got = append(got, aws.ToString(m.MessageId)+"="+aws.ToString(m.ReceiptHandle))
+	}
+	if strings.Join(got, ",") != "a=a2,b=b1,c=c1" {
+		t.Fatalf("batch %v, want one copy of a with its newest receipt handle", got)
+	}
+}
