@@ -1,4 +1,4 @@
-package devstack
+package devstack_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/samtemplate"
 	"github.com/hookline/hookline/internal/testenv"
 )
@@ -79,7 +80,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 // startStack starts the dev stack the way `hookline dev` does, on a free
 // port, and checks at cleanup that it left no process behind.
-func startStack(t *testing.T, worker string, ov Overrides) (*Stack, *logs) {
+func startStack(t *testing.T, worker string, ov devstack.Overrides) (*devstack.Stack, *logs) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts kumo and the functions")
@@ -87,7 +88,7 @@ func startStack(t *testing.T, worker string, ov Overrides) (*Stack, *logs) {
 	l := &logs{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Start(ctx, Options{
+	s, err := devstack.Start(ctx, devstack.Options{
 		Template: filepath.Join("..", "..", "template.yaml"),
 		KumoBin:  testenv.Binary(t, "kumo"),
 		Bootstraps: map[string]string{
@@ -104,7 +105,7 @@ func startStack(t *testing.T, worker string, ov Overrides) (*Stack, *logs) {
 	t.Cleanup(func() {
 		s.Stop()
 		for _, pid := range s.PIDs() {
-			if ProcessAlive(pid) {
+			if devstack.ProcessAlive(pid) {
 				t.Errorf("process %d still running after Stop", pid)
 			}
 		}
@@ -116,7 +117,7 @@ func startStack(t *testing.T, worker string, ov Overrides) (*Stack, *logs) {
 	return s, l
 }
 
-func queueDepth(t *testing.T, s *Stack, logicalID string) int {
+func queueDepth(t *testing.T, s *devstack.Stack, logicalID string) int {
 	t.Helper()
 	out, err := s.Clients.SQS.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(s.QueueURL(logicalID)),
@@ -136,9 +137,9 @@ func queueDepth(t *testing.T, s *Stack, logicalID string) int {
 }
 
 func TestDevStackEndToEnd(t *testing.T) {
-	s, l := startStack(t, testenv.Bootstrap(t, "worker"), Overrides{})
+	s, l := startStack(t, testenv.Bootstrap(t, "worker"), devstack.Overrides{})
 	ctx := context.Background()
-	okta := &Client{URL: s.URL(), Secret: s.Secret}
+	okta := &devstack.Client{URL: s.URL(), Secret: s.Secret}
 
 	t.Run("verification answers the challenge", func(t *testing.T) {
 		r, err := okta.Verify(ctx, "challenge-123")
@@ -148,9 +149,9 @@ func TestDevStackEndToEnd(t *testing.T) {
 	})
 
 	t.Run("wrong secret gets 401 and enqueues nothing", func(t *testing.T) {
-		_, ev := LogEvent("user.lifecycle.create")
-		bad := &Client{URL: s.URL(), Secret: "wrong-secret"}
-		r, err := bad.Deliver(ctx, Delivery([]json.RawMessage{ev}))
+		_, ev := devstack.LogEvent("user.lifecycle.create")
+		bad := &devstack.Client{URL: s.URL(), Secret: "wrong-secret"}
+		r, err := bad.Deliver(ctx, devstack.Delivery([]json.RawMessage{ev}))
 		if err != nil || r.Status != 401 {
 			t.Fatalf("deliver = %+v, %v", r, err)
 		}
@@ -164,10 +165,10 @@ func TestDevStackEndToEnd(t *testing.T) {
 		var evs []json.RawMessage
 		var uuids []string
 		for range n {
-			id, ev := LogEvent("user.lifecycle.create")
+			id, ev := devstack.LogEvent("user.lifecycle.create")
 			uuids, evs = append(uuids, id), append(evs, ev)
 		}
-		r, err := okta.Deliver(ctx, Delivery(evs))
+		r, err := okta.Deliver(ctx, devstack.Delivery(evs))
 		if err != nil || r.Status != 200 || r.Body != `{"accepted":25}` {
 			t.Fatalf("deliver = %+v, %v", r, err)
 		}
@@ -205,14 +206,14 @@ func TestDevStackFailingEventReachesDLQ(t *testing.T) {
 	// without Overrides the template's values apply. No batching window: the
 	// template's 1 s would let a message come back (its 1 s visibility ran
 	// out) while its batch is still being gathered.
-	s, l := startStack(t, worker, Overrides{VisibilityTimeout: 1, MaxReceiveCount: maxReceive, BatchingWindow: -1})
+	s, l := startStack(t, worker, devstack.Overrides{VisibilityTimeout: 1, MaxReceiveCount: maxReceive, BatchingWindow: -1})
 	ctx := context.Background()
 
-	okID, okEv := LogEvent("user.lifecycle.create")
-	badID, badEv := LogEvent("test.always.fail")
-	okID2, okEv2 := LogEvent("group.user_membership.add")
-	okta := &Client{URL: s.URL(), Secret: s.Secret}
-	if r, err := okta.Deliver(ctx, Delivery([]json.RawMessage{okEv, badEv, okEv2})); err != nil || r.Status != 200 {
+	okID, okEv := devstack.LogEvent("user.lifecycle.create")
+	badID, badEv := devstack.LogEvent("test.always.fail")
+	okID2, okEv2 := devstack.LogEvent("group.user_membership.add")
+	okta := &devstack.Client{URL: s.URL(), Secret: s.Secret}
+	if r, err := okta.Deliver(ctx, devstack.Delivery([]json.RawMessage{okEv, badEv, okEv2})); err != nil || r.Status != 200 {
 		t.Fatalf("deliver = %+v, %v", r, err)
 	}
 
@@ -244,8 +245,11 @@ func TestDevStackFailingEventReachesDLQ(t *testing.T) {
 // template.yaml, read independently of the Spec: queue settings, redrive,
 // function env var names, routes and function timeouts.
 func TestLocalResourcesMatchTemplate(t *testing.T) {
-	s, _ := startStack(t, testenv.Bootstrap(t, "worker"), Overrides{})
-	tmpl := loadTemplate(t)
+	s, _ := startStack(t, testenv.Bootstrap(t, "worker"), devstack.Overrides{})
+	tmpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 
 	for _, tt := range []struct{ queue, attr string }{

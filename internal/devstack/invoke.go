@@ -1,16 +1,9 @@
 package devstack
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/hookline/hookline/internal/samtemplate"
@@ -57,6 +50,7 @@ func Invoke(ctx context.Context, o InvokeOptions) (*InvokeResult, error) {
 	if !ok {
 		return nil, fmt.Errorf("template has no function %q", o.Function)
 	}
+	// Fail before starting kumo, not after.
 	for _, p := range []string{o.KumoBin, o.RIEBin, o.Bootstrap} {
 		if err := checkExecutable(p); err != nil {
 			return nil, err
@@ -83,63 +77,16 @@ func Invoke(ctx context.Context, o InvokeOptions) (*InvokeResult, error) {
 	env = append(env, fenv...)
 	env = append(env, o.ExtraEnv...)
 
-	boot, err := filepath.Abs(o.Bootstrap)
+	r, err := StartRIE(o.RIEBin, o.Bootstrap, env, o.OnLine)
 	if err != nil {
 		return nil, err
 	}
-	ports := [2]int{}
-	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	// rie reads LOG_LEVEL too, which is meant for the function: pin its own.
-	args := []string{"--log-level", "warn", "--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", "127.0.0.1:" + strconv.Itoa(ports[1]), boot}
-	p, err := startProc(o.Function, o.RIEBin, args, env, o.OnLine)
-	if err != nil {
-		return nil, err
-	}
-	defer p.stop(2 * time.Second)
-	payload, err := rieInvoke(ctx, p, "http://"+addr, o.Event, time.Duration(f.TimeoutSec+10)*time.Second)
+	defer r.Stop()
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(f.TimeoutSec+10)*time.Second)
+	defer cancel()
+	payload, err := r.Invoke(ctx, o.Event)
 	if err != nil {
 		return nil, err
 	}
 	return &InvokeResult{Payload: payload, Env: fenv}, nil
-}
-
-// rieInvoke posts the event, retrying a refused connection while rie starts.
-func rieInvoke(ctx context.Context, p *proc, endpoint string, event []byte, timeout time.Duration) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	url := endpoint + "/2015-03-31/functions/function/invocations"
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(event))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			var op *net.OpError
-			if p.exited() {
-				return nil, fmt.Errorf("aws-lambda-rie exited: %v", p.err)
-			}
-			if errors.Is(err, syscall.ECONNREFUSED) && errors.As(err, &op) && ctx.Err() == nil {
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
-			return nil, fmt.Errorf("invoke: %w", err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return body, fmt.Errorf("invoke: HTTP %s: %s", resp.Status, body)
-		}
-		return body, nil
-	}
 }

@@ -52,7 +52,7 @@ func StartKumo(ctx context.Context, bin string, port int, onLine LineFunc) (*Kum
 		// kumo's own internal calls (API Gateway → Lambda) read only
 		// KUMO_HOST/KUMO_PORT, not --port: see NOTES.md.
 		env := append(baseEnv(), "KUMO_HOST=127.0.0.1", "KUMO_PORT="+strconv.Itoa(port), "KUMO_LOG_LEVEL=warn")
-		p, err := startProc("kumo", bin, nil, env, onLine)
+		p, err := startProc("kumo", bin, nil, env, "", onLine)
 		if err != nil {
 			return nil, err
 		}

@@ -30,9 +30,10 @@ type proc struct {
 	pipes sync.WaitGroup
 }
 
-func startProc(name, bin string, args, env []string, onLine LineFunc) (*proc, error) {
+func startProc(name, bin string, args, env []string, dir string, onLine LineFunc) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
+	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Bounds Wait once the process has exited (stop kills the descendants
 	// that could hold the pipes, so the readers finish first).

@@ -187,7 +187,7 @@ func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 	env := append(baseEnv(), s.FunctionProcessEnv(f)...)
 	env = append(env, "AWS_LAMBDA_LOG_STREAM_NAME="+f.Short+"-"+strconv.Itoa(i))
 	for ctx.Err() == nil {
-		p, err := startProc(f.Short, s.opts.Bootstraps[f.Short], nil, env, s.opts.OnLine)
+		p, err := startProc(f.Short, s.opts.Bootstraps[f.Short], nil, env, "", s.opts.OnLine)
 		if err != nil {
 			s.log.Error("function process did not start", "function", f.Short, "error", err.Error())
 			sleep(ctx, time.Second)

@@ -3,40 +3,33 @@ package testenv
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/devstack"
 )
 
 // Region is the AWS region of every local resource.
-const Region = "us-east-1"
+const Region = devstack.Region
 
-const (
-	testAccessKeyID     = "test"
-	testSecretAccessKey = "test"
-	startTimeout        = 20 * time.Second
-	apiTimeout          = 10 * time.Second
-)
+const apiTimeout = 10 * time.Second
 
 // Kumo is a running kumo AWS emulator private to one test.
 type Kumo struct {
 	Endpoint string // http://127.0.0.1:<Port>
 	Port     int
 
-	p *proc
+	kumo    *devstack.Kumo
+	clients *devstack.Clients
+	logs    *logBuffer
 }
 
 // StartKumo starts kumo on a free 127.0.0.1 port (in memory, log level warn),
@@ -47,72 +40,24 @@ func StartKumo(t testing.TB) *Kumo {
 		t.Skip("needs kumo: run without -short (make test)")
 	}
 	bin := Binary(t, "kumo")
-	var lastErr error
-	for range 3 { // a new port if another process grabbed ours
-		ports, err := freePorts(1)
-		if err != nil {
-			t.Fatalf("testenv: kumo: %v", err)
-		}
-		port := ports[0]
-		env := append(baseEnv(),
-			"KUMO_HOST=127.0.0.1",
-			"KUMO_PORT="+strconv.Itoa(port),
-			"KUMO_LOG_LEVEL=warn",
-		)
-		p, err := startProc("kumo", bin, nil, env, "")
-		if err != nil {
-			t.Fatalf("testenv: %v", err)
-		}
-		t.Cleanup(func() { p.stop(t) })
-		k := &Kumo{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), Port: port, p: p}
-		start := time.Now()
-		if lastErr = k.waitHealthy(); lastErr == nil {
-			t.Logf("testenv: kumo healthy on %s after %v", k.Endpoint, time.Since(start).Round(time.Millisecond))
-			return k
-		}
-		p.stop(t)
+	logs := new(logBuffer)
+	start := time.Now()
+	dk, err := devstack.StartKumo(t.Context(), bin, 0, logs.line)
+	if err != nil {
+		t.Fatalf("testenv: %v\n%s", err, tail(logs.String(), 4<<10))
 	}
-	t.Fatalf("testenv: kumo did not start: %v", lastErr)
-	return nil
-}
-
-func (k *Kumo) waitHealthy() error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(startTimeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		if k.p.exited() {
-			return fmt.Errorf("%w (%v): %s", errExited, k.p.err, tail(k.p.logs.String(), 4<<10))
-		}
-		resp, err := client.Get(k.Endpoint + "/health")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET /health: %s: %s", resp.Status, body)
-		}
-		lastErr = err
-		time.Sleep(10 * time.Millisecond)
-	}
-	return fmt.Errorf("not healthy after %v: %v", startTimeout, lastErr)
+	t.Cleanup(func() { stop(t, "kumo", dk.PID(), dk.Stop, logs) })
+	t.Logf("testenv: kumo healthy on %s after %v", dk.Endpoint, time.Since(start).Round(time.Millisecond))
+	return &Kumo{Endpoint: dk.Endpoint, Port: dk.Port, kumo: dk, clients: devstack.NewClients(dk.Endpoint), logs: logs}
 }
 
 // Logs returns what kumo has written to stdout and stderr so far.
-func (k *Kumo) Logs() string { return k.p.logs.String() }
+func (k *Kumo) Logs() string { return k.logs.String() }
 
 // Env returns the variables that point an AWS SDK (and so a function under
-// StartRIE) at this kumo: AWS_ENDPOINT_URL, AWS_REGION and static test
+// StartRIE) at this kumo: AWS_ENDPOINT_URL, AWS_REGION and static
 // credentials.
-func (k *Kumo) Env() []string {
-	return []string{
-		"AWS_ENDPOINT_URL=" + k.Endpoint,
-		"AWS_REGION=" + Region,
-		"AWS_ACCESS_KEY_ID=" + testAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + testSecretAccessKey,
-	}
-}
+func (k *Kumo) Env() []string { return devstack.AWSEnv(k.Endpoint) }
 
 // Setenv points the test process's AWS environment at kumo (t.Setenv), so
 // code that reads the standard variables, such as awsenv, talks to it.
@@ -124,31 +69,15 @@ func (k *Kumo) Setenv(t testing.TB) {
 	}
 }
 
-func (k *Kumo) creds() aws.CredentialsProvider {
-	return credentials.NewStaticCredentialsProvider(testAccessKeyID, testSecretAccessKey, "")
-}
-
 // SQS returns an SQS client pointed at kumo.
-func (k *Kumo) SQS() *sqs.Client {
-	return sqs.New(sqs.Options{Region: Region, Credentials: k.creds(), BaseEndpoint: aws.String(k.Endpoint), HTTPClient: awsenv.EmulatorHTTPClient()})
-}
+func (k *Kumo) SQS() *sqs.Client { return k.clients.SQS }
 
 // SecretsManager returns a Secrets Manager client pointed at kumo.
-func (k *Kumo) SecretsManager() *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{Region: Region, Credentials: k.creds(), BaseEndpoint: aws.String(k.Endpoint), HTTPClient: awsenv.EmulatorHTTPClient()})
-}
+func (k *Kumo) SecretsManager() *secretsmanager.Client { return k.clients.SecretsManager }
 
 // DynamoDB returns a DynamoDB client pointed at kumo (response CRC32
 // validation off: kumo sends no CRC32 header).
-func (k *Kumo) DynamoDB() *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:                          Region,
-		Credentials:                     k.creds(),
-		BaseEndpoint:                    aws.String(k.Endpoint),
-		DisableValidateResponseChecksum: true,
-		HTTPClient:                      awsenv.EmulatorHTTPClient(),
-	})
-}
+func (k *Kumo) DynamoDB() *dynamodb.Client { return k.clients.DynamoDB }
 
 func apiContext(t testing.TB) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(t.Context(), apiTimeout)

@@ -324,11 +324,11 @@ func TestCleanupLeavesNoProcess(t *testing.T) {
 		k := StartKumo(t)
 		r := StartRIE(t, bs, k.Env())
 		invoke(t, r, `{}`) // the bootstrap is running now
-		kids := proctree.Descendants(r.p.pid())
+		kids := proctree.Descendants(r.rie.PID())
 		if len(kids) == 0 {
 			t.Fatal("rie has no child process after an invocation")
 		}
-		pids = append([]int{k.p.pid(), r.p.pid()}, kids...)
+		pids = append([]int{k.kumo.PID(), r.rie.PID()}, kids...)
 		for _, pid := range pids {
 			if !alive(pid) {
 				t.Fatalf("pid %d not alive while running", pid)
