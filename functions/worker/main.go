@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
@@ -45,10 +44,8 @@ func main() {
 		log.Warn("DLQ_URL is not set: permanent failures are retried with the maximum delay until the redrive policy moves them")
 	}
 	if table != "" {
-		// The CRC32 check only matters on AWS; emulators send no checksum.
-		emulated := cloud.Endpoint(dynamodb.ServiceID) != ""
 		w.Ledger = &ledger.DynamoDB{
-			Client:    cloud.DynamoDB(func(o *dynamodb.Options) { o.DisableValidateResponseChecksum = emulated }),
+			Client:    cloud.DynamoDB(),
 			Table:     table,
 			Retention: retention,
 		}

@@ -103,13 +103,15 @@ func (e Env) SecretsManager(optFns ...func(*secretsmanager.Options)) *secretsman
 	}, optFns...)
 }
 
-// DynamoDB returns a DynamoDB client.
+// DynamoDB returns a DynamoDB client. Against an emulator it skips the
+// response CRC32 check: kumo sends no checksum header.
 func (e Env) DynamoDB(optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
-		Region:       e.Region,
-		Credentials:  e.Credentials,
-		BaseEndpoint: e.baseEndpoint(dynamodb.ServiceID),
-		HTTPClient:   e.httpClient(dynamodb.ServiceID),
+		Region:                          e.Region,
+		Credentials:                     e.Credentials,
+		BaseEndpoint:                    e.baseEndpoint(dynamodb.ServiceID),
+		HTTPClient:                      e.httpClient(dynamodb.ServiceID),
+		DisableValidateResponseChecksum: e.Endpoint(dynamodb.ServiceID) != "",
 	}, optFns...)
 }
 

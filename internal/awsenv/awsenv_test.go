@@ -43,6 +43,10 @@ func TestFromLookup(t *testing.T) {
 			if got := env.Endpoint(tt.service); got != tt.wantEP {
 				t.Errorf("endpoint = %q, want %q", got, tt.wantEP)
 			}
+			// kumo sends no CRC32: the check is off exactly when an emulator is set.
+			if got, want := env.DynamoDB().Options().DisableValidateResponseChecksum, env.Endpoint("DynamoDB") != ""; got != want {
+				t.Errorf("DynamoDB checksum check disabled = %v, want %v", got, want)
+			}
 			creds, err := env.Credentials.Retrieve(context.Background())
 			if err != nil || creds.AccessKeyID != "AKID" || creds.SessionToken != "TOKEN" {
 				t.Errorf("credentials = %+v, %v", creds, err)
