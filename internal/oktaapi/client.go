@@ -1,0 +1,394 @@
+package oktaapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookline/hookline/internal/okta"
+)
+
+// Defaults of a Client.
+const (
+	// DefaultLimit is the page size asked of the System Log (Okta's maximum).
+	DefaultLimit = 1000
+	// DefaultNoResetWait is how long a 429 without a usable
+	// X-Rate-Limit-Reset header is waited out.
+	DefaultNoResetWait  = 30 * time.Second
+	maxRateLimitRetries = 5
+	maxPageBytes        = 64 << 20
+)
+
+// Client reads Okta's API. It is safe for one caller at a time per page
+// sequence; rate-limit state is shared.
+type Client struct {
+	org  *url.URL
+	auth authorizer
+	http *http.Client
+	now  func() time.Time
+	// sleep waits for a rate-limit reset; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+	// onWait is told about each rate-limit wait.
+	onWait func(d time.Duration, reason string)
+
+	requests atomic.Int64
+
+	mu        sync.Mutex
+	remaining int       // from the last X-Rate-Limit-Remaining; -1 unknown
+	resetAt   time.Time // when the window of remaining resets, local clock
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (default: 30 s timeout).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithClock sets the clock and the sleep used for rate-limit waits.
+func WithClock(now func() time.Time, sleep func(context.Context, time.Duration) error) Option {
+	return func(c *Client) { c.now, c.sleep = now, sleep }
+}
+
+// WithWaitNotifier calls f before each rate-limit wait, for progress output.
+func WithWaitNotifier(f func(d time.Duration, reason string)) Option {
+	return func(c *Client) { c.onWait = f }
+}
+
+// New returns a Client for the credentials (see Credentials.Validate).
+func New(creds Credentials, opts ...Option) (*Client, error) {
+	if err := creds.Validate(); err != nil {
+		return nil, err
+	}
+	org, _ := OrgURL(creds.OrgURL)
+	c := &Client{org: org, http: &http.Client{Timeout: 30 * time.Second}, now: time.Now, sleep: sleepCtx, remaining: -1}
+	for _, o := range opts {
+		o(c)
+	}
+	if strings.TrimSpace(creds.APIToken) != "" {
+		c.auth = apiToken(strings.TrimSpace(creds.APIToken))
+		return c, nil
+	}
+	key, _ := parsePrivateKey(creds.PrivateKey) // checked by Validate
+	c.auth = &serviceApp{
+		tokenURL: org.String() + "/oauth2/v1/token",
+		clientID: strings.TrimSpace(creds.ClientID),
+		keyID:    strings.TrimSpace(creds.KeyID),
+		key:      key,
+		scopes:   LogsScope,
+		http:     c.http,
+		now:      c.now,
+		onCall:   func() { c.requests.Add(1) },
+	}
+	return c, nil
+}
+
+// Requests counts the HTTP requests made to Okta so far, token requests
+// and retries included.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// LogsQuery is the first request of a System Log read.
+type LogsQuery struct {
+	// Since is the lower bound. In a polling read (no Until) Okta compares it
+	// with the time events were stored; in a bounded read, with published.
+	Since time.Time
+	// Until, when set, makes a bounded read: it ends when the range is done.
+	Until time.Time
+	// Types filters on eventType (any of them); empty reads every type.
+	Types []string
+	// Limit is the page size; zero means DefaultLimit.
+	Limit int
+}
+
+// LogsURL returns the URL of the first page: sortOrder=ASCENDING, the
+// types as a filter, and no until for a polling read.
+func (c *Client) LogsURL(q LogsQuery) string {
+	v := url.Values{}
+	v.Set("since", q.Since.UTC().Format("2006-01-02T15:04:05.000Z"))
+	if !q.Until.IsZero() {
+		v.Set("until", q.Until.UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
+	if f := TypeFilter(q.Types); f != "" {
+		v.Set("filter", f)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	v.Set("limit", strconv.Itoa(limit))
+	v.Set("sortOrder", "ASCENDING")
+	return c.org.String() + "/api/v1/logs?" + v.Encode()
+}
+
+// TypeFilter is the System Log filter matching any of types, e.g.
+// eventType eq "a" or eventType eq "b".
+func TypeFilter(types []string) string {
+	parts := make([]string, 0, len(types))
+	for _, t := range types {
+		if t = strings.TrimSpace(t); t != "" {
+			parts = append(parts, "eventType eq "+strconv.Quote(t))
+		}
+	}
+	return strings.Join(parts, " or ")
+}
+
+// Page is one page of the System Log.
+type Page struct {
+	// URL is the address this page was read from.
+	URL string
+	// Events are in the order Okta returned them, each with its raw JSON.
+	Events []okta.Event
+	// Next is the rel="next" link, or "" when Okta gave none (the end of a
+	// bounded read). A polling read always has one.
+	Next string
+}
+
+// RateLimitError is a rate limit the caller's deadline cannot wait out.
+type RateLimitError struct {
+	ResetAt time.Time
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%v: no requests left until %s, past the deadline", ErrRateLimited, e.ResetAt.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrRateLimited) hold.
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+
+// Logs reads one page of the System Log from pageURL (LogsURL, or a
+// previous page's Next). It waits out rate limits within ctx's deadline.
+func (c *Client) Logs(ctx context.Context, pageURL string) (Page, error) {
+	u, err := url.Parse(pageURL)
+	if err != nil || u.Scheme != c.org.Scheme || u.Host != c.org.Host || u.Path != "/api/v1/logs" {
+		// Never send the credentials anywhere but the org.
+		return Page{}, fmt.Errorf("%w: page URL %q is not this org's /api/v1/logs", ErrOrgURL, pageURL)
+	}
+	reauthorized := false
+	for attempt := 0; ; attempt++ {
+		if err := c.waitForWindow(ctx); err != nil {
+			return Page{}, err
+		}
+		resp, body, err := c.get(ctx, pageURL)
+		if err != nil {
+			return Page{}, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return c.page(pageURL, resp, body)
+		case resp.StatusCode == http.StatusTooManyRequests:
+			if attempt >= maxRateLimitRetries {
+				return Page{}, fmt.Errorf("%w: still 429 after %d waits for the reset", ErrRateLimited, attempt)
+			}
+			wait := c.resetWait(resp)
+			if err := c.wait(ctx, wait, "429 "+errorCode(body)); err != nil {
+				return Page{}, err
+			}
+		case resp.StatusCode == http.StatusUnauthorized && !reauthorized:
+			// A cached access token may have been revoked: get a new one once.
+			c.auth.invalidate()
+			reauthorized = true
+			if _, ok := c.auth.(apiToken); ok {
+				return Page{}, apiError(resp, body)
+			}
+		default:
+			return Page{}, apiError(resp, body)
+		}
+	}
+}
+
+func (c *Client) get(ctx context.Context, pageURL string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if err := c.auth.authorize(ctx, req); err != nil {
+		return nil, nil, err
+	}
+	c.requests.Add(1)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, unreachable(pageURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes))
+	if err != nil {
+		return nil, nil, fmt.Errorf("okta: read %s: %w", req.URL.Path, err)
+	}
+	c.noteRateLimit(resp)
+	return resp, body, nil
+}
+
+func (c *Client) page(pageURL string, resp *http.Response, body []byte) (Page, error) {
+	// json.RawMessage keeps each element's bytes exactly as Okta sent them.
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return Page{}, fmt.Errorf("%w: GET /api/v1/logs answered 200 with no JSON array (content type %q): is orgUrl your Okta org?",
+			ErrOrgURL, resp.Header.Get("Content-Type"))
+	}
+	p := Page{URL: pageURL, Events: make([]okta.Event, len(raws))}
+	for i, raw := range raws {
+		p.Events[i] = okta.ParseEvent(raw)
+	}
+	p.Next = nextLink(resp.Header.Values("Link"))
+	return p, nil
+}
+
+// nextLink finds rel="next" in Link headers (one per link, or comma-joined).
+func nextLink(headers []string) string {
+	for _, h := range headers {
+		for _, part := range strings.Split(h, ",") {
+			target, params, ok := strings.Cut(strings.TrimSpace(part), ";")
+			if !ok {
+				continue
+			}
+			for _, p := range strings.Split(params, ";") {
+				k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.EqualFold(k, "rel") && strings.Trim(v, `"`) == "next" {
+					return strings.Trim(strings.TrimSpace(target), "<>")
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// noteRateLimit keeps X-Rate-Limit-Remaining and X-Rate-Limit-Reset.
+func (c *Client) noteRateLimit(resp *http.Response) {
+	rem, err := strconv.Atoi(resp.Header.Get("X-Rate-Limit-Remaining"))
+	if err != nil {
+		return
+	}
+	reset, ok := c.resetTime(resp)
+	c.mu.Lock()
+	c.remaining = rem
+	if ok {
+		c.resetAt = reset
+	}
+	c.mu.Unlock()
+}
+
+// resetTime converts X-Rate-Limit-Reset (epoch seconds on Okta's clock) to
+// the local clock using the Date header, so clock skew does not shorten or
+// stretch the wait.
+func (c *Client) resetTime(resp *http.Response) (time.Time, bool) {
+	sec, err := strconv.ParseInt(resp.Header.Get("X-Rate-Limit-Reset"), 10, 64)
+	if err != nil || sec <= 0 {
+		return time.Time{}, false
+	}
+	reset := time.Unix(sec, 0)
+	now := c.now()
+	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		return now.Add(reset.Sub(d)), true
+	}
+	return reset, true
+}
+
+func (c *Client) resetWait(resp *http.Response) time.Duration {
+	reset, ok := c.resetTime(resp)
+	if !ok {
+		return DefaultNoResetWait
+	}
+	// The reset is a whole second; a second more avoids arriving early.
+	return max(reset.Sub(c.now()), 0) + time.Second
+}
+
+// waitForWindow waits for the reset when the last answer said no requests
+// are left in the window.
+func (c *Client) waitForWindow(ctx context.Context) error {
+	c.mu.Lock()
+	rem, reset := c.remaining, c.resetAt
+	c.mu.Unlock()
+	if rem != 0 || reset.IsZero() {
+		return nil
+	}
+	d := reset.Sub(c.now())
+	if d <= 0 {
+		return nil
+	}
+	return c.wait(ctx, d+time.Second, "X-Rate-Limit-Remaining: 0")
+}
+
+func (c *Client) wait(ctx context.Context, d time.Duration, reason string) error {
+	if deadline, ok := ctx.Deadline(); ok && c.now().Add(d).After(deadline) {
+		return &RateLimitError{ResetAt: c.now().Add(d)}
+	}
+	if c.onWait != nil {
+		c.onWait(d, reason)
+	}
+	if err := c.sleep(ctx, d); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.remaining = -1
+	c.mu.Unlock()
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// oktaError is Okta's error document.
+type oktaError struct {
+	ErrorCode    string `json:"errorCode"`
+	ErrorSummary string `json:"errorSummary"`
+}
+
+func errorCode(body []byte) string {
+	var e oktaError
+	_ = json.Unmarshal(body, &e)
+	return e.ErrorCode
+}
+
+// apiError turns a refused request into an error naming the fix.
+func apiError(resp *http.Response, body []byte) error {
+	var e oktaError
+	isOkta := json.Unmarshal(body, &e) == nil && e.ErrorCode != ""
+	detail := ""
+	if isOkta {
+		detail = ": " + e.ErrorCode + " " + e.ErrorSummary
+	}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w (401%s): check the apiToken, or the service app's clientId and key", ErrUnauthorized, detail)
+	case http.StatusForbidden:
+		if www := resp.Header.Get("WWW-Authenticate"); strings.Contains(www, "insufficient_scope") {
+			return fmt.Errorf("%w (403%s): the access token lacks scope %s: grant it to the service app (Okta API Scopes tab)", ErrForbidden, detail, LogsScope)
+		}
+		return fmt.Errorf("%w (403%s): the token or service app needs scope %s and an admin role that may read the System Log (Read-only Administrator or higher)", ErrForbidden, detail, LogsScope)
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: GET /api/v1/logs answered 404%s: is orgUrl your Okta org?", ErrOrgURL, detail)
+	}
+	if !isOkta && resp.StatusCode < 500 {
+		return fmt.Errorf("%w: GET /api/v1/logs answered %d with no Okta error: is orgUrl your Okta org?", ErrOrgURL, resp.StatusCode)
+	}
+	return fmt.Errorf("okta: GET /api/v1/logs answered %d%s", resp.StatusCode, detail)
+}
+
+func unreachable(target string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	u, _ := url.Parse(target)
+	host := target
+	if u != nil {
+		host = u.Host
+	}
+	return fmt.Errorf("%w: cannot reach %s: %w", ErrOrgURL, host, err)
+}
