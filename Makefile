@@ -60,7 +60,14 @@ $(BIN)/hookline: $(GO_SOURCES)
 # --- tests -------------------------------------------------------------------------
 TEST_ENV := HOOKLINE_KUMO_BIN=$(BIN)/kumo HOOKLINE_RIE_BIN=$(BIN)/aws-lambda-rie HOOKLINE_BOOTSTRAP_DIR=$(BIN)
 
-test: tools bootstraps ## all tests: unit, kumo and rie integration, template, fuzz seeds
+# cfn-lint (pip install cfn-lint aws-sam-translator) checks template.yaml against
+# CloudFormation's schemas and the SAM transform; internal/samtemplate's
+# TestCfnLint runs it in make test. Where it is missing the template is not
+# linted: this says so loudly, and fails when CI=true (CI has it).
+CFN_LINT_PRESENT = command -v cfn-lint >/dev/null || { echo '*** cfn-lint is not installed: template.yaml is NOT linted (pip install cfn-lint aws-sam-translator) ***' >&2; [ "$$CI" != true ] || { echo 'CI=true: cfn-lint is required' >&2; exit 1; }; false; }
+
+test: tools bootstraps ## all tests: unit, kumo and rie integration, template (with cfn-lint), fuzz seeds
+	@$(CFN_LINT_PRESENT) || true
 	$(TEST_ENV) $(GO) test -count=1 -timeout 9m ./...
 	cd $(TOOLS_DIR) && $(GO) mod verify >/dev/null
 
@@ -72,10 +79,11 @@ bench: ## the benchmarks behind the figures in the closing notes
 	bash infra/bench/binary-size.sh
 	$(GO) test -run '^$$' -bench . -benchtime 100x ./internal/worker/
 
-lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck
+lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck, cfn-lint template.yaml
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
+	@if $(CFN_LINT_PRESENT); then echo cfn-lint template.yaml; cfn-lint template.yaml; fi
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')

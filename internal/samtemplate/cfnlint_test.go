@@ -1,6 +1,7 @@
 package samtemplate
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,37 +9,93 @@ import (
 	"testing"
 )
 
-// TestCfnLint: cfn-lint runs the realPath SAM translator offline and checks the
-// result against CloudFormation's resource schemas, a second opinion on what
-// the checks above model by hand. It is optional (skipped where cfn-lint is
-// not installed, and with -short) as it is a Python tool, not part of Go. One
-// run lints the realPath template and a broken copy, to show it can fail.
+// TestCfnLint: what CloudFormation and the SAM transform accept is cfn-lint's
+// to check (make lint and make test run it on template.yaml). It runs the SAM
+// translator offline and checks the result against the resource schemas:
+// references, GetAtt attributes, conditions, circular dependencies, parameter
+// defaults, property names and values, Globals, reserved variables. This test
+// lints template.yaml together with broken copies of it, in one run, and
+// expects each copy rejected by the rule named, so a cfn-lint that stopped
+// checking one of these would be noticed.
+//
+// cfn-lint is a Python tool (pip install cfn-lint aws-sam-translator). Where
+// it is missing this test skips, except on CI (CI=true), which must have it.
 func TestCfnLint(t *testing.T) {
 	bin, err := exec.LookPath("cfn-lint")
 	if err != nil {
-		t.Skip("cfn-lint not installed")
+		if os.Getenv("CI") == "true" {
+			t.Fatal("cfn-lint is not installed, and CI must lint the template: pip install cfn-lint aws-sam-translator")
+		}
+		t.Skip("cfn-lint is not installed (pip install cfn-lint aws-sam-translator): template.yaml NOT linted")
 	}
 	if testing.Short() {
 		t.Skip("cfn-lint takes seconds; skipped with -short")
 	}
-	realPath := realTemplatePath(t)
-	data, err := os.ReadFile(realPath)
+	data, err := os.ReadFile(templatePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	broken := filepath.Join(t.TempDir(), "broken.yaml")
-	if err := os.WriteFile(broken, []byte(strings.Replace(string(data), "Timeout: 30", "Timeout: 3000", 1)), 0o644); err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name     string
+		old, new string
+		rule     string // the cfn-lint rule that must fire
+		message  string // and part of its message
+	}{
+		{"ref-missing-resource", "QUEUE_URL: !Ref EventsQueue # for", "QUEUE_URL: !Ref EventQueue # for", "E1020", "'EventQueue'"},
+		{"getatt-missing-attribute", "deadLetterTargetArn: !GetAtt EventsDLQ.Arn", "deadLetterTargetArn: !GetAtt EventsDLQ.Url", "E1010", "Url"},
+		{"sub-misspelt-pseudo-parameter", "${AWS::StackName}-worker", "${AWS::Stackname}-worker", "E1019", "AWS::Stackname"},
+		{"if-unknown-condition", "AccessLogSettings: !If\n        - AccessLogsEnabled", "AccessLogSettings: !If\n        - AccessLogEnabled", "E1028", "AccessLogEnabled"},
+		{"conditional-resource-unguarded", "  LedgerTableName:\n", "  AccessLogArn:\n    Value: !GetAtt ApiAccessLogGroup.Arn\n  LedgerTableName:\n", "W1001", "ApiAccessLogGroup"},
+		{"dependson-missing", "  WorkerFunction:\n    Type: AWS::Serverless::Function\n", "  WorkerFunction:\n    Type: AWS::Serverless::Function\n    DependsOn: Nope\n", "E3005", "'Nope'"},
+		{"queues-naming-each-other", "redrivePermission: allowAll", "redrivePermission: byQueue\n        sourceQueueArns: [!GetAtt EventsQueue.Arn]", "E3004", "Circular"},
+		{"default-not-allowed", "    Type: Number\n    Default: 30\n", "    Type: Number\n    Default: 31\n", "E2015", "AllowedValues"},
+		{"parameter-type", "  LogLevel:\n    Type: String", "  LogLevel:\n    Type: Str", "E2002", "Str"},
+		{"misspelt-queue-property", "VisibilityTimeout: 180", "VisibilityTimeOut: 180", "E3002", "VisibilityTimeOut"},
+		{"misspelt-sqs-event-property", "FunctionResponseTypes: [ReportBatchItemFailures]", "FunctionResponseType: [ReportBatchItemFailures]", "E0001", "FunctionResponseType"},
+		{"policies-in-globals", "    MemorySize: 256\n", "    MemorySize: 256\n    Policies: [AWSLambdaExecute]\n", "E0001", "'Policies' is not a supported property"},
+		{"arm64-twice", "      Timeout: 30\n", "      Timeout: 30\n      Architectures: [arm64]\n", "E3037", "non-unique"},
+		{"reserved-env-var", "          LEDGER_TABLE: !Ref LedgerTable", "          LEDGER_TABLE: !Ref LedgerTable\n          AWS_REGION: eu-west-1", "E3663", "AWS_REGION"},
+		{"payload-version-number", "            Method: GET\n            Path: /okta/events\n            PayloadFormatVersion: \"2.0\"", "            Method: GET\n            Path: /okta/events\n            PayloadFormatVersion: 2.0", "E0001", "PayloadFormatVersion"},
+		{"duplicate-route", "            Method: GET\n", "            Method: POST\n", "E0001", "defined multiple times"},
+		{"timeout-over-900", "Timeout: 30\n", "Timeout: 3000\n", "E3034", "3000"},
+		{"retention-cloudwatch-refuses", "AllowedValues: [1, 3, 5, 7, 14, 30,", "AllowedValues: [1, 3, 5, 7, 14, 30, 31,", "W1030", "31"},
 	}
-	out, err := exec.Command(bin, "--", realPath, broken).CombinedOutput()
-	text := string(out)
-	if err == nil {
-		t.Fatalf("cfn-lint accepted a Timeout of 3000:\n%s", text)
+	dir := t.TempDir()
+	files := []string{templatePath}
+	for _, c := range cases {
+		if !strings.Contains(string(data), c.old) {
+			t.Fatalf("%s: template.yaml no longer contains %q; update this case", c.name, c.old)
+		}
+		f := filepath.Join(dir, c.name+".yaml")
+		if err := os.WriteFile(f, []byte(strings.Replace(string(data), c.old, c.new, 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
 	}
-	if !strings.Contains(text, broken) || !strings.Contains(text, "3000") {
-		t.Errorf("cfn-lint did not report the broken copy's Timeout:\n%s", text)
+	// -f parseable: file:line:col:endline:endcol:rule:message, one a line.
+	out, _ := exec.Command(bin, append([]string{"-f", "parseable", "--"}, files...)...).CombinedOutput()
+	found := map[string][]string{} // file → "rule:message"
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.SplitN(line, ":", 7)
+		if len(parts) != 7 {
+			if line != "" {
+				t.Errorf("cfn-lint: %s", line)
+			}
+			continue
+		}
+		found[parts[0]] = append(found[parts[0]], parts[5]+":"+parts[6])
 	}
-	if strings.Contains(text, realPath) {
-		t.Errorf("cfn-lint template.yaml:\n%s", text)
+	for _, f := range found[templatePath] {
+		t.Errorf("cfn-lint template.yaml: %s", f)
+	}
+	for _, c := range cases {
+		f := filepath.Join(dir, c.name+".yaml")
+		hit := false
+		for _, s := range found[f] {
+			hit = hit || (strings.HasPrefix(s, c.rule+":") && strings.Contains(s, c.message))
+		}
+		if !hit {
+			t.Errorf("%s: want %s mentioning %q, cfn-lint said %s", c.name, c.rule, c.message, fmt.Sprint(found[f]))
+		}
 	}
 }

@@ -2,6 +2,7 @@ package samtemplate
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -214,7 +215,7 @@ func TestRefs(t *testing.T) {
 		}
 	}
 	// The real template's receiver queue URL, with its path.
-	realTpl, err := Load(realTemplatePath(t))
+	realTpl, err := Load(templatePath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +271,7 @@ func TestResolveString(t *testing.T) {
 }
 
 func TestLoadRealTemplate(t *testing.T) {
-	tpl, err := Load(realTemplatePath(t))
+	tpl, err := Load(templatePath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,5 +286,30 @@ func TestLoadRealTemplate(t *testing.T) {
 	}
 	if _, err := Load("does-not-exist.yaml"); err == nil {
 		t.Error("missing file loaded")
+	}
+}
+
+func TestLoadRejectsWhatCloudFormationRejects(t *testing.T) {
+	data, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, old, new, want string }{
+		{"unknown tag", "!Ref HookSecret # the", "!Reff HookSecret # the", "unknown tag !Reff"},
+		{"duplicate key", "      Timeout: 30\n", "      Timeout: 30\n      Timeout: 31\n", `duplicate key "Timeout"`},
+		{"alias", "    MemorySize: 256", "    MemorySize: &mem 256\n    Description: *mem", "aliases"},
+		{"GetAtt without attribute", "!GetAtt EventsDLQ.Arn", "!GetAtt EventsDLQ", "is not Resource.Attribute"},
+		{"unknown section", "Outputs:", "Output:", `unknown top-level section "Output"`},
+		{"unknown resource attribute", "    Condition: AccessLogsEnabled\n", "    Conditon: AccessLogsEnabled\n", `unknown resource attribute "Conditon"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if !strings.Contains(string(data), c.old) {
+				t.Fatalf("template.yaml no longer contains %q", c.old)
+			}
+			_, err := Parse([]byte(strings.Replace(string(data), c.old, c.new, 1)))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+		})
 	}
 }
