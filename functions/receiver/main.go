@@ -14,6 +14,7 @@ import (
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
 	"github.com/hookline/hookline/internal/logging"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/receiver"
 )
@@ -28,6 +29,8 @@ func main() {
 	secretTTL := env.Duration("SECRET_CACHE_TTL", 5*time.Minute)
 	budget := env.Duration("PUBLISH_BUDGET", 2*time.Second)
 	log := logging.New(env.Optional("LOG_LEVEL", "info"))
+	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
+	recorder := metrics.New(env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace), env.Optional("STACK_NAME", "local"), logging.Stdout)
 
 	allowed, err := receiver.ParseCIDRs(cidrs)
 	if err != nil {
@@ -50,7 +53,7 @@ func main() {
 	cancel()
 
 	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: aws.SQS(), QueueURL: queueURL}, Budget: budget}
-	h := receiver.New(receiver.Config{AuthHeader: authHeader, MaxBodyBytes: maxBody, AllowedCIDRs: allowed}, verifier, publisher, log)
+	h := receiver.New(receiver.Config{AuthHeader: authHeader, MaxBodyBytes: maxBody, AllowedCIDRs: allowed, Metrics: recorder}, verifier, publisher, log)
 	lambda.Start(h.Handle)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/logging"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -24,6 +25,8 @@ func main() {
 	dlqURL := env.Optional("DLQ_URL", "")
 	table := env.Optional("LEDGER_TABLE", "")
 	retention := env.Duration("LEDGER_RETENTION", ledger.DefaultRetention)
+	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
+	recorder := metrics.New(env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace), env.Optional("STACK_NAME", "local"), logging.Stdout)
 	if err := env.Err(); err != nil {
 		fail(log, err)
 	}
@@ -37,7 +40,7 @@ func main() {
 	register(registry, log)
 
 	q := worker.SQS{Client: cloud.SQS(), QueueURL: queueURL, DLQURL: dlqURL}
-	w := &worker.Worker{Registry: registry, Log: log, Delayer: q}
+	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder}
 	if dlqURL != "" {
 		w.Parker = q
 	} else {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/queue"
 )
@@ -35,6 +36,16 @@ type Config struct {
 	AuthHeader   string         // default "Authorization"
 	MaxBodyBytes int            // default 1 MiB
 	AllowedCIDRs []netip.Prefix // empty: any source
+	// Metrics receives each request's figures (a *metrics.Recorder does);
+	// nil records none.
+	Metrics Metrics
+}
+
+// Metrics records CloudWatch metrics named in internal/metrics and writes
+// them at the end of the invocation.
+type Metrics interface {
+	Add(name string, value float64, dims ...metrics.Dim)
+	Flush(ctx context.Context) error
 }
 
 // Authenticator checks the presented auth header value.
@@ -101,6 +112,7 @@ type outcome struct {
 	events     int
 	duplicates int
 	enqueued   int
+	failed     int // events not enqueued
 	err        error
 }
 
@@ -110,7 +122,38 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	var resp events.APIGatewayV2HTTPResponse
 	out := h.serve(ctx, req, &resp)
 	h.logRequest(ctx, req, out, start)
+	h.record(ctx, req, out)
 	return resp, nil
+}
+
+// record writes the request's metrics: what Okta was answered, and how many
+// of its events reached the queue.
+func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest, out outcome) {
+	m := h.cfg.Metrics
+	if m == nil {
+		return
+	}
+	class := metrics.Dim{Name: metrics.DimStatusClass, Value: metrics.StatusClass(out.status)}
+	if req.RequestContext.HTTP.Method == http.MethodGet {
+		m.Add(metrics.Verifications, 1, class)
+	} else {
+		m.Add(metrics.Deliveries, 1, class)
+	}
+	if out.status == http.StatusUnauthorized || out.status == http.StatusForbidden {
+		m.Add(metrics.AuthFailures, 1)
+	}
+	if out.events > 0 {
+		m.Add(metrics.EventsReceived, float64(out.events))
+	}
+	if out.enqueued > 0 {
+		m.Add(metrics.EventsEnqueued, float64(out.enqueued))
+	}
+	if out.failed > 0 {
+		m.Add(metrics.EnqueueFailures, float64(out.failed))
+	}
+	if err := m.Flush(ctx); err != nil {
+		h.log.WarnContext(ctx, "metrics not written", "requestId", req.RequestContext.RequestID, "error", err.Error())
+	}
 }
 
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
@@ -201,6 +244,7 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	}
 	res := h.pub.Publish(ctx, msgs)
 	out.enqueued = res.Sent
+	out.failed = len(res.Failed)
 	if len(res.Failed) == 0 {
 		*resp = jsonResponse(http.StatusOK, `{"accepted":`+strconv.Itoa(res.Sent)+`}`)
 		out.status = resp.StatusCode

@@ -175,6 +175,8 @@ func Run(e *cfg.Env, queue, secret string) {
 	_ = e.Duration("SECRET_CACHE_TTL", 5*time.Minute)
 	_ = os.Getenv("ALLOWED_SOURCE_CIDRS")
 	_ = e.Optional("LOG_LEVEL", "info")
+	_ = e.Optional("METRICS_NAMESPACE", "Hookline")
+	_ = e.Optional("STACK_NAME", "local")
 }
 `
 
@@ -193,6 +195,8 @@ func main() {
 	_ = env.Optional("DLQ_URL", "")
 	_ = env.Optional("LEDGER_TABLE", "")
 	_ = env.Duration("LEDGER_RETENTION", 0)
+	_ = env.Optional("METRICS_NAMESPACE", "Hookline")
+	_ = env.Optional("STACK_NAME", "local")
 }
 `,
 	}

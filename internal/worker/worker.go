@@ -30,6 +30,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 )
 
@@ -59,6 +60,9 @@ type Worker struct {
 	// with the maximum delay, and the queue's redrive policy moves them
 	// after maxReceiveCount receives.
 	Parker Parker
+	// Metrics receives each batch's figures (a *metrics.Recorder does); nil
+	// records none.
+	Metrics Metrics
 
 	// SafetyMargin is kept from the invocation deadline for the ledger and
 	// queue calls after a handler; default DefaultSafetyMargin, or a quarter
@@ -69,6 +73,13 @@ type Worker struct {
 	LeaseMargin time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// Metrics records CloudWatch metrics named in internal/metrics and writes
+// them at the end of the invocation. Add is called from concurrent handlers.
+type Metrics interface {
+	Add(name string, value float64, dims ...metrics.Dim)
+	Flush(ctx context.Context) error
 }
 
 // ErrPanic wraps a recovered handler panic.
@@ -92,12 +103,13 @@ const (
 // outcome is one record's result.
 type outcome struct {
 	verdict    verdict
-	reason     string // why it is retried or parked
-	handler    string // the handler that failed permanently
-	ran        int    // handlers run
-	duplicates int    // handlers skipped as already completed
-	inProgress int    // handlers skipped as running elsewhere
-	maxDelay   bool   // a permanent failure with nowhere to park it
+	reason     string    // why it is retried or parked
+	handler    string    // the handler that failed permanently
+	ran        int       // handlers run
+	duplicates int       // handlers skipped as already completed
+	inProgress int       // handlers skipped as running elsewhere
+	maxDelay   bool      // a permanent failure with nowhere to park it
+	published  time.Time // Okta's published time, for the end-to-end lag
 }
 
 // Handle is the Lambda handler. It never returns an error for a record's
@@ -153,7 +165,33 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 	w.Log.InfoContext(ctx, "batch handled", "records", len(batch.Records), "failed", len(resp.BatchItemFailures),
 		"parked", parked, "handlersRun", ran, "duplicatesSkipped", duplicates, "inProgressElsewhere", inProgress,
 		"durationMs", w.now().Sub(start).Milliseconds(), requestID(ctx))
+	w.record(ctx, outcomes, parked, len(resp.BatchItemFailures), duplicates)
 	return resp, nil
+}
+
+// record writes the batch's metrics. The lag is measured for events a
+// handler ran on now: a duplicate's would measure the redelivery, not the
+// pipeline.
+func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed, duplicates int) {
+	if w.Metrics == nil {
+		return
+	}
+	handled := len(outcomes) - parked - failed
+	now := w.now()
+	for _, o := range outcomes {
+		if o.verdict == done && o.reason == "" && o.ran > 0 && !o.published.IsZero() {
+			w.Metrics.Add(metrics.EndToEndLag, float64(max(0, now.Sub(o.published).Milliseconds())))
+		}
+	}
+	for name, n := range map[string]int{metrics.EventsHandled: handled, metrics.EventsRetried: failed,
+		metrics.EventsParked: parked, metrics.DuplicatesSkipped: duplicates} {
+		if n > 0 {
+			w.Metrics.Add(name, float64(n))
+		}
+	}
+	if err := w.Metrics.Flush(ctx); err != nil {
+		w.Log.WarnContext(ctx, "metrics not written", "error", err.Error(), requestID(ctx))
+	}
 }
 
 // park sends the records to park to the DLQ and turns those that could not
@@ -217,7 +255,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		log.InfoContext(ctx, "no handler for event type")
 		return outcome{}
 	}
-	var o outcome
+	o := outcome{published: ev.Published}
 	var transient, permanent []error
 	for _, route := range routes {
 		hlog := log.With("handler", route.Name)
@@ -281,7 +319,15 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 	}
 
 	o.ran++
+	began := w.now()
 	err := run(ctx, route, ev, timeout)
+	if w.Metrics != nil {
+		handler := metrics.Dim{Name: metrics.DimHandler, Value: route.Name}
+		w.Metrics.Add(metrics.HandlerDuration, float64(w.now().Sub(began).Microseconds())/1000, handler)
+		if err != nil {
+			w.Metrics.Add(metrics.HandlerErrors, 1, handler)
+		}
+	}
 	if err != nil {
 		log.ErrorContext(ctx, "handler failed", "error", err.Error(),
 			"permanent", handlers.IsPermanent(err), "receiveCount", ev.ReceiveCount)
