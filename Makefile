@@ -33,13 +33,9 @@ build: ## build the linux/arm64 Lambda binaries into build/ (as sam build would)
 	@ls -l build/*/bootstrap
 
 # --- local tools, built from infra/tools/go.mod (pinned, checksummed) -----------
-tools: $(BIN)/kumo $(BIN)/aws-lambda-rie ## build kumo and aws-lambda-rie into .bin/
-
-$(BIN)/kumo: $(TOOLS_DIR)/go.mod $(TOOLS_DIR)/go.sum
-	cd $(TOOLS_DIR) && $(GO) build -trimpath -ldflags '-s -w' -o $@ github.com/sivchari/kumo/cmd/kumo
-
-$(BIN)/aws-lambda-rie: $(TOOLS_DIR)/go.mod $(TOOLS_DIR)/go.sum
-	cd $(TOOLS_DIR) && $(GO) build -trimpath -ldflags '-s -w' -o $@ github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+# One build of each, in Go (devstack.Tool), shared by the CLI and the tests.
+tools: cli ## build kumo and aws-lambda-rie into .bin/ when stale
+	$(BIN)/hookline tools >/dev/null
 
 $(BIN)/staticcheck: $(TOOLS_DIR)/lint/go.mod $(TOOLS_DIR)/lint/go.sum
 	cd $(TOOLS_DIR)/lint && $(GO) build -o $@ honnef.co/go/tools/cmd/staticcheck
@@ -58,7 +54,7 @@ $(BIN)/hookline: $(GO_SOURCES)
 	$(GO) build -o $@ ./infra/hookline
 
 # --- tests -------------------------------------------------------------------------
-TEST_ENV := HOOKLINE_KUMO_BIN=$(BIN)/kumo HOOKLINE_RIE_BIN=$(BIN)/aws-lambda-rie HOOKLINE_BOOTSTRAP_DIR=$(BIN)
+TEST_ENV := HOOKLINE_BOOTSTRAP_DIR=$(BIN)
 
 # cfn-lint (pip install cfn-lint aws-sam-translator) checks template.yaml against
 # CloudFormation's schemas and the SAM transform; internal/samtemplate's

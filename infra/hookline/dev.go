@@ -20,12 +20,12 @@ func init() {
 
 const defaultState = ".bin/dev-stack.json"
 
-func runDev(ctx context.Context, args []string) error {
-	fs := newFlags("dev")
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("dev", stderr)
 	port := fs.Int("port", 4566, "kumo port on 127.0.0.1 (0 picks a free one)")
 	concurrency := fs.Int("concurrency", 2, "processes per function (kumo runs one invocation per process at a time)")
 	publicPort := fs.Int("public-port", 0, "also serve the API on 127.0.0.1:PORT for any Host header (point an HTTPS tunnel here)")
-	binDir := fs.String("bin", ".bin", "directory with kumo and <fn>/bootstrap (make tools bootstraps)")
+	binDir := fs.String("bin", ".bin", "directory with <fn>/bootstrap (make bootstraps)")
 	tmpl := fs.String("template", "template.yaml", "SAM template the local resources come from")
 	statePath := fs.String("state", defaultState, "state file for `hookline send`")
 	logPath := fs.String("log-file", ".bin/dev.log", "copy of the function logs ('' for none)")
@@ -34,7 +34,11 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	out := &prefixWriter{w: os.Stdout}
+	kumo, err := tool("kumo", stderr)
+	if err != nil {
+		return err
+	}
+	out := &prefixWriter{w: stdout}
 	if *logPath != "" {
 		if err := os.MkdirAll(filepath.Dir(*logPath), 0o755); err != nil {
 			return err
@@ -46,12 +50,12 @@ func runDev(ctx context.Context, args []string) error {
 		defer f.Close()
 		out.file = f
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	began := time.Now()
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Template:    *tmpl,
-		KumoBin:     filepath.Join(*binDir, "kumo"),
+		KumoBin:     kumo,
 		Bootstraps:  devstack.DefaultBootstraps(*binDir, "receiver", "worker"),
 		Port:        *port,
 		Concurrency: *concurrency,
@@ -65,7 +69,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer func() {
 		stopAt := time.Now()
-		fmt.Fprintln(os.Stderr, "stopping the dev stack…")
+		fmt.Fprintln(stderr, "stopping the dev stack…")
 		pids := stack.PIDs()
 		stack.Stop()
 		os.Remove(*statePath)
@@ -76,24 +80,24 @@ func runDev(ctx context.Context, args []string) error {
 			}
 		}
 		if len(alive) > 0 {
-			fmt.Fprintf(os.Stderr, "stopped in %v, but these processes are still running: %v\n", time.Since(stopAt).Round(time.Millisecond), alive)
+			fmt.Fprintf(stderr, "stopped in %v, but these processes are still running: %v\n", time.Since(stopAt).Round(time.Millisecond), alive)
 			return
 		}
-		fmt.Fprintf(os.Stderr, "stopped in %v; no process left behind\n", time.Since(stopAt).Round(time.Millisecond))
+		fmt.Fprintf(stderr, "stopped in %v; no process left behind\n", time.Since(stopAt).Round(time.Millisecond))
 	}()
-	st := stack.State()
+	st := stateOf(stack)
 	if *publicPort != 0 {
 		st.Public = fmt.Sprintf("http://127.0.0.1:%d/okta/events", *publicPort)
 	}
-	if err := devstack.WriteState(*statePath, st); err != nil {
+	if err := writeState(*statePath, st); err != nil {
 		return err
 	}
-	printBanner(os.Stdout, stack, st, *statePath, *logPath, time.Since(began))
+	printBanner(stdout, stack, st, *statePath, *logPath, time.Since(began))
 	out.start()
 	return stack.Wait(ctx)
 }
 
-func printBanner(w io.Writer, s *devstack.Stack, st devstack.State, statePath, logPath string, ready time.Duration) {
+func printBanner(w io.Writer, s *devstack.Stack, st State, statePath, logPath string, ready time.Duration) {
 	q := func(id string) string { return s.QueueURL(id) }
 	fmt.Fprintf(w, `
 hookline dev stack ready in %v (kumo %s, API %s)
@@ -126,7 +130,8 @@ state:           %[3]s
 	fmt.Fprintf(w, "Ctrl-C stops everything.\n\n")
 }
 
-// prefixWriter prints "receiver | {...}" lines. Lines that arrive before the
+// prefixWriter prints "receiver | {...}" lines: one space each side of the
+// bar, whatever the name's length, so `grep 'worker |'` finds them. Lines that arrive before the
 // banner is printed are held back so the banner stays readable.
 type prefixWriter struct {
 	mu      sync.Mutex
@@ -137,7 +142,7 @@ type prefixWriter struct {
 }
 
 func (p *prefixWriter) line(source string, line []byte) {
-	b := fmt.Appendf(nil, "%-8s | %s\n", source, line)
+	b := fmt.Appendf(nil, "%s | %s\n", source, line)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.file != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -18,11 +19,11 @@ func init() {
 // runInvoke is `sam local invoke` without Docker. It always uses an
 // ephemeral kumo, even when a dev stack runs: the events/ files carry the
 // fixed dev secret, while a dev stack has a random one.
-func runInvoke(ctx context.Context, args []string) error {
-	fs := newFlags("invoke")
+func runInvoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("invoke", stderr)
 	fn := fs.String("fn", "receiver", "function: receiver or worker")
 	event := fs.String("event", "events/delivery.json", "event file")
-	binDir := fs.String("bin", ".bin", "directory with kumo, aws-lambda-rie and <fn>/bootstrap")
+	binDir := fs.String("bin", ".bin", "directory with <fn>/bootstrap (make bootstraps)")
 	tmpl := fs.String("template", "template.yaml", "SAM template")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -31,24 +32,30 @@ func runInvoke(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "invoking %s with %s (ephemeral kumo, aws-lambda-rie, secret %q)\n", *fn, *event, devstack.DevSecret)
-	res, err := devstack.Invoke(ctx, devstack.InvokeOptions{
+	var tools [2]string
+	for i, name := range []string{"kumo", "aws-lambda-rie"} {
+		if tools[i], err = tool(name, stderr); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "invoking %s with %s (ephemeral kumo, aws-lambda-rie, secret %q)\n", *fn, *event, devstack.DevSecret)
+	payload, err := devstack.Invoke(ctx, devstack.InvokeOptions{
 		Template:  *tmpl,
-		KumoBin:   filepath.Join(*binDir, "kumo"),
-		RIEBin:    filepath.Join(*binDir, "aws-lambda-rie"),
+		KumoBin:   tools[0],
+		RIEBin:    tools[1],
 		Bootstrap: filepath.Join(*binDir, *fn, "bootstrap"),
 		Function:  *fn,
 		Event:     data,
-		OnLine:    func(src string, line []byte) { fmt.Fprintf(os.Stderr, "%-8s | %s\n", src, line) },
+		OnLine:    func(src string, line []byte) { fmt.Fprintf(stderr, "%s | %s\n", src, line) },
 	})
 	if err != nil {
 		return err
 	}
 	var pretty bytes.Buffer
-	if json.Indent(&pretty, res.Payload, "", "  ") != nil {
+	if json.Indent(&pretty, payload, "", "  ") != nil {
 		pretty.Reset()
-		pretty.Write(res.Payload)
+		pretty.Write(payload)
 	}
-	fmt.Printf("%s\n", pretty.Bytes())
+	fmt.Fprintf(stdout, "%s\n", pretty.Bytes())
 	return nil
 }

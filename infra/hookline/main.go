@@ -9,17 +9,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/hookline/hookline/internal/devstack"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself.
 type command struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, args []string) error
+	// run writes results to stdout and progress and diagnostics to stderr.
+	run func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 var commands = map[string]command{}
@@ -37,12 +41,14 @@ var errUsage = errors.New("usage")
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string) int {
+// run runs the command args names and returns the exit status: 0, 1 for a
+// failure, 2 for a bad call.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage()
+		usage(stderr)
 		if len(args) == 0 {
 			return 2
 		}
@@ -50,15 +56,15 @@ func run(ctx context.Context, args []string) int {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "hookline: unknown command %q\n\n", args[0])
-		usage()
+		fmt.Fprintf(stderr, "hookline: unknown command %q\n\n", args[0])
+		usage(stderr)
 		return 2
 	}
-	if err := c.run(ctx, args[1:]); err != nil {
+	if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(os.Stderr, "hookline %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "hookline %s: %v\n", c.name, err)
 		if errors.Is(err, errUsage) {
 			return 2
 		}
@@ -67,24 +73,51 @@ func run(ctx context.Context, args []string) int {
 	return 0
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hookline <command> [flags]\n\ncommands:")
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: hookline <command> [flags]\n\ncommands:")
 	names := make([]string, 0, len(commands))
 	for name := range commands {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", name, commands[name].summary)
+		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
 	}
-	fmt.Fprintln(os.Stderr, "\nRun 'hookline <command> -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'hookline <command> -h' for a command's flags.")
 }
 
 // newFlags returns a FlagSet whose errors come back instead of exiting.
-func newFlags(name string) *flag.FlagSet {
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("hookline "+name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs.SetOutput(stderr)
 	return fs
+}
+
+// tool returns the path of kumo or aws-lambda-rie in the repository's .bin,
+// building it first if it is missing or stale.
+func tool(name string, stderr io.Writer) (string, error) {
+	root, err := devstack.RepoRoot(".")
+	if err != nil {
+		return "", err
+	}
+	return devstack.Tool(root, name, func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) })
+}
+
+func init() {
+	register(command{name: "tools", summary: "build kumo and aws-lambda-rie into .bin if stale (make tools)",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+			if err := parse(newFlags("tools", stderr), args); err != nil {
+				return err
+			}
+			for _, name := range []string{"kumo", "aws-lambda-rie"} {
+				p, err := tool(name, stderr)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(stdout, p)
+			}
+			return nil
+		}})
 }
 
 // parse parses flags and wraps a bad call as errUsage.

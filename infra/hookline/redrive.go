@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -13,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/hookline/hookline/internal/redrive"
-
 	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/redrive"
 )
 
 func init() {
@@ -26,8 +27,8 @@ func init() {
 	})
 }
 
-func runRedrive(ctx context.Context, args []string) error {
-	fs := newFlags("redrive")
+func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("redrive", stderr)
 	stack := fs.String("stack", "", "CloudFormation stack whose EventsQueueUrl and EventsDLQUrl outputs to use")
 	queueURL := fs.String("queue-url", "", "events queue URL (instead of --stack)")
 	dlqURL := fs.String("dlq-url", "", "dead-letter queue URL (instead of --stack)")
@@ -44,10 +45,22 @@ func runRedrive(ctx context.Context, args []string) error {
 	if *stack == "" && (*queueURL == "" || *dlqURL == "") {
 		return fmt.Errorf("%w: give --stack, or both --queue-url and --dlq-url", errUsage)
 	}
-	if *endpoint != "" {
-		os.Setenv("AWS_ENDPOINT_URL", *endpoint) // read by LoadDefaultConfig for every service
+	if *endpoint == "" {
+		*endpoint = os.Getenv("AWS_ENDPOINT_URL")
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	var opts []func(*config.LoadOptions) error
+	if *endpoint != "" {
+		opts = append(opts, config.WithBaseEndpoint(*endpoint))
+	}
+	if devstack.IsLocal(*endpoint) {
+		// A local kumo checks no signature and has one region: it needs no
+		// AWS credentials or configuration, so it gets the local ones.
+		opts = append(opts, config.WithCredentialsProvider(devstack.Credentials))
+		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+			opts = append(opts, config.WithRegion(devstack.Region))
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return err
 	}
@@ -57,15 +70,15 @@ func runRedrive(ctx context.Context, args []string) error {
 		}
 	}
 	client := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-		if *endpoint != "" || os.Getenv("AWS_ENDPOINT_URL") != "" {
+		if *endpoint != "" {
 			o.HTTPClient = awsenv.EmulatorHTTPClient() // see its doc: an emulator needs it
 		}
 	})
-	o := redrive.Options{QueueURL: *queueURL, DLQURL: *dlqURL, Type: *eventType, Rate: *rate, Out: os.Stderr}
+	o := redrive.Options{QueueURL: *queueURL, DLQURL: *dlqURL, Type: *eventType, Rate: *rate, Out: stderr}
 
 	if *dryRun {
 		entries, err := redrive.List(ctx, client, o)
-		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "UUID\tEVENT TYPE\tRECEIVES\tFIRST FAILURE\tREASON")
 		for _, e := range entries {
 			first := "-"
@@ -75,15 +88,18 @@ func runRedrive(ctx context.Context, args []string) error {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.UUID, e.Type, e.ReceiveCount, first, oneLine(e.Reason, 80))
 		}
 		tw.Flush()
-		fmt.Fprintf(os.Stderr, "%d message(s) would move from %s to %s (dry run: nothing moved)\n", len(entries), *dlqURL, *queueURL)
-		return err
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", *dlqURL, err) // what is listed above is not all
+		}
+		fmt.Fprintf(stderr, "%d message(s) would move from %s to %s (dry run: nothing moved)\n", len(entries), *dlqURL, *queueURL)
+		return nil
 	}
 	res, err := redrive.Move(ctx, client, o)
-	fmt.Fprintf(os.Stderr, "%s: moved %d/%d", res.Method, res.Moved, res.Total)
+	fmt.Fprintf(stderr, "%s: moved %d/%d", res.Method, res.Moved, res.Total)
 	if res.Skipped > 0 {
-		fmt.Fprintf(os.Stderr, ", %d of other types left in the DLQ", res.Skipped)
+		fmt.Fprintf(stderr, ", %d of other types left in the DLQ", res.Skipped)
 	}
-	fmt.Fprintln(os.Stderr)
+	fmt.Fprintln(stderr)
 	if errors.Is(err, context.Canceled) {
 		return errors.New("interrupted: nothing is lost; a message sent but not yet deleted is in both queues, and the worker's ledger skips the duplicate")
 	}

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/devstack"
 )
 
@@ -18,13 +20,13 @@ func init() {
 	register(command{name: "send", summary: "act as Okta: verification GET, then deliveries (make send)", run: runSend})
 }
 
-func runSend(ctx context.Context, args []string) error {
-	fs := newFlags("send")
+func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("send", stderr)
 	statePath := fs.String("state", defaultState, "state file written by `hookline dev` (defaults for --url, --host, --secret)")
 	url := fs.String("url", "", "hook endpoint (default: the running dev stack's)")
 	host := fs.String("host", "", "Host header override")
 	secret := fs.String("secret", "", "Authorization header value (default: the dev stack's)")
-	files := fs.String("events", "events/delivery.json", "comma-separated files or globs: API Gateway events (their body is sent) or raw Okta deliveries")
+	files := fs.String("events", "events/delivery.json", "comma-separated files or globs: API Gateway POST events (their body is sent) or raw Okta deliveries; other files are skipped and named")
 	count := fs.Int("count", 0, "send N generated events instead of --events")
 	typ := fs.String("type", "user.lifecycle.create", "event type of generated events")
 	per := fs.Int("per-delivery", 10, "generated events per delivery")
@@ -37,9 +39,9 @@ func runSend(ctx context.Context, args []string) error {
 	if *per < 1 || *parallel < 1 || *count < 0 {
 		return fmt.Errorf("%w: --per-delivery and --parallel must be >= 1, --count >= 0", errUsage)
 	}
-	c := &devstack.Client{URL: *url, Host: *host, Secret: *secret}
+	c := &asokta.Client{URL: *url, Host: *host, Secret: *secret}
 	if c.URL == "" || c.Secret == "" {
-		st, err := devstack.ReadState(*statePath)
+		st, err := readState(*statePath)
 		if err != nil {
 			return fmt.Errorf("no --url/--secret and no dev stack state (%v): run `make dev` first", err)
 		}
@@ -59,14 +61,14 @@ func runSend(ctx context.Context, args []string) error {
 		for sent := 0; sent < *count; sent += *per {
 			var evs []json.RawMessage
 			for range min(*per, *count-sent) {
-				_, raw := devstack.LogEvent(*typ)
+				_, raw := asokta.LogEvent(*typ)
 				evs = append(evs, raw)
 			}
-			bodies = append(bodies, devstack.Delivery(evs))
+			bodies = append(bodies, asokta.Delivery(evs))
 		}
 	} else {
 		var err error
-		if bodies, err = readDeliveries(*files); err != nil {
+		if bodies, err = readDeliveries(*files, stderr); err != nil {
 			return err
 		}
 	}
@@ -77,7 +79,7 @@ func runSend(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("verification GET: %w", err)
 		}
-		fmt.Printf("GET  verify      %d %s (%v)\n", r.Status, strings.TrimSpace(r.Body), r.Took.Round(time.Millisecond))
+		fmt.Fprintf(stdout, "GET  verify      %d %s (%v)\n", r.Status, strings.TrimSpace(r.Body), r.Took.Round(time.Millisecond))
 		if want := `{"verification":"` + challenge + `"}`; r.Status != 200 || strings.TrimSpace(r.Body) != want {
 			return errors.New("verification failed: Okta would not activate this hook")
 		}
@@ -104,21 +106,21 @@ func runSend(ctx context.Context, args []string) error {
 			if err != nil || r.Status != 200 {
 				failed++
 				if err != nil {
-					fmt.Printf("POST delivery %-3d error: %v\n", i+1, err)
+					fmt.Fprintf(stdout, "POST delivery %-3d error: %v\n", i+1, err)
 				} else {
-					fmt.Printf("POST delivery %-3d %d %s (%d events, %v)\n", i+1, r.Status, strings.TrimSpace(r.Body), n, r.Took.Round(time.Millisecond))
+					fmt.Fprintf(stdout, "POST delivery %-3d %d %s (%d events, %v)\n", i+1, r.Status, strings.TrimSpace(r.Body), n, r.Took.Round(time.Millisecond))
 				}
 				return
 			}
 			accepted++
 			if !*quiet {
-				fmt.Printf("POST delivery %-3d %d %s (%d events, %v)\n", i+1, r.Status, strings.TrimSpace(r.Body), n, r.Took.Round(time.Millisecond))
+				fmt.Fprintf(stdout, "POST delivery %-3d %d %s (%d events, %v)\n", i+1, r.Status, strings.TrimSpace(r.Body), n, r.Took.Round(time.Millisecond))
 			}
 		}()
 	}
 	wg.Wait()
 	d := time.Since(start)
-	fmt.Printf("\nsent %d deliveries (%d events): %d accepted, %d failed in %v (%.0f events/s)\n",
+	fmt.Fprintf(stdout, "\nsent %d deliveries (%d events): %d accepted, %d failed in %v (%.0f events/s)\n",
 		len(bodies), nEvents, accepted, failed, d.Round(time.Millisecond), float64(nEvents)/d.Seconds())
 	if failed > 0 {
 		return fmt.Errorf("%d deliveries failed", failed)
@@ -126,7 +128,11 @@ func runSend(ctx context.Context, args []string) error {
 	return nil
 }
 
-func readDeliveries(spec string) ([][]byte, error) {
+// readDeliveries reads the deliveries in the files spec names. A file that
+// holds none (a verification GET, the worker's SQS event) is skipped, and
+// said so on stderr, so that `--events 'events/*.json'` sends every
+// delivery there is.
+func readDeliveries(spec string, stderr io.Writer) ([][]byte, error) {
 	var bodies [][]byte
 	for _, pat := range strings.Split(spec, ",") {
 		pat = strings.TrimSpace(pat)
@@ -142,13 +148,15 @@ func readDeliveries(spec string) ([][]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			body, ok, err := devstack.DeliveryFromFile(data)
+			body, err := asokta.DeliveryFromFile(data)
+			if errors.Is(err, asokta.ErrNotDelivery) {
+				fmt.Fprintf(stderr, "skipping %s: %v\n", p, err)
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", p, err)
 			}
-			if ok {
-				bodies = append(bodies, body)
-			}
+			bodies = append(bodies, body)
 		}
 	}
 	if len(bodies) == 0 {

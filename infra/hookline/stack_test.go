@@ -6,12 +6,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 
 	"github.com/hookline/hookline/internal/awsenv"
-	"github.com/hookline/hookline/internal/testenv"
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 )
 
 // stackOutputs answers DescribeStacks with fixed outputs: kumo's
@@ -58,11 +58,11 @@ func TestStackQueues(t *testing.T) {
 }
 
 func TestStackQueuesOnKumo(t *testing.T) {
-	k := testenv.StartKumo(t)
+	k := devstacktest.Start(t, devstacktest.Options{})
 	cf := cloudformation.New(cloudformation.Options{
-		Region:       testenv.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint: aws.String(k.Endpoint),
+		Region:       devstack.Region,
+		Credentials:  devstack.Credentials,
+		BaseEndpoint: aws.String(k.Kumo.Endpoint),
 		HTTPClient:   awsenv.EmulatorHTTPClient(),
 	})
 	ctx := context.Background()

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/hookline/hookline/internal/awsenv"
-	"github.com/hookline/hookline/internal/testenv"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 )
 
 func TestEmulatorHTTPClientSendsBodyIntact(t *testing.T) {
@@ -41,13 +41,13 @@ func TestEmulatorHTTPClientSendsBodyIntact(t *testing.T) {
 // "use of closed network connection" (see EmulatorHTTPClient). Receive many
 // of them through the clients the functions build and expect no error.
 func TestLargeReceivesFromKumo(t *testing.T) {
-	k := testenv.StartKumo(t)
-	k.Setenv(t)
+	k := devstacktest.Start(t, devstacktest.Options{})
+	devstacktest.Setenv(t, k)
 	env, err := awsenv.FromEnvironment()
 	if err != nil {
 		t.Fatal(err)
 	}
-	queueURL, _ := k.CreateQueues(t, "large", 5, 30)
+	queueURL := k.QueueURL("EventsQueue")
 	client := env.SQS(func(o *sqs.Options) { o.RetryMaxAttempts = 1 }) // an error must surface, not be retried away
 	ctx := context.Background()
 	body := strings.Repeat("x", 600)

@@ -3,8 +3,6 @@ package devstack_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -21,8 +19,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/samtemplate"
-	"github.com/hookline/hookline/internal/testenv"
 )
 
 // logs collects the JSON lines of the stack's functions, so tests wait on
@@ -78,37 +76,17 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-// startStack starts the dev stack the way `hookline dev` does, on a free
-// port, and checks at cleanup that it left no process behind.
+// startStack starts the dev stack as `hookline dev` does, with worker as
+// the worker's bootstrap ("" for the real one).
 func startStack(t *testing.T, worker string, ov devstack.Overrides) (*devstack.Stack, *logs) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts kumo and the functions")
-	}
 	l := &logs{}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := devstack.Start(ctx, devstack.Options{
-		Template: filepath.Join("..", "..", "template.yaml"),
-		KumoBin:  testenv.Binary(t, "kumo"),
-		Bootstraps: map[string]string{
-			"receiver": testenv.Bootstrap(t, "receiver"),
-			"worker":   worker,
-		},
-		Concurrency: 2,
-		Overrides:   ov,
-		OnLine:      l.line,
-	})
-	if err != nil {
-		t.Fatal(err)
+	opts := devstacktest.Options{Run: []string{"receiver", "worker"}, Overrides: ov, OnLine: l.line}
+	if worker != "" {
+		opts.Bootstraps = map[string]string{"worker": worker}
 	}
+	s := devstacktest.Start(t, opts)
 	t.Cleanup(func() {
-		s.Stop()
-		for _, pid := range s.PIDs() {
-			if devstack.ProcessAlive(pid) {
-				t.Errorf("process %d still running after Stop", pid)
-			}
-		}
 		if t.Failed() {
 			l.dump(t)
 		}
@@ -137,23 +115,18 @@ func queueDepth(t *testing.T, s *devstack.Stack, logicalID string) int {
 }
 
 func TestDevStackEndToEnd(t *testing.T) {
-	s, l := startStack(t, testenv.Bootstrap(t, "worker"), devstack.Overrides{})
-	ctx := context.Background()
-	okta := &devstack.Client{URL: s.URL(), Secret: s.Secret}
+	s, l := startStack(t, "", devstack.Overrides{})
 
 	t.Run("verification answers the challenge", func(t *testing.T) {
-		r, err := okta.Verify(ctx, "challenge-123")
-		if err != nil || r.Status != 200 || r.Body != `{"verification":"challenge-123"}` {
-			t.Fatalf("verify = %+v, %v", r, err)
+		if status, body := devstacktest.Call(t, s, "GET", s.Secret, nil); status != 200 || body != `{"verification":"challenge"}` {
+			t.Fatalf("verify = %d %s", status, body)
 		}
 	})
 
 	t.Run("wrong secret gets 401 and enqueues nothing", func(t *testing.T) {
-		_, ev := devstack.LogEvent("user.lifecycle.create")
-		bad := &devstack.Client{URL: s.URL(), Secret: "wrong-secret"}
-		r, err := bad.Deliver(ctx, devstack.Delivery([]json.RawMessage{ev}))
-		if err != nil || r.Status != 401 {
-			t.Fatalf("deliver = %+v, %v", r, err)
+		_, ev := devstacktest.Event("user.lifecycle.create")
+		if status, body := devstacktest.Call(t, s, "POST", "wrong-secret", devstacktest.Delivery(ev)); status != 401 {
+			t.Fatalf("deliver = %d %s", status, body)
 		}
 		if n := queueDepth(t, s, "EventsQueue"); n != 0 {
 			t.Errorf("%d messages enqueued after a 401", n)
@@ -165,12 +138,11 @@ func TestDevStackEndToEnd(t *testing.T) {
 		var evs []json.RawMessage
 		var uuids []string
 		for range n {
-			id, ev := devstack.LogEvent("user.lifecycle.create")
+			id, ev := devstacktest.Event("user.lifecycle.create")
 			uuids, evs = append(uuids, id), append(evs, ev)
 		}
-		r, err := okta.Deliver(ctx, devstack.Delivery(evs))
-		if err != nil || r.Status != 200 || r.Body != `{"accepted":25}` {
-			t.Fatalf("deliver = %+v, %v", r, err)
+		if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(evs...)); status != 200 || body != `{"accepted":25}` {
+			t.Fatalf("deliver = %d %s", status, body)
 		}
 		waitFor(t, "every event handled", 20*time.Second, func() bool {
 			seen := l.count("okta event")
@@ -195,12 +167,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 
 func TestDevStackFailingEventReachesDLQ(t *testing.T) {
 	// A test-only worker whose handler for test.always.fail always fails.
-	worker := filepath.Join(t.TempDir(), "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", worker, "./testdata/failworker")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build failworker: %v\n%s", err, out)
-	}
+	worker := devstacktest.Build(t, "./internal/devstack/testdata/failworker")
 	const maxReceive = 2
 	// Short visibility and redrive so the retries take seconds, not minutes;
 	// without Overrides the template's values apply. No batching window: the
@@ -209,12 +176,11 @@ func TestDevStackFailingEventReachesDLQ(t *testing.T) {
 	s, l := startStack(t, worker, devstack.Overrides{VisibilityTimeout: 1, MaxReceiveCount: maxReceive, BatchingWindow: -1})
 	ctx := context.Background()
 
-	okID, okEv := devstack.LogEvent("user.lifecycle.create")
-	badID, badEv := devstack.LogEvent("test.always.fail")
-	okID2, okEv2 := devstack.LogEvent("group.user_membership.add")
-	okta := &devstack.Client{URL: s.URL(), Secret: s.Secret}
-	if r, err := okta.Deliver(ctx, devstack.Delivery([]json.RawMessage{okEv, badEv, okEv2})); err != nil || r.Status != 200 {
-		t.Fatalf("deliver = %+v, %v", r, err)
+	okID, okEv := devstacktest.Event("user.lifecycle.create")
+	badID, badEv := devstacktest.Event("test.always.fail")
+	okID2, okEv2 := devstacktest.Event("group.user_membership.add")
+	if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(okEv, badEv, okEv2)); status != 200 {
+		t.Fatalf("deliver = %d %s", status, body)
 	}
 
 	waitFor(t, "the failing event in the DLQ", 30*time.Second, func() bool { return queueDepth(t, s, "EventsDLQ") == 1 })
@@ -245,7 +211,7 @@ func TestDevStackFailingEventReachesDLQ(t *testing.T) {
 // template.yaml, read independently of the Spec: queue settings, redrive,
 // function env var names, routes and function timeouts.
 func TestLocalResourcesMatchTemplate(t *testing.T) {
-	s, _ := startStack(t, testenv.Bootstrap(t, "worker"), devstack.Overrides{})
+	s, _ := startStack(t, "", devstack.Overrides{})
 	tmpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,14 +2,11 @@ package devstack
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 	"time"
-
-	"github.com/hookline/hookline/internal/samtemplate"
 )
 
-// DevSecret is the hook secret the files in events/ authenticate with.
+// DevSecret is the hook secret of every local stack that is not given
+// another: the files in events/ authenticate with it.
 const DevSecret = "hookline-dev-secret-0123456789abcdef"
 
 // InvokeOptions configure a one-shot invocation, `sam local invoke` without
@@ -27,66 +24,30 @@ type InvokeOptions struct {
 	OnLine    LineFunc // function and rie output, as it comes
 }
 
-// InvokeResult is the function's answer.
-type InvokeResult struct {
-	Payload []byte
-	Env     []string // the template's variables with local values
-}
-
-// Invoke runs one invocation and tears everything down before it returns.
-func Invoke(ctx context.Context, o InvokeOptions) (*InvokeResult, error) {
-	if o.Secret == "" {
-		o.Secret = DevSecret
-	}
-	t, err := samtemplate.Load(o.Template)
-	if err != nil {
-		return nil, err
-	}
-	spec, err := FromTemplate(t)
-	if err != nil {
-		return nil, err
-	}
-	f, ok := spec.Function(o.Function)
-	if !ok {
-		return nil, fmt.Errorf("template has no function %q", o.Function)
-	}
+// Invoke runs one invocation, tears everything down and returns the
+// function's answer.
+func Invoke(ctx context.Context, o InvokeOptions) ([]byte, error) {
 	// Fail before starting kumo, not after.
-	for _, p := range []string{o.KumoBin, o.RIEBin, o.Bootstrap} {
+	for _, p := range []string{o.RIEBin, o.Bootstrap} {
 		if err := checkExecutable(p); err != nil {
 			return nil, err
 		}
 	}
-	k, err := StartKumo(ctx, o.KumoBin, 0, nil)
+	if o.Secret == "" {
+		o.Secret = DevSecret
+	}
+	s, err := Start(ctx, Options{Template: o.Template, KumoBin: o.KumoBin, Secret: o.Secret, ExtraEnv: o.ExtraEnv})
 	if err != nil {
 		return nil, err
 	}
-	defer k.Stop()
-	res, err := CreateResources(ctx, NewClients(k.Endpoint), spec, o.Secret, Overrides{})
-	if err != nil {
-		return nil, err
-	}
-	fenv, err := res.FunctionEnv(t, f)
-	if err != nil {
-		return nil, err
-	}
-	env := append(baseEnv(), k.AWSEnv()...)
-	env = append(env,
-		"AWS_LAMBDA_FUNCTION_NAME="+f.Name,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(f.TimeoutSec),
-		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(f.MemoryMB))
-	env = append(env, fenv...)
-	env = append(env, o.ExtraEnv...)
-
-	r, err := StartRIE(o.RIEBin, o.Bootstrap, env, o.OnLine)
+	defer s.Stop()
+	r, err := s.StartRIE(o.Function, o.RIEBin, o.Bootstrap, nil, o.OnLine)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Stop()
+	f, _ := s.Spec.Function(o.Function)
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(f.TimeoutSec+10)*time.Second)
 	defer cancel()
-	payload, err := r.Invoke(ctx, o.Event)
-	if err != nil {
-		return nil, err
-	}
-	return &InvokeResult{Payload: payload, Env: fenv}, nil
+	return r.Invoke(ctx, o.Event)
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -133,7 +135,7 @@ type Clients struct {
 
 // NewClients returns clients for the kumo at endpoint.
 func NewClients(endpoint string) *Clients {
-	creds := credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")
+	creds := Credentials
 	ep := aws.String(endpoint)
 	hc := awsenv.EmulatorHTTPClient() // see its doc: kumo and smithy-go race on request bodies
 	// A worker invocation may take its whole timeout; the default client's
@@ -157,4 +159,23 @@ func portFree(port int) error {
 		return err
 	}
 	return l.Close()
+}
+
+// Credentials are the static credentials of every local client: kumo checks
+// no signature, but an SDK wants some.
+var Credentials = credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")
+
+// IsLocal reports whether endpoint is an address on this machine (a kumo),
+// where the local Credentials and Region are the right ones.
+func IsLocal(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -23,13 +22,15 @@ type Options struct {
 	Template string // path of template.yaml
 	KumoBin  string
 	// Bootstraps maps a function's short name ("receiver", "worker") to the
-	// host-built bootstrap that runs it.
+	// host-built bootstrap that runs it. A function without one is created
+	// in kumo but not run, and gets no poller: tests that only need the
+	// template's queues, table and secret start no process but kumo.
 	Bootstraps map[string]string
 	Port       int // kumo's port; 0 picks a free one
 	// Concurrency is how many processes serve each function (kumo gives one
 	// process one invocation at a time); default 2.
 	Concurrency int
-	Secret      string // hook secret value; "" generates a random one
+	Secret      string // hook secret value; "" generates a random one (see DevSecret)
 	Overrides   Overrides
 	// ExtraEnv is added to every function process (after the template's).
 	ExtraEnv []string
@@ -88,10 +89,16 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var run []FunctionSpec // the functions that get processes
 	for _, f := range spec.Functions {
-		if err := checkExecutable(opts.Bootstraps[f.Short]); err != nil {
+		bs, ok := opts.Bootstraps[f.Short]
+		if !ok {
+			continue
+		}
+		if err := checkExecutable(bs); err != nil {
 			return nil, fmt.Errorf("bootstrap for %s: %w (run `make bootstraps`)", f.Short, err)
 		}
+		run = append(run, f)
 	}
 	if opts.Secret == "" {
 		if opts.Secret, err = RandomSecret(); err != nil {
@@ -116,26 +123,26 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if s.Resources, err = CreateResources(ctx, s.Clients, spec, opts.Secret, opts.Overrides); err != nil {
 		return s, err
 	}
-	regErrs := make([]error, len(spec.Functions))
+	for _, f := range spec.Functions {
+		if s.Env[f.Short], err = s.Resources.FunctionEnv(t, f); err != nil {
+			return s, err
+		}
+	}
+	regErrs := make([]error, len(run))
 	var reg sync.WaitGroup
-	for i, f := range spec.Functions {
+	for i, f := range run {
 		reg.Go(func() { regErrs[i] = registerRuntime(ctx, s.Kumo.Endpoint, f.Name) })
 	}
 	reg.Wait()
 	if err := errors.Join(regErrs...); err != nil {
 		return s, err
 	}
-	for _, f := range spec.Functions {
-		env, err := s.Resources.FunctionEnv(t, f)
-		if err != nil {
-			return s, err
-		}
-		s.Env[f.Short] = env
+	for _, f := range run {
 		for i := range opts.Concurrency {
 			s.wg.Go(func() { s.supervise(runCtx, f, i) })
 		}
 	}
-	for _, f := range spec.Functions {
+	for _, f := range run {
 		if f.SQS == nil {
 			continue
 		}
@@ -211,17 +218,42 @@ func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 // Lambda sets, the template's variables with local values, and the AWS
 // variables that point the SDK at kumo.
 func (s *Stack) FunctionProcessEnv(f FunctionSpec) []string {
-	env := []string{
+	return append([]string{
 		"AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + strconv.Itoa(s.Kumo.Port) + "/_runtime/" + f.Name,
+		"_HANDLER=bootstrap",
+	}, s.functionEnv(f)...)
+}
+
+// functionEnv is a function's environment under any runtime API: the
+// variables Lambda sets, the AWS variables that point the SDK at kumo, the
+// template's variables with local values, then Options.ExtraEnv.
+func (s *Stack) functionEnv(f FunctionSpec) []string {
+	env := []string{
 		"AWS_LAMBDA_FUNCTION_NAME=" + f.Name,
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(f.MemoryMB),
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(f.TimeoutSec),
 		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/" + f.Name,
-		"_HANDLER=bootstrap",
 	}
 	env = append(env, s.Kumo.AWSEnv()...)
 	env = append(env, s.Env[f.Short]...)
 	return append(env, s.opts.ExtraEnv...)
+}
+
+// StartRIE runs function fn (a short name) under aws-lambda-rie (rieBin)
+// with bootstrap, with the environment the stack gives it plus extraEnv:
+// `sam local invoke` against this stack's resources. The caller stops it.
+func (s *Stack) StartRIE(fn, rieBin, bootstrap string, extraEnv []string, onLine LineFunc) (*RIE, error) {
+	f, ok := s.Spec.Function(fn)
+	if !ok {
+		return nil, fmt.Errorf("template has no function %q", fn)
+	}
+	env := append(baseEnv(), s.functionEnv(f)...)
+	return StartRIE(rieBin, bootstrap, append(env, extraEnv...), func(_ string, line []byte) {
+		if onLine != nil {
+			onLine(fn, line) // rie's lines and the function's, as in `make dev`
+		}
+	})
 }
 
 // track records a process so Stop can end it; false once stopping began.
@@ -291,7 +323,7 @@ func (s *Stack) APIHost() string {
 }
 
 // URL is the hook endpoint. curl resolves *.localhost to loopback; Go does not,
-// so devstack.Client dials 127.0.0.1 and keeps this name as the Host.
+// so a Go client dials Kumo.Endpoint and sends APIHost as the Host.
 func (s *Stack) URL() string { return "http://" + s.APIHost() + "/okta/events" }
 
 // QueueURL returns the local URL of queue logicalID.
@@ -314,20 +346,6 @@ func DefaultBootstraps(dir string, fns ...string) map[string]string {
 		m[fn] = filepath.Join(dir, fn, "bootstrap")
 	}
 	return m
-}
-
-func checkExecutable(p string) error {
-	if p == "" {
-		return errors.New("no path given")
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s is not an executable file", p)
-	}
-	return nil
 }
 
 // registerRuntime makes kumo route invocations of fn to the Runtime API

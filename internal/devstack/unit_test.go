@@ -1,7 +1,6 @@
 package devstack
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -128,35 +127,6 @@ func TestSQSEventShape(t *testing.T) {
 		}
 	}
 }
-
-func TestDeliveryFromFile(t *testing.T) {
-	delivery := `{"eventType":"com.okta.event_hook","data":{"events":[]}}`
-	tests := []struct {
-		name   string
-		file   string
-		want   string
-		wantOK bool
-	}{
-		{"raw delivery", delivery, delivery, true},
-		{"api gateway POST", `{"version":"2.0","routeKey":"POST /okta/events","body":` + quote(delivery) + `}`, delivery, true},
-		{"api gateway base64", `{"version":"2.0","routeKey":"POST /okta/events","isBase64Encoded":true,"body":"` +
-			base64.StdEncoding.EncodeToString([]byte(delivery)) + `"}`, delivery, true},
-		{"verification GET is skipped", `{"version":"2.0","routeKey":"GET /okta/events"}`, "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok, err := DeliveryFromFile([]byte(tt.file))
-			if err != nil || ok != tt.wantOK || string(got) != tt.want {
-				t.Errorf("= %q, %v, %v; want %q, %v", got, ok, err, tt.want, tt.wantOK)
-			}
-		})
-	}
-	if _, _, err := DeliveryFromFile([]byte(`{"foo":1}`)); err == nil {
-		t.Error("an unknown file was accepted")
-	}
-}
-
-func quote(s string) string { b, _ := json.Marshal(s); return string(b) }
 
 func TestAddReceivedKeepsOneCopyPerMessage(t *testing.T) {
 	msg := func(id, handle string) sqstypes.Message {

@@ -15,11 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/hookline/hookline/internal/testenv"
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 )
-
-// devSecret is the auth header value the sample events carry.
-const devSecret = "hookline-dev-secret-0123456789abcdef"
 
 type expectation struct {
 	fn          string // receiver or worker
@@ -40,22 +38,18 @@ var expected = map[string]expectation{
 }
 
 func TestEveryEventFileUnderRIE(t *testing.T) {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	files, err := filepath.Glob(filepath.Join(devstacktest.RepoRoot(t), "events", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no event files: %v", err)
 	}
 	sort.Strings(files)
 
-	k := testenv.StartKumo(t)
-	queueURL, dlqURL := k.CreateQueues(t, "hookline-events", 5, 30)
-	secretARN := k.CreateSecret(t, "hookline-hook-secret", devSecret)
-	base := append(k.Env(), "LOG_LEVEL=info", "AWS_LAMBDA_FUNCTION_TIMEOUT=2")
-	receiver := testenv.StartRIE(t, testenv.Bootstrap(t, "receiver"), append(base, "QUEUE_URL="+queueURL, "SECRET_ID="+secretARN))
-	worker := testenv.StartRIE(t, testenv.Bootstrap(t, "worker"), append(base, "QUEUE_URL="+queueURL, "DLQ_URL="+dlqURL))
+	// The functions under rie with the template's environment, against
+	// the template's resources: `sam local invoke -e events/<file>`.
+	s := devstacktest.Start(t, devstacktest.Options{})
+	queueURL := s.QueueURL("EventsQueue")
+	receiver := devstacktest.StartRIE(t, s, "receiver", "", "LOG_LEVEL=info")
+	worker := devstacktest.StartRIE(t, s, "worker", "", "LOG_LEVEL=info")
 
 	for _, file := range files {
 		name := filepath.Base(file)
@@ -83,7 +77,7 @@ func TestEveryEventFileUnderRIE(t *testing.T) {
 				if resp.StatusCode != want.status || !strings.Contains(resp.Body, want.bodyHas) {
 					t.Fatalf("status %d body %s; want %d containing %q", resp.StatusCode, resp.Body, want.status, want.bodyHas)
 				}
-				if got := takeAll(t, k.SQS(), queueURL); got != want.enqueued {
+				if got := takeAll(t, s.Clients.SQS, queueURL); got != want.enqueued {
 					t.Fatalf("enqueued %d, want %d", got, want.enqueued)
 				}
 			case "worker":
@@ -113,7 +107,7 @@ func TestEveryEventFileUnderRIE(t *testing.T) {
 	}
 	// The functions log JSON only, and never the secret.
 	for fn, logs := range map[string]string{"receiver": receiver.Logs(), "worker": worker.Logs()} {
-		if strings.Contains(logs, devSecret) {
+		if strings.Contains(logs, devstack.DevSecret) {
 			t.Errorf("%s logged the secret", fn)
 		}
 		lines := 0

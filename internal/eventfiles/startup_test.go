@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hookline/hookline/internal/testenv"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 )
 
 // A function missing its configuration must stop at init with a message that
@@ -25,7 +25,7 @@ func TestBootstrapRefusesToStartWithoutConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.fn+" "+strings.Join(tt.missing, ","), func(t *testing.T) {
-			cmd := exec.Command(testenv.Bootstrap(t, tt.fn))
+			cmd := exec.Command(devstacktest.Bootstrap(t, tt.fn))
 			cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, tt.env...)
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError

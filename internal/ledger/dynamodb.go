@@ -182,25 +182,3 @@ func numAttr(item map[string]types.AttributeValue, name string) int64 {
 	v, _ := strconv.ParseInt(n.Value, 10, 64)
 	return v
 }
-
-// CreateTable creates a ledger table as template.yaml declares it (on-demand,
-// key pk, TTL on expiresAt), for the local stack and tests.
-func CreateTable(ctx context.Context, c *dynamodb.Client, table string) error {
-	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            &table,
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(AttrKey), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(AttrKey), KeyType: types.KeyTypeHash}},
-	})
-	if err != nil {
-		return fmt.Errorf("ledger: create table %s: %w", table, err)
-	}
-	_, err = c.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               &table,
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true)},
-	})
-	if err != nil {
-		return fmt.Errorf("ledger: TTL on %s: %w", table, err)
-	}
-	return nil
-}

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/ledger"
-	"github.com/hookline/hookline/internal/testenv"
 )
 
 // clock is a settable test clock.
@@ -43,26 +43,21 @@ func TestMemory(t *testing.T) {
 }
 
 func TestDynamoDBOnKumo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kumo test")
+	// Each case gets an empty LedgerTable as template.yaml declares it, on
+	// a kumo of its own.
+	table := func(t *testing.T) (*dynamodb.Client, string) {
+		s := devstacktest.Start(t, devstacktest.Options{})
+		return s.Clients.DynamoDB, s.Resources.Tables["LedgerTable"]
 	}
-	k := testenv.StartKumo(t)
-	client := k.DynamoDB()
-	var n atomic.Int64
 	suite(t, func(t *testing.T, now func() time.Time) ledger.Ledger {
-		table := "ledger-" + strconv.FormatInt(n.Add(1), 10)
-		if err := ledger.CreateTable(t.Context(), client, table); err != nil {
-			t.Fatal(err)
-		}
-		return &ledger.DynamoDB{Client: client, Table: table, Now: now, Retention: 48 * time.Hour}
+		client, name := table(t)
+		return &ledger.DynamoDB{Client: client, Table: name, Now: now, Retention: 48 * time.Hour}
 	})
 
 	t.Run("record", func(t *testing.T) {
 		start := time.Unix(1_700_000_000, 0)
-		l := &ledger.DynamoDB{Client: client, Table: "ledger-record", Now: func() time.Time { return start }, Retention: 48 * time.Hour}
-		if err := ledger.CreateTable(t.Context(), client, l.Table); err != nil {
-			t.Fatal(err)
-		}
+		client, name := table(t)
+		l := &ledger.DynamoDB{Client: client, Table: name, Now: func() time.Time { return start }, Retention: 48 * time.Hour}
 		key := ledger.Key{EventUUID: "u-rec", Handler: "h"}
 		if _, err := l.Claim(t.Context(), key, "o1", time.Minute); err != nil {
 			t.Fatal(err)

@@ -18,22 +18,26 @@ import (
 
 	"github.com/hookline/hookline/internal/auth"
 	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/receiver"
-	"github.com/hookline/hookline/internal/testenv"
 )
 
 // These tests run the receiver with real SDK clients against kumo.
 
-func kumoEnv(t *testing.T, k *testenv.Kumo) awsenv.Env {
+// startKumo starts the template's resources on kumo with the hook secret
+// set to secret, and points the test's AWS environment at it.
+func startKumo(t *testing.T, secret string) (*devstack.Stack, awsenv.Env) {
 	t.Helper()
-	k.Setenv(t)
+	s := devstacktest.Start(t, devstacktest.Options{Secret: secret})
+	devstacktest.Setenv(t, s)
 	env, err := awsenv.FromEnvironment()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env
+	return s, env
 }
 
 func newReceiver(env awsenv.Env, secretID, queueURL string) *receiver.Handler {
@@ -110,11 +114,9 @@ func depth(t *testing.T, c *sqs.Client, url string) int {
 }
 
 func TestReceiverEnqueuesToKumo(t *testing.T) {
-	k := testenv.StartKumo(t)
-	env := kumoEnv(t, k)
-	queueURL, _ := k.CreateQueues(t, "events", 5, 30)
-	secretARN := k.CreateSecret(t, "hook-secret", "kumo-secret-0123456789abcdef0123")
-	h := newReceiver(env, secretARN, queueURL)
+	k, env := startKumo(t, "kumo-secret-0123456789abcdef0123")
+	queueURL := k.QueueURL("EventsQueue")
+	h := newReceiver(env, k.Resources.SecretARNs["HookSecret"], queueURL)
 
 	uuids := make([]string, 23) // three batches
 	for i := range uuids {
@@ -124,7 +126,7 @@ func TestReceiverEnqueuesToKumo(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("status %d %s %v", resp.StatusCode, resp.Body, err)
 	}
-	got := drain(t, k.SQS(), queueURL, len(uuids))
+	got := drain(t, k.Clients.SQS, queueURL, len(uuids))
 	if len(got) != len(uuids) {
 		t.Fatalf("queue has %d events, want %d", len(got), len(uuids))
 	}
@@ -139,24 +141,23 @@ func TestReceiverEnqueuesToKumo(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("wrong secret: status %d", resp.StatusCode)
 	}
-	if n := depth(t, k.SQS(), queueURL); n != 0 {
+	if n := depth(t, k.Clients.SQS, queueURL); n != 0 {
 		t.Fatalf("wrong secret enqueued %d messages", n)
 	}
 }
 
 func TestReceiverSecretRotationOnKumo(t *testing.T) {
-	k := testenv.StartKumo(t)
-	env := kumoEnv(t, k)
-	queueURL, _ := k.CreateQueues(t, "events", 5, 30)
 	const oldSecret, newSecret = "old-secret-0123456789abcdef012345", "new-secret-0123456789abcdef012345"
-	secretARN := k.CreateSecret(t, "hook-secret", oldSecret)
+	k, env := startKumo(t, oldSecret)
+	queueURL := k.QueueURL("EventsQueue")
+	secretARN := k.Resources.SecretARNs["HookSecret"]
 	h := newReceiver(env, secretARN, queueURL)
 	ctx := context.Background()
 
 	if resp, _ := h.Handle(ctx, post(oldSecret, deliveryOf("u1"))); resp.StatusCode != 200 {
 		t.Fatalf("before rotation: %d", resp.StatusCode)
 	}
-	if _, err := k.SecretsManager().PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &secretARN, SecretString: aws.String(newSecret)}); err != nil {
+	if _, err := k.Clients.SecretsManager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &secretARN, SecretString: aws.String(newSecret)}); err != nil {
 		t.Fatal(err)
 	}
 	// The cached value is stale; the new one is accepted after a refresh, and
@@ -169,15 +170,14 @@ func TestReceiverSecretRotationOnKumo(t *testing.T) {
 	if resp, _ := h.Handle(ctx, post("neither-0123456789abcdef0123456789", deliveryOf("x"))); resp.StatusCode != 401 {
 		t.Fatalf("unknown secret: status %d", resp.StatusCode)
 	}
-	if got := drain(t, k.SQS(), queueURL, 3); len(got) != 3 {
+	if got := drain(t, k.Clients.SQS, queueURL, 3); len(got) != 3 {
 		t.Fatalf("enqueued %d, want 3", len(got))
 	}
 }
 
 func TestReceiverFailsClosedWithoutSecretsManager(t *testing.T) {
-	k := testenv.StartKumo(t)
-	env := kumoEnv(t, k)
-	queueURL, _ := k.CreateQueues(t, "events", 5, 30)
+	k, env := startKumo(t, "")
+	queueURL := k.QueueURL("EventsQueue")
 
 	// Secrets Manager unreachable: nothing listens on this port.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -197,7 +197,7 @@ func TestReceiverFailsClosedWithoutSecretsManager(t *testing.T) {
 		env      awsenv.Env
 		secretID string
 	}{
-		{"endpoint unreachable", unreachable, "hook-secret"},
+		{"endpoint unreachable", unreachable, k.Resources.SecretARNs["HookSecret"]},
 		{"secret does not exist", env, "no-such-secret"},
 	}
 	for _, tt := range tests {
@@ -212,7 +212,7 @@ func TestReceiverFailsClosedWithoutSecretsManager(t *testing.T) {
 			if resp.StatusCode != 503 {
 				t.Fatalf("status %d, want 503", resp.StatusCode)
 			}
-			if n := depth(t, k.SQS(), queueURL); n != 0 {
+			if n := depth(t, k.Clients.SQS, queueURL); n != 0 {
 				t.Fatalf("enqueued %d while failing closed", n)
 			}
 		})

@@ -18,12 +18,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/redrive"
 	"github.com/hookline/hookline/internal/sqsevent"
-	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -99,9 +100,9 @@ func drainAtLeast(t *testing.T, c *sqs.Client, url string, n int) []string {
 }
 
 func TestDryRunTypeFilterAndFallback(t *testing.T) {
-	k := testenv.StartKumo(t)
-	c := k.SQS()
-	queueURL, dlqURL := k.CreateQueues(t, "events", 3, 30)
+	k := devstacktest.Start(t, devstacktest.Options{Overrides: devstack.Overrides{MaxReceiveCount: 3, VisibilityTimeout: 30}})
+	c := k.Clients.SQS
+	queueURL, dlqURL := k.QueueURL("EventsQueue"), k.QueueURL("EventsDLQ")
 	park(t, c, dlqURL, [][2]string{{"u1", "user.a"}, {"u2", "user.b"}, {"u3", "user.a"}, {"u4", "user.c"}})
 	o := redrive.Options{QueueURL: queueURL, DLQURL: dlqURL}
 
@@ -173,9 +174,9 @@ func (c *cancelAfterSends) SendMessageBatch(ctx context.Context, in *sqs.SendMes
 }
 
 func TestInterruptedRedriveLosesNothing(t *testing.T) {
-	k := testenv.StartKumo(t)
-	c := k.SQS()
-	queueURL, dlqURL := k.CreateQueues(t, "events", 3, 30)
+	k := devstacktest.Start(t, devstacktest.Options{Overrides: devstack.Overrides{MaxReceiveCount: 3, VisibilityTimeout: 30}})
+	c := k.Clients.SQS
+	queueURL, dlqURL := k.QueueURL("EventsQueue"), k.QueueURL("EventsDLQ")
 	var evs [][2]string
 	var want []string
 	for i := range 35 {
@@ -216,13 +217,10 @@ func TestInterruptedRedriveLosesNothing(t *testing.T) {
 // "fixed", the operator redrives, and the event is handled exactly once,
 // while the handler that had already succeeded is not run again.
 func TestPoisonParkRedriveHandledOnce(t *testing.T) {
-	k := testenv.StartKumo(t)
-	c := k.SQS()
+	k := devstacktest.Start(t, devstacktest.Options{Overrides: devstack.Overrides{MaxReceiveCount: 5, VisibilityTimeout: 2}})
+	c := k.Clients.SQS
 	ctx := t.Context()
-	queueURL, dlqURL := k.CreateQueues(t, "events", 5, 2)
-	if err := ledger.CreateTable(ctx, k.DynamoDB(), "ledger"); err != nil {
-		t.Fatal(err)
-	}
+	queueURL, dlqURL := k.QueueURL("EventsQueue"), k.QueueURL("EventsDLQ")
 	for _, ev := range [][2]string{{"u-ok", "user.ok"}, {"u-poison", "user.poison"}} {
 		if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &queueURL, MessageBody: aws.String(body(ev[0], ev[1])), MessageAttributes: attrs(ev[0], ev[1])}); err != nil {
 			t.Fatal(err)
@@ -252,7 +250,7 @@ func TestPoisonParkRedriveHandledOnce(t *testing.T) {
 	}, handlers.Name("provision"))
 	q := worker.SQS{Client: c, QueueURL: queueURL, DLQURL: dlqURL}
 	w := &worker.Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Delayer: q, Parker: q,
-		Ledger: &ledger.DynamoDB{Client: k.DynamoDB(), Table: "ledger"}, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}}
+		Ledger: &ledger.DynamoDB{Client: k.Clients.DynamoDB, Table: k.Resources.Tables["LedgerTable"]}, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}}
 
 	drain(t, c, queueURL, w)
 	mu.Lock()
@@ -293,7 +291,7 @@ func TestPoisonParkRedriveHandledOnce(t *testing.T) {
 // a receive comes back empty.
 func drain(t *testing.T, c *sqs.Client, url string, w *worker.Worker) {
 	t.Helper()
-	arn := sqsevent.QueueARN(url, testenv.Region)
+	arn := sqsevent.QueueARN(url, devstack.Region)
 	for range 50 {
 		out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
 			QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
@@ -305,7 +303,7 @@ func drain(t *testing.T, c *sqs.Client, url string, w *worker.Worker) {
 		if len(out.Messages) == 0 {
 			return
 		}
-		resp, err := w.Handle(t.Context(), sqsevent.FromMessages(arn, testenv.Region, out.Messages))
+		resp, err := w.Handle(t.Context(), sqsevent.FromMessages(arn, devstack.Region, out.Messages))
 		if err != nil {
 			t.Fatal(err)
 		}

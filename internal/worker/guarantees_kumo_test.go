@@ -16,17 +16,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/sqsevent"
-	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/worker"
 )
 
 // stack is a kumo queue pair and ledger table.
 type stack struct {
-	k                *testenv.Kumo
+	k                *devstack.Stack
 	sqs              *sqs.Client
 	queueURL, dlqURL string
 	ledger           *ledger.DynamoDB
@@ -35,13 +36,9 @@ type stack struct {
 
 func newStack(t testing.TB, visibility int) *stack {
 	t.Helper()
-	k := testenv.StartKumo(t)
-	s := &stack{k: k, sqs: k.SQS(), wait: 2}
-	s.queueURL, s.dlqURL = k.CreateQueues(t, "events", 5, visibility)
-	s.ledger = &ledger.DynamoDB{Client: k.DynamoDB(), Table: "ledger"}
-	if err := ledger.CreateTable(context.Background(), k.DynamoDB(), "ledger"); err != nil {
-		t.Fatal(err)
-	}
+	k := devstacktest.Start(t, devstacktest.Options{Overrides: devstack.Overrides{VisibilityTimeout: visibility}})
+	s := &stack{k: k, sqs: k.Clients.SQS, wait: 2, queueURL: k.QueueURL("EventsQueue"), dlqURL: k.QueueURL("EventsDLQ")}
+	s.ledger = &ledger.DynamoDB{Client: k.Clients.DynamoDB, Table: k.Resources.Tables["LedgerTable"]}
 	return s
 }
 
@@ -72,7 +69,7 @@ func (s *stack) receive(t testing.TB, max int32) (events.SQSEvent, []types.Messa
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sqsevent.FromMessages(sqsevent.QueueARN(s.queueURL, testenv.Region), testenv.Region, out.Messages), out.Messages
+	return sqsevent.FromMessages(sqsevent.QueueARN(s.queueURL, devstack.Region), devstack.Region, out.Messages), out.Messages
 }
 
 func (s *stack) worker(reg *handlers.Registry, log *bytes.Buffer) *worker.Worker {

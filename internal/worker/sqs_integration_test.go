@@ -15,11 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/sqsevent"
-	"github.com/hookline/hookline/internal/testenv"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -28,10 +29,10 @@ import (
 // checks that the failing message ends in the DLQ after maxReceiveCount
 // while the others of its batch are handled once.
 func TestWorkerOnKumoQueue(t *testing.T) {
-	k := testenv.StartKumo(t)
 	const maxReceives = 2
-	queueURL, dlqURL := k.CreateQueues(t, "events", maxReceives, 1)
-	client := k.SQS()
+	k := devstacktest.Start(t, devstacktest.Options{Overrides: devstack.Overrides{MaxReceiveCount: maxReceives, VisibilityTimeout: 1}})
+	queueURL, dlqURL := k.QueueURL("EventsQueue"), k.QueueURL("EventsDLQ")
+	client := k.Clients.SQS
 	ctx := context.Background()
 
 	var msgs []queue.Message
@@ -68,7 +69,7 @@ func TestWorkerOnKumoQueue(t *testing.T) {
 		return errors.New("downstream unavailable")
 	})
 	w := &worker.Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	arn := sqsevent.QueueARN(queueURL, testenv.Region)
+	arn := sqsevent.QueueARN(queueURL, devstack.Region)
 
 	deadline := time.Now().Add(30 * time.Second)
 	dlqBodies := []string{}
@@ -81,7 +82,7 @@ func TestWorkerOnKumoQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(out.Messages) > 0 {
-			resp, err := w.Handle(ctx, sqsevent.FromMessages(arn, testenv.Region, out.Messages))
+			resp, err := w.Handle(ctx, sqsevent.FromMessages(arn, devstack.Region, out.Messages))
 			if err != nil {
 				t.Fatal(err)
 			}

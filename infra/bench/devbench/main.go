@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/devstack"
 )
 
@@ -188,17 +189,17 @@ func throughput(ctx context.Context, bin, tmpl string, deliveries, parallel, con
 		return err
 	}
 	defer s.Stop()
-	client := &devstack.Client{URL: s.URL(), Secret: s.Secret}
+	client := &asokta.Client{URL: s.URL(), Secret: s.Secret}
 
 	bodies := make([][]byte, deliveries)
 	uuids := make([][]string, deliveries)
 	for i := range bodies {
 		var evs []json.RawMessage
 		for range 10 {
-			id, ev := devstack.LogEvent("user.lifecycle.create")
+			id, ev := asokta.LogEvent("user.lifecycle.create")
 			uuids[i], evs = append(uuids[i], id), append(evs, ev)
 		}
-		bodies[i] = devstack.Delivery(evs)
+		bodies[i] = asokta.Delivery(evs)
 	}
 	sent := make([]time.Time, deliveries)
 	var wg sync.WaitGroup

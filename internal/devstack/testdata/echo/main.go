@@ -1,5 +1,5 @@
-// Command echo is a tiny Lambda function for testenv's own tests. It returns
-// the event unchanged, except that:
+// Command echo is a tiny Lambda function for the tests of devstack's
+// runners. It returns the event unchanged, except that:
 //
 //	{"error":"msg"}  fails with errors.New("msg")
 //	{"getenv":"K"}   returns {"value":"<$K>"}

@@ -1,10 +1,9 @@
-package testenv
+package devstack_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,31 +21,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/proctree"
 )
 
-func TestRepoRoot(t *testing.T) {
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := moduleOf(data); got != modulePath {
-		t.Fatalf("module %q, want %q", got, modulePath)
-	}
-	if _, err := os.Stat(filepath.Join(root, "infra", "tools", "go.mod")); err != nil {
-		t.Fatal(err)
-	}
-}
+// These tests check the emulators themselves, and the runners of
+// devstack and devstacktest, on what the other tests rely on.
 
 func TestKumoHealthAndSQS(t *testing.T) {
 	t.Parallel()
-	k := StartKumo(t)
+	// With maxReceiveCount 1, a message received once and not deleted
+	// moves to the DLQ once its 1 s visibility runs out.
+	s := devstacktest.Start(t, devstacktest.Options{Overrides: devstack.Overrides{VisibilityTimeout: 1, MaxReceiveCount: 1}})
 
-	resp, err := http.Get(k.Endpoint + "/health")
+	resp, err := http.Get(s.Kumo.Endpoint + "/health")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +46,8 @@ func TestKumoHealthAndSQS(t *testing.T) {
 	}
 
 	ctx := t.Context()
-	c := k.SQS()
-	qURL, dlqURL := k.CreateQueues(t, "hookline-events", 1, 1)
-	if !strings.HasSuffix(qURL, "/hookline-events") || !strings.HasSuffix(dlqURL, "/hookline-events-dlq") {
-		t.Fatalf("queue URLs %q %q", qURL, dlqURL)
-	}
+	c := s.Clients.SQS
+	qURL, dlqURL := s.QueueURL("EventsQueue"), s.QueueURL("EventsDLQ")
 	attrs, err := c.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       &qURL,
 		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll},
@@ -73,7 +58,7 @@ func TestKumoHealthAndSQS(t *testing.T) {
 	if got := attrs.Attributes["VisibilityTimeout"]; got != "1" {
 		t.Errorf("VisibilityTimeout = %q", got)
 	}
-	if got := attrs.Attributes["RedrivePolicy"]; !strings.Contains(got, "hookline-events-dlq") {
+	if got := attrs.Attributes["RedrivePolicy"]; !strings.Contains(got, s.Resources.QueueARNs["EventsDLQ"]) {
 		t.Errorf("RedrivePolicy = %q", got)
 	}
 
@@ -98,8 +83,7 @@ func TestKumoHealthAndSQS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The redrive policy works: with maxReceiveCount 1, a message received
-	// once and not deleted lands in the DLQ.
+	// The redrive policy works.
 	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &qURL, MessageBody: aws.String("poison")}); err != nil {
 		t.Fatal(err)
 	}
@@ -143,27 +127,27 @@ func receiveOne(t *testing.T, c *sqs.Client, url string) sqstypes.Message {
 
 func TestKumoSecretsAndDynamoDB(t *testing.T) {
 	t.Parallel()
-	k := StartKumo(t)
-	const value = "hookline-dev-secret-0123456789abcdef"
-	arn := k.CreateSecret(t, "hookline/okta-hook", value)
-	if !strings.HasPrefix(arn, "arn:aws:secretsmanager:"+Region+":") {
+	s := devstacktest.Start(t, devstacktest.Options{})
+	arn := s.Resources.SecretARNs["HookSecret"]
+	if !strings.HasPrefix(arn, "arn:aws:secretsmanager:"+devstack.Region+":") {
 		t.Errorf("ARN %q", arn)
 	}
-	for _, id := range []string{"hookline/okta-hook", arn} {
-		out, err := k.SecretsManager().GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: &id})
+	for _, id := range []string{devstack.StackName + "-HookSecret", arn} {
+		out, err := s.Clients.SecretsManager.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: &id})
 		if err != nil {
 			t.Fatalf("GetSecretValue(%s): %v", id, err)
 		}
-		if aws.ToString(out.SecretString) != value {
+		if aws.ToString(out.SecretString) != devstack.DevSecret {
 			t.Fatalf("GetSecretValue(%s) = %q", id, aws.ToString(out.SecretString))
 		}
 	}
-	if _, err := k.DynamoDB().ListTables(t.Context(), &dynamodb.ListTablesInput{}); err != nil {
-		t.Fatalf("DynamoDB ListTables: %v", err)
+	table := s.Resources.Tables["LedgerTable"]
+	if _, err := s.Clients.DynamoDB.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: &table}); err != nil {
+		t.Fatalf("DynamoDB DescribeTable(%q): %v", table, err)
 	}
-	// Env points at this kumo only.
-	want := map[string]string{"AWS_ENDPOINT_URL": k.Endpoint, "AWS_REGION": Region}
-	for _, kv := range k.Env() {
+	// AWSEnv points at this kumo only.
+	want := map[string]string{"AWS_ENDPOINT_URL": s.Kumo.Endpoint, "AWS_REGION": devstack.Region}
+	for _, kv := range s.Kumo.AWSEnv() {
 		name, v, _ := strings.Cut(kv, "=")
 		if w, ok := want[name]; ok && v != w {
 			t.Errorf("%s=%s, want %s", name, v, w)
@@ -171,16 +155,17 @@ func TestKumoSecretsAndDynamoDB(t *testing.T) {
 		delete(want, name)
 	}
 	if len(want) != 0 {
-		t.Errorf("Env() lacks %v", want)
+		t.Errorf("AWSEnv() lacks %v", want)
 	}
 }
 
+// echoBootstrap is testdata/echo: a function that answers its event.
 func echoBootstrap(t *testing.T) string {
 	t.Helper()
-	return buildBootstrap(t, "./internal/testenv/testdata/echo")
+	return devstacktest.Build(t, "./internal/devstack/testdata/echo")
 }
 
-func invoke(t *testing.T, r *RIE, event string) string {
+func invoke(t *testing.T, r *devstacktest.RIE, event string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -193,9 +178,9 @@ func invoke(t *testing.T, r *RIE, event string) string {
 
 func TestRIEEcho(t *testing.T) {
 	t.Parallel()
-	bs := echoBootstrap(t)
+	s := devstacktest.Start(t, devstacktest.Options{})
 	start := time.Now()
-	r := StartRIE(t, bs, []string{"ECHO_VAR=from-test", "LOG_LEVEL=debug"})
+	r := devstacktest.StartRIE(t, s, "receiver", echoBootstrap(t), "ECHO_VAR=from-test", "LOG_LEVEL=debug")
 	listening := time.Since(start)
 	event := `{"hello":"world","n":[1,2,3]}`
 	if got := invoke(t, r, event); got != event {
@@ -206,11 +191,15 @@ func TestRIEEcho(t *testing.T) {
 	if got := invoke(t, r, `{"getenv":"ECHO_VAR"}`); got != `{"value":"from-test"}` {
 		t.Errorf("getenv ECHO_VAR = %s", got)
 	}
-	// Nothing but PATH/HOME/TMPDIR leaks from the test process.
-	invocations := 2
+	// The function gets the template's variables with local values.
+	if got := invoke(t, r, `{"getenv":"QUEUE_URL"}`); got != `{"value":"`+s.QueueURL("EventsQueue")+`"}` {
+		t.Errorf("getenv QUEUE_URL = %s", got)
+	}
+	// Nothing of the test process leaks but PATH, HOME, TMPDIR, TZ, LANG.
+	invocations := 3
 	for _, kv := range os.Environ() {
 		name, v, _ := strings.Cut(kv, "=")
-		if v == "" || name == "PATH" || name == "HOME" || name == "TMPDIR" || strings.HasPrefix(name, "AWS_LAMBDA_") {
+		if v == "" || strings.Contains("PATH HOME TMPDIR TZ LANG", name) || strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "_") {
 			continue
 		}
 		if got := invoke(t, r, `{"getenv":"`+name+`"}`); got != `{"value":""}` {
@@ -251,7 +240,7 @@ func TestRIEEcho(t *testing.T) {
 
 // waitForLines returns the logs once they hold n lines containing needle, or
 // whatever they hold when the timeout runs out.
-func waitForLines(r *RIE, needle string, n int, timeout time.Duration) string {
+func waitForLines(r *devstacktest.RIE, needle string, n int, timeout time.Duration) string {
 	deadline := time.Now().Add(timeout)
 	for {
 		logs := r.Logs()
@@ -264,7 +253,8 @@ func waitForLines(r *RIE, needle string, n int, timeout time.Duration) string {
 
 func TestRIETimeout(t *testing.T) {
 	t.Parallel()
-	r := StartRIE(t, echoBootstrap(t), []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1"})
+	s := devstacktest.Start(t, devstacktest.Options{})
+	r := devstacktest.StartRIE(t, s, "receiver", echoBootstrap(t), "AWS_LAMBDA_FUNCTION_TIMEOUT=1")
 	start := time.Now()
 	if got := invoke(t, r, `{"sleepMs":3000}`); !strings.Contains(got, "Task timed out after 1.00 seconds") {
 		t.Fatalf("timeout payload %q", got)
@@ -282,9 +272,10 @@ func TestRIETimeout(t *testing.T) {
 // every concurrent call must come back with its own answer.
 func TestRIEConcurrentInvokesAllSucceed(t *testing.T) {
 	t.Parallel()
+	s := devstacktest.Start(t, devstacktest.Options{})
 	bs := echoBootstrap(t)
 	// Two emulators side by side, each hammered from several goroutines.
-	rs := []*RIE{StartRIE(t, bs, nil), StartRIE(t, bs, nil)}
+	rs := []*devstacktest.RIE{devstacktest.StartRIE(t, s, "receiver", bs), devstacktest.StartRIE(t, s, "worker", bs)}
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
 	for i := range 16 {
@@ -307,30 +298,22 @@ func TestRIEConcurrentInvokesAllSucceed(t *testing.T) {
 	}
 }
 
-// alive reports whether pid is still in the process table (a zombie counts:
-// the harness must reap what it starts).
-func alive(pid int) bool {
-	return !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-}
-
 func TestCleanupLeavesNoProcess(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts kumo and rie: run without -short (make test)")
-	}
 	t.Parallel()
 	bs := echoBootstrap(t)
 	var pids []int
 	t.Run("start", func(t *testing.T) {
-		k := StartKumo(t)
-		r := StartRIE(t, bs, k.Env())
+		s := devstacktest.Start(t, devstacktest.Options{Run: []string{"receiver"}})
+		r := devstacktest.StartRIE(t, s, "worker", bs)
 		invoke(t, r, `{}`) // the bootstrap is running now
-		kids := proctree.Descendants(r.rie.PID())
+		kids := proctree.Descendants(r.PID())
 		if len(kids) == 0 {
 			t.Fatal("rie has no child process after an invocation")
 		}
-		pids = append([]int{k.kumo.PID(), r.rie.PID()}, kids...)
+		pids = append(s.PIDs(), r.PID())
+		pids = append(pids, kids...)
 		for _, pid := range pids {
-			if !alive(pid) {
+			if !devstack.ProcessAlive(pid) {
 				t.Fatalf("pid %d not alive while running", pid)
 			}
 		}
@@ -341,10 +324,10 @@ func TestCleanupLeavesNoProcess(t *testing.T) {
 	// Cleanup has returned; allow only scheduling slack.
 	deadline := time.Now().Add(2 * time.Second)
 	for _, pid := range pids {
-		for alive(pid) && time.Now().Before(deadline) {
+		for devstack.ProcessAlive(pid) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if alive(pid) {
+		if devstack.ProcessAlive(pid) {
 			t.Errorf("pid %d still alive after cleanup", pid)
 		}
 	}
@@ -378,22 +361,12 @@ func fatalOf(t *testing.T, fn func(tb testing.TB)) string {
 	return f.msg
 }
 
-func TestBinaryAndBootstrapOverrides(t *testing.T) {
-	if msg := fatalOf(t, func(tb testing.TB) { Binary(tb, "localstack") }); !strings.Contains(msg, "unknown tool") {
-		t.Errorf("unknown tool: %q", msg)
+func TestToolAndBootstrapOverrides(t *testing.T) {
+	if _, err := devstack.Tool(devstacktest.RepoRoot(t), "localstack", nil); err == nil || !strings.Contains(err.Error(), "unknown tool") {
+		t.Errorf("unknown tool: %v", err)
 	}
-
-	t.Setenv("HOOKLINE_RIE_BIN", filepath.Join(t.TempDir(), "missing"))
-	if msg := fatalOf(t, func(tb testing.TB) { Binary(tb, "aws-lambda-rie") }); !strings.Contains(msg, "HOOKLINE_RIE_BIN") {
-		t.Errorf("missing HOOKLINE_RIE_BIN binary: %q", msg)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("HOOKLINE_RIE_BIN", self)
-	if got := Binary(t, "aws-lambda-rie"); got != self {
-		t.Errorf("Binary = %q, want %q", got, self)
+	if testing.Short() {
+		t.Skip("Bootstrap skips under -short")
 	}
 
 	dir := t.TempDir()
@@ -404,13 +377,13 @@ func TestBinaryAndBootstrapOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("HOOKLINE_BOOTSTRAP_DIR", dir)
-	if got := Bootstrap(t, "receiver"); got != filepath.Join(dir, "receiver", "bootstrap") {
+	if got := devstacktest.Bootstrap(t, "receiver"); got != filepath.Join(dir, "receiver", "bootstrap") {
 		t.Errorf("Bootstrap(receiver) = %q", got)
 	}
-	if msg := fatalOf(t, func(tb testing.TB) { Bootstrap(tb, "worker") }); !strings.Contains(msg, "HOOKLINE_BOOTSTRAP_DIR") {
+	if msg := fatalOf(t, func(tb testing.TB) { devstacktest.Bootstrap(tb, "worker") }); !strings.Contains(msg, "HOOKLINE_BOOTSTRAP_DIR") {
 		t.Errorf("missing worker bootstrap: %q", msg)
 	}
-	if msg := fatalOf(t, func(tb testing.TB) { Bootstrap(tb, "../worker") }); !strings.Contains(msg, "bad function name") {
+	if msg := fatalOf(t, func(tb testing.TB) { devstacktest.Bootstrap(tb, "../worker") }); !strings.Contains(msg, "bad function name") {
 		t.Errorf("bad name: %q", msg)
 	}
 }

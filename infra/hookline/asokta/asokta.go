@@ -1,4 +1,8 @@
-package devstack
+// Package asokta acts as Okta towards a hook endpoint, for the hookline CLI
+// (`hookline send`) and the dev stack benchmark: the verification GET, event
+// hook deliveries, generated System Log events, and deliveries read from the
+// files in events/.
+package asokta
 
 import (
 	"bytes"
@@ -113,35 +117,45 @@ func LogEvent(eventType string) (uuid string, raw json.RawMessage) {
 	return uuid, b
 }
 
+// ErrNotDelivery marks a file that holds no delivery.
+var ErrNotDelivery = errors.New("not an Okta event hook delivery")
+
 // DeliveryFromFile reads a delivery body from a file holding either an API
-// Gateway (payload 2.0) event, whose body is taken (base64-decoded if need
-// be), or a raw Okta delivery. ok is false for an API Gateway event without
-// a body, such as a verification GET.
-func DeliveryFromFile(data []byte) (body []byte, ok bool, err error) {
+// Gateway (payload 2.0) POST event, whose body is taken (base64-decoded if
+// need be), or a raw Okta delivery. Anything else (a verification GET, the
+// worker's SQS event) is an error wrapping ErrNotDelivery that says what the
+// file is instead.
+func DeliveryFromFile(data []byte) ([]byte, error) {
 	var probe struct {
 		Version         string  `json:"version"`
 		RouteKey        string  `json:"routeKey"`
 		Body            *string `json:"body"`
 		IsBase64Encoded bool    `json:"isBase64Encoded"`
 		EventType       string  `json:"eventType"`
+		Records         []any   `json:"Records"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, false, err
+		return nil, fmt.Errorf("%w: %v", ErrNotDelivery, err)
 	}
 	switch {
 	case probe.EventType != "":
-		return data, true, nil
+		return data, nil
 	case probe.RouteKey != "" || probe.Version != "":
 		if probe.Body == nil || !strings.HasPrefix(probe.RouteKey, "POST") {
-			return nil, false, nil
+			return nil, fmt.Errorf("%w: an API Gateway %q event without a body", ErrNotDelivery, probe.RouteKey)
 		}
 		if probe.IsBase64Encoded {
 			b, err := base64.StdEncoding.DecodeString(*probe.Body)
-			return b, err == nil, err
+			if err != nil {
+				return nil, fmt.Errorf("%w: body is not base64: %v", ErrNotDelivery, err)
+			}
+			return b, nil
 		}
-		return []byte(*probe.Body), true, nil
+		return []byte(*probe.Body), nil
+	case probe.Records != nil:
+		return nil, fmt.Errorf("%w: an SQS event (the worker's input)", ErrNotDelivery)
 	}
-	return nil, false, errors.New("neither an API Gateway event nor an Okta delivery")
+	return nil, fmt.Errorf("%w: neither an API Gateway event nor an Okta delivery", ErrNotDelivery)
 }
 
 func newUUID() string {

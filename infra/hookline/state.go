@@ -1,9 +1,11 @@
-package devstack
+package main
 
 import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+
+	"github.com/hookline/hookline/internal/devstack"
 )
 
 // State is what `hookline dev` leaves in .bin/dev-stack.json for `hookline
@@ -19,14 +21,14 @@ type State struct {
 	Public   string            `json:"publicUrl,omitempty"`
 }
 
-// State returns the stack's state for the state file.
-func (s *Stack) State() State {
+// stateOf returns a running stack's state for the state file.
+func stateOf(s *devstack.Stack) State {
 	return State{PID: os.Getpid(), Endpoint: s.Kumo.Endpoint, URL: s.URL(), Host: s.APIHost(),
 		APIID: s.Resources.APIID, Secret: s.Secret, Queues: s.Resources.QueueURLs}
 }
 
-// WriteState writes st to path (mode 0600: it holds the secret).
-func WriteState(path string, st State) error {
+// writeState writes st to path (mode 0600: it holds the secret).
+func writeState(path string, st State) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -41,8 +43,8 @@ func WriteState(path string, st State) error {
 	return os.Rename(tmp, path)
 }
 
-// ReadState reads a state file.
-func ReadState(path string) (State, error) {
+// readState reads a state file.
+func readState(path string) (State, error) {
 	var st State
 	b, err := os.ReadFile(path)
 	if err != nil {

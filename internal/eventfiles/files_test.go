@@ -1,4 +1,4 @@
-package testenv
+package eventfiles
 
 import (
 	"bytes"
@@ -13,16 +13,17 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
 )
 
 // The events/ files are `sam local invoke -e` inputs; check that they are
 // what they claim to be.
 
-const devSecret = "hookline-dev-secret-0123456789abcdef"
-
 func eventsDir(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(mustRoot(t), "events")
+	return filepath.Join(devstacktest.RepoRoot(t), "events")
 }
 
 // decodeStrict unmarshals a file into v, rejecting fields v does not know.
@@ -80,10 +81,10 @@ func TestEventFilesAPIGateway(t *testing.T) {
 		challenge, body    bool
 		base64             bool
 	}{
-		{"verify-get.json", "GET", devSecret, true, false, false},
+		{"verify-get.json", "GET", devstack.DevSecret, true, false, false},
 		{"verify-get-noauth.json", "GET", "", true, false, false},
-		{"delivery.json", "POST", devSecret, false, true, false},
-		{"delivery-base64.json", "POST", devSecret, false, true, true},
+		{"delivery.json", "POST", devstack.DevSecret, false, true, false},
+		{"delivery-base64.json", "POST", devstack.DevSecret, false, true, true},
 		{"delivery-wrong-auth.json", "POST", "wrong-secret", false, true, false},
 	}
 	var plainBody string
