@@ -27,6 +27,9 @@ func main() {
 	retention := env.Duration("LEDGER_RETENTION", ledger.DefaultRetention)
 	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
 	recorder := metrics.New(env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace), env.Optional("STACK_NAME", "local"), logging.Stdout)
+	// The events queue's redrive policy maxReceiveCount: a record failing on
+	// that receive is parked with its reason. 0 leaves it to the policy.
+	maxReceives := env.Count("MAX_RECEIVE_COUNT", 0)
 	if err := env.Err(); err != nil {
 		fail(log, err)
 	}
@@ -40,7 +43,7 @@ func main() {
 	register(registry, log)
 
 	q := worker.SQS{Client: cloud.SQS(), QueueURL: queueURL, DLQURL: dlqURL}
-	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder}
+	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: maxReceives}
 	if dlqURL != "" {
 		w.Parker = q
 	} else {

@@ -47,6 +47,18 @@ func (e *Env) Bytes(name string, def int) int {
 	return n
 }
 
+// Count reads a whole number that may be zero, such as a receive count
+// where zero turns a feature off.
+func (e *Env) Count(name string, def int) int {
+	raw := e.Optional(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want a whole number, 0 or more", name, raw))
+		return def
+	}
+	return n
+}
+
 // Duration reads a positive Go duration such as "5m" or "2s", or a whole
 // number of days such as "120d", which retention settings read better as.
 func (e *Env) Duration(name string, def time.Duration) time.Duration {

@@ -15,6 +15,8 @@ func TestEnv(t *testing.T) {
 	t.Setenv("BAD_TTL", "soon")
 	t.Setenv("DAYS", "120d")
 	t.Setenv("BAD_DAYS", "1.5d")
+	t.Setenv("COUNT", "0")
+	t.Setenv("BAD_COUNT", "-2")
 
 	var env Env
 	if got := env.Required("SET"); got != "value" {
@@ -32,6 +34,12 @@ func TestEnv(t *testing.T) {
 	if got := env.Duration("DAYS", time.Minute); got != 120*24*time.Hour {
 		t.Errorf("Duration(days) = %v", got)
 	}
+	if got := env.Count("COUNT", 5); got != 0 {
+		t.Errorf("Count(0) = %d", got)
+	}
+	if got := env.Count("UNSET_COUNT", 5); got != 5 {
+		t.Errorf("Count default = %d", got)
+	}
 	if err := env.Err(); err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
@@ -41,11 +49,12 @@ func TestEnv(t *testing.T) {
 	env.Bytes("BAD_SIZE", 1)
 	env.Duration("BAD_TTL", time.Minute)
 	env.Duration("BAD_DAYS", time.Minute)
+	env.Count("BAD_COUNT", 1)
 	err := env.Err()
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, name := range []string{"BLANK", "MISSING_X", "BAD_SIZE", "BAD_TTL", "BAD_DAYS"} {
+	for _, name := range []string{"BLANK", "MISSING_X", "BAD_SIZE", "BAD_TTL", "BAD_DAYS", "BAD_COUNT"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

@@ -124,6 +124,7 @@ func (e *Env) Optional(name, def string) string {
 }
 func (e *Env) Bytes(name string, def int) int                          { return def }
 func (e *Env) Duration(name string, def time.Duration) time.Duration { return def }
+func (e *Env) Count(name string, def int) int                          { return def }
 `
 	for name, text := range files {
 		path := filepath.Join(root, name)
@@ -197,6 +198,7 @@ func main() {
 	_ = env.Duration("LEDGER_RETENTION", 0)
 	_ = env.Optional("METRICS_NAMESPACE", "Hookline")
 	_ = env.Optional("STACK_NAME", "local")
+	_ = env.Count("MAX_RECEIVE_COUNT", 0)
 }
 `,
 	}

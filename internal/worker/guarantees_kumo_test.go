@@ -36,7 +36,13 @@ type stack struct {
 
 func newStack(t testing.TB, visibility int) *stack {
 	t.Helper()
-	k := devstacktest.Start(t, devstacktest.Options{Overrides: devstack.Overrides{VisibilityTimeout: visibility}})
+	return newStackWith(t, visibility, 0)
+}
+
+// newStackWith also overrides the queue's maxReceiveCount (0: the template's).
+func newStackWith(t testing.TB, visibility, maxReceiveCount int) *stack {
+	t.Helper()
+	k := devstacktest.Start(t, devstacktest.Options{Overrides: devstack.Overrides{VisibilityTimeout: visibility, MaxReceiveCount: maxReceiveCount}})
 	s := &stack{k: k, sqs: k.Clients.SQS, wait: 2, queueURL: k.QueueURL("EventsQueue"), dlqURL: k.QueueURL("EventsDLQ")}
 	s.ledger = &ledger.DynamoDB{Client: k.Clients.DynamoDB, Table: k.Resources.Tables["LedgerTable"]}
 	return s

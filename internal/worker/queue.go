@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,10 +20,18 @@ const (
 	AttrFailureReason  = "failureReason"
 	AttrFailedHandler  = "failedHandler"
 	AttrFirstFailureAt = "firstFailureAt" // RFC 3339
+	// AttrReceiveCount is how many times the events queue had delivered the
+	// message when it was parked: the worker's tries. The DLQ's own
+	// ApproximateReceiveCount counts receives from the DLQ instead.
+	AttrReceiveCount = "receiveCount"
 )
 
 // maxReasonBytes keeps a failure reason (a panic's stack, say) readable.
 const maxReasonBytes = 1024
+
+// MaxMessageBytes is the most SQS takes in one message, body and attributes
+// together (each attribute counts its name, data type and value).
+const MaxMessageBytes = 1 << 20
 
 // Delay hides one failed message for its backoff delay.
 type Delay struct {
@@ -99,7 +108,7 @@ func (s SQS) Park(ctx context.Context, parked []Parked) []error {
 		_, err := s.Client.SendMessage(ctx, &sqs.SendMessageInput{
 			QueueUrl:          &s.DLQURL,
 			MessageBody:       aws.String(p.Record.Body),
-			MessageAttributes: ParkedAttributes(p),
+			MessageAttributes: FittingAttributes(p),
 		})
 		if err != nil {
 			errs[i] = fmt.Errorf("sqs SendMessage to the DLQ: %w", err)
@@ -108,31 +117,98 @@ func (s SQS) Park(ctx context.Context, parked []Parked) []error {
 	return errs
 }
 
-// ParkedAttributes are the record's own attributes plus why it was parked.
-// A message parked before (and redriven) keeps its first failure time.
-func ParkedAttributes(p Parked) map[string]types.MessageAttributeValue {
-	attrs := make(map[string]types.MessageAttributeValue, len(p.Record.MessageAttributes)+3)
-	for k, v := range p.Record.MessageAttributes {
+// FittingAttributes are ParkedAttributes when the message still fits SQS's
+// size limit with them. When it does not (a body just under 1 MiB), they are
+// the record's own attributes, with which the events queue accepted it, so
+// the park cannot fail on size; the worker's "parked in the DLQ" log line
+// still carries the reason.
+func FittingAttributes(p Parked) map[string]types.MessageAttributeValue {
+	if attrs := ParkedAttributes(p); MessageSize(p.Record.Body, attrs) <= MaxMessageBytes {
+		return attrs
+	}
+	return recordAttributes(p.Record)
+}
+
+// attributesFit reports whether FittingAttributes keeps the failure
+// attributes.
+func attributesFit(p Parked) bool {
+	return MessageSize(p.Record.Body, ParkedAttributes(p)) <= MaxMessageBytes
+}
+
+// MessageSize is a message's size as SQS counts it against its limit: the
+// body plus each attribute's name, data type and value.
+func MessageSize(body string, attrs map[string]types.MessageAttributeValue) int {
+	n := len(body)
+	for k, v := range attrs {
+		n += len(k) + len(aws.ToString(v.DataType)) + len(aws.ToString(v.StringValue)) + len(v.BinaryValue)
+	}
+	return n
+}
+
+func recordAttributes(rec events.SQSMessage) map[string]types.MessageAttributeValue {
+	attrs := make(map[string]types.MessageAttributeValue, len(rec.MessageAttributes)+4)
+	for k, v := range rec.MessageAttributes {
 		attrs[k] = types.MessageAttributeValue{DataType: aws.String(v.DataType), StringValue: v.StringValue, BinaryValue: v.BinaryValue}
 	}
+	return attrs
+}
+
+// ParkedAttributes are the record's own attributes plus why it was parked.
+// A message parked before (and redriven) keeps its first failure time.
+// Values the worker writes are cleaned to the characters SQS accepts.
+func ParkedAttributes(p Parked) map[string]types.MessageAttributeValue {
+	attrs := recordAttributes(p.Record)
 	first := p.At.UTC().Format(time.RFC3339)
 	if old, ok := p.Record.MessageAttributes[AttrFirstFailureAt]; ok && aws.ToString(old.StringValue) != "" {
 		first = aws.ToString(old.StringValue)
 	}
-	attrs[AttrFirstFailureAt] = stringAttr(first)
-	reason := p.Reason
-	if len(reason) > maxReasonBytes {
-		reason = strings.ToValidUTF8(reason[:maxReasonBytes], "")
-	}
+	attrs[AttrFirstFailureAt] = stringAttr(CleanAttribute(first, maxReasonBytes))
+	reason := CleanAttribute(p.Reason, maxReasonBytes)
 	if reason == "" {
 		reason = "unknown"
 	}
 	attrs[AttrFailureReason] = stringAttr(reason)
 	delete(attrs, AttrFailedHandler)
-	if p.Handler != "" {
-		attrs[AttrFailedHandler] = stringAttr(p.Handler)
+	if h := CleanAttribute(p.Handler, maxReasonBytes); h != "" {
+		attrs[AttrFailedHandler] = stringAttr(h)
 	}
+	attrs[AttrReceiveCount] = stringAttr(strconv.Itoa(receiveCount(p.Record)))
 	return attrs
+}
+
+// CleanAttribute makes s a valid SQS String attribute value of at most max
+// bytes. SQS accepts only #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
+// #x10000-#x10FFFF and refuses the whole message otherwise; anything else
+// (other control characters, invalid UTF-8, U+FFFE/U+FFFF) becomes '?'. The
+// cut falls on a character boundary.
+func CleanAttribute(s string, max int) string {
+	var b strings.Builder
+	b.Grow(min(len(s), max))
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		s = s[size:]
+		if (r == utf8.RuneError && size == 1) || !sqsAllowed(r) {
+			r = '?'
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func sqsAllowed(r rune) bool {
+	switch {
+	case r == 0x9 || r == 0xA || r == 0xD:
+		return true
+	case r >= 0x20 && r <= 0xD7FF:
+		return true
+	case r >= 0xE000 && r <= 0xFFFD:
+		return true
+	default:
+		return r >= 0x10000 && r <= 0x10FFFF
+	}
 }
 
 func stringAttr(s string) types.MessageAttributeValue {

@@ -11,6 +11,14 @@
 //     message) is sent to the dead-letter queue at once and reported as
 //     handled, so it burns no retries. Send comes before the delete: if the
 //     send fails, the record is failed and retried with backoff instead.
+//     With MaxReceiveCount, a record failing on its last receive is parked
+//     the same way, so the DLQ copy says why it failed (the queue's redrive
+//     policy would move it without a word).
+//
+// A handler that ignores its context cannot take its batch down: when its
+// timeout passes it is abandoned (its goroutine keeps running in the
+// background), its record alone is failed, and the batch answer is returned
+// before the invocation's deadline.
 package worker
 
 import (
@@ -63,6 +71,10 @@ type Worker struct {
 	// Metrics receives each batch's figures (a *metrics.Recorder does); nil
 	// records none.
 	Metrics Metrics
+	// MaxReceiveCount is the events queue's redrive policy maxReceiveCount.
+	// A record that fails on that receive is parked (with its reason)
+	// instead of being left to the policy; zero turns that off.
+	MaxReceiveCount int
 
 	// SafetyMargin is kept from the invocation deadline for the ledger and
 	// queue calls after a handler; default DefaultSafetyMargin, or a quarter
@@ -84,6 +96,14 @@ type Metrics interface {
 
 // ErrPanic wraps a recovered handler panic.
 var ErrPanic = errors.New("handler panicked")
+
+// ErrAbandoned means a handler did not return by its timeout (it ignored
+// its context) and was left running so the rest of the batch could finish.
+var ErrAbandoned = errors.New("handler did not return by its timeout and was abandoned")
+
+// abandonGrace is how long a handler past its timeout gets to return on its
+// own before it is abandoned. It comes out of the safety margin.
+const abandonGrace = 100 * time.Millisecond
 
 // errNoTime means the invocation's deadline left no time to run a handler.
 var errNoTime = errors.New("not enough time left in the invocation")
@@ -110,6 +130,9 @@ type outcome struct {
 	inProgress int       // handlers skipped as running elsewhere
 	maxDelay   bool      // a permanent failure with nowhere to park it
 	published  time.Time // Okta's published time, for the end-to-end lag
+	// lastReceive: a transient failure on the last receive, parked so its
+	// reason is kept; with nowhere to park it is left to the redrive policy.
+	lastReceive bool
 }
 
 // Handle is the Lambda handler. It never returns an error for a record's
@@ -210,7 +233,7 @@ func (w *Worker) park(ctx context.Context, recs []events.SQSMessage, outcomes []
 	}
 	if w.Parker == nil {
 		for _, i := range idx {
-			outcomes[i].verdict, outcomes[i].maxDelay = retry, true
+			outcomes[i].verdict, outcomes[i].maxDelay = retry, !outcomes[i].lastReceive
 		}
 		return 0
 	}
@@ -233,7 +256,10 @@ func (w *Worker) park(ctx context.Context, recs []events.SQSMessage, outcomes []
 			outcomes[i].verdict = retry
 			continue
 		}
-		log.WarnContext(ctx, "parked in the DLQ", "reason", batch[j].Reason, "handler", batch[j].Handler)
+		// Too large for its failure attributes, the DLQ copy has none:
+		// this line is then the only record of why it was parked.
+		log.WarnContext(ctx, "parked in the DLQ", "reason", batch[j].Reason, "handler", batch[j].Handler,
+			"receiveCount", receiveCount(recs[i]), "withoutFailureAttributes", !attributesFit(batch[j]))
 		outcomes[i].verdict = done
 		n++
 	}
@@ -279,6 +305,14 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		o.verdict, o.reason = park, errors.Join(permanent...).Error()
 	case len(transient) > 0:
 		o.verdict, o.reason = retry, errors.Join(transient...).Error()
+		if w.MaxReceiveCount > 0 && ev.ReceiveCount >= w.MaxReceiveCount {
+			// The last receive the redrive policy allows: say why, once,
+			// with the uuid, and park it with its reason when a DLQ is set.
+			log.ErrorContext(ctx, "giving up: last receive failed", "receiveCount", ev.ReceiveCount,
+				"maxReceiveCount", w.MaxReceiveCount, "reason", o.reason)
+			o.verdict, o.reason = park, fmt.Sprintf("gave up after %d receives: %s", ev.ReceiveCount, o.reason)
+			o.lastReceive = true
+		}
 	}
 	log.DebugContext(ctx, "record handled", "handlers", len(routes), "ran", o.ran, "duplicatesSkipped", o.duplicates,
 		"failed", len(permanent)+len(transient), "durationMs", w.now().Sub(start).Milliseconds())
@@ -337,6 +371,11 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 	}
 	// The handler's own timeout may have expired; the ledger still gets
 	// the invocation's remaining time.
+	if errors.Is(err, ErrAbandoned) {
+		// It may still be running: keep its claim, so a retry does not run
+		// beside it until the lease (its timeout + LeaseMargin) runs out.
+		return err
+	}
 	if err != nil {
 		if rerr := w.Ledger.Release(ctx, key, owner); rerr != nil {
 			log.WarnContext(ctx, "ledger release failed; the claim runs out with its lease", "error", rerr.Error())
@@ -389,19 +428,38 @@ func (w *Worker) now() time.Time {
 	return time.Now()
 }
 
-// run calls one handler, turning a panic into an error.
-func run(ctx context.Context, route handlers.Route, ev handlers.Event, timeout time.Duration) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
-		}
-	}()
+// run calls one handler, turning a panic into an error. The handler runs on
+// its own goroutine: if it has not returned abandonGrace after its timeout,
+// run returns ErrAbandoned and leaves it running, so one handler that ignores
+// its context costs its own record, not the batch.
+func run(ctx context.Context, route handlers.Route, ev handlers.Event, timeout time.Duration) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	return route.Handler(ctx, ev)
+	done := make(chan error, 1) // buffered: an abandoned handler never blocks on it
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("%w: %v\n%s", ErrPanic, p, debug.Stack())
+			}
+		}()
+		done <- route.Handler(ctx, ev)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(abandonGrace)
+	defer grace.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-grace.C:
+		return fmt.Errorf("%w (timeout %v)", ErrAbandoned, timeout)
+	}
 }
 
 // decode turns an SQS record into a handler Event.

@@ -1,0 +1,214 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/handlers"
+	"github.com/hookline/hookline/internal/ledger"
+)
+
+// TestHangingHandlerFailsOnlyItsRecord: a handler that ignores its context
+// is abandoned at its timeout; its batch-mates complete, the answer comes
+// before the invocation's deadline, and only the hung record is failed. Its
+// ledger claim is kept (it may still be running), so a retry inside the
+// lease does not run it a second time alongside.
+func TestHangingHandlerFailsOnlyItsRecord(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	ok := &counter{}
+	reg := &handlers.Registry{}
+	reg.On("app.*", ok.handle, handlers.Name("ok"))
+	reg.On("app.hang", func(context.Context, handlers.Event) error {
+		<-release // ignores ctx
+		return nil
+	}, handlers.Name("hang"))
+	led := &ledger.Memory{}
+	q := &fakeQueue{}
+	var logs bytes.Buffer
+	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: led, Delayer: q, Parker: q}
+
+	const invocation = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), invocation)
+	defer cancel()
+	start := time.Now()
+	resp, err := w.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{
+		recordN("m-1", eventBody("u-1", "app.one"), 1),
+		recordN("m-hang", eventBody("u-hang", "app.hang"), 1),
+		recordN("m-2", eventBody("u-2", "app.two"), 1),
+	}})
+	took := time.Since(start)
+	if err != nil || ctx.Err() != nil {
+		t.Fatalf("Handle returned %v after %v (invocation deadline %v): %v", err, took, invocation, ctx.Err())
+	}
+	if got := failedIDs(resp); got != "m-hang" {
+		t.Fatalf("failed %q, want only m-hang", got)
+	}
+	if ok.count("u-1") != 1 || ok.count("u-2") != 1 || ok.count("u-hang") != 1 {
+		t.Fatalf("batch-mates ran %d,%d; the hung record's other handler %d; want 1 each", ok.count("u-1"), ok.count("u-2"), ok.count("u-hang"))
+	}
+	if _, delayed := q.delays["m-hang"]; !delayed || len(q.delays) != 1 {
+		t.Fatalf("backoff applied to %v, want m-hang only", q.delays)
+	}
+	if !strings.Contains(logs.String(), ErrAbandoned.Error()) {
+		t.Fatalf("no log line names the abandoned handler:\n%s", logs.String())
+	}
+
+	// A retry while the abandoned run still holds its lease does not start
+	// the hung handler again.
+	claim, err := led.Claim(context.Background(), ledger.Key{EventUUID: "u-hang", Handler: "hang"}, "retry", time.Minute)
+	if err != nil || claim.Status != ledger.InProgress {
+		t.Fatalf("the abandoned run's claim: %+v %v, want still in progress", claim, err)
+	}
+}
+
+// TestHandlerReturningAfterTimeoutIsNotAbandoned: a handler that honours its
+// context returns its own error, not ErrAbandoned, and its claim is released.
+func TestHandlerReturningAfterTimeoutIsNotAbandoned(t *testing.T) {
+	err := run(context.Background(), handlers.Route{Name: "h", Handler: func(ctx context.Context, _ handlers.Event) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}}, handlers.Event{}, 10*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrAbandoned) {
+		t.Fatalf("got %v, want the handler's own deadline error", err)
+	}
+	err = run(context.Background(), handlers.Route{Name: "h", Handler: func(context.Context, handlers.Event) error {
+		panic("boom")
+	}}, handlers.Event{}, time.Second)
+	if !errors.Is(err, ErrPanic) {
+		t.Fatalf("got %v, want ErrPanic", err)
+	}
+}
+
+// TestLastReceiveIsParkedWithItsReason: a transient failure on the receive
+// the redrive policy would act on is parked by the worker with its reason,
+// rather than moved by the policy without one; earlier receives are retried.
+func TestLastReceiveIsParkedWithItsReason(t *testing.T) {
+	fails := &counter{err: func(string) error { return errors.New("downstream 503\x00") }}
+	reg := &handlers.Registry{}
+	reg.On("app.flaky", fails.handle, handlers.Name("flaky"))
+
+	for _, tc := range []struct {
+		name     string
+		receives int
+		parker   bool
+		failed   string
+		parked   int
+	}{
+		{"before the last receive: retried", 2, true, "m", 0},
+		{"last receive: parked with its reason", 3, true, "", 1},
+		{"past it (approximate counts): parked", 4, true, "", 1},
+		{"last receive, no DLQ: left to the redrive policy", 3, false, "m", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := &fakeQueue{}
+			var logs bytes.Buffer
+			w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Delayer: q, MaxReceiveCount: 3,
+				Backoff: Backoff{Rand: func(n int64) int64 { return 0 }}}
+			if tc.parker {
+				w.Parker = q
+			}
+			resp, _ := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{recordN("m", eventBody("u", "app.flaky"), tc.receives)}})
+			if got := failedIDs(resp); got != tc.failed || len(q.parked) != tc.parked {
+				t.Fatalf("failed %q parked %d, want %q and %d", got, len(q.parked), tc.failed, tc.parked)
+			}
+			if tc.parked == 1 {
+				if r := q.parked[0].Reason; !strings.HasPrefix(r, "gave up after ") || !strings.Contains(r, "downstream 503") {
+					t.Fatalf("reason %q", r)
+				}
+			}
+			if tc.failed != "" && q.delays["m"] != 10*time.Second {
+				t.Fatalf("delay %v, want the ordinary backoff", q.delays["m"])
+			}
+			giveUp := strings.Contains(logs.String(), `"msg":"giving up: last receive failed"`)
+			if giveUp != (tc.receives >= 3) || (giveUp && !strings.Contains(logs.String(), `"eventUuid":"u"`)) {
+				t.Fatalf("give-up line logged=%v for receive %d:\n%s", giveUp, tc.receives, logs.String())
+			}
+		})
+	}
+}
+
+func TestCleanAttribute(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"tab\tnl\ncr\r", "tab\tnl\ncr\r"},
+		{"nul\x00bel\x07esc\x1bdel\x7f", "nul?bel?esc?del\x7f"},
+		{"bad\xffutf8\xc3", "bad?utf8?"},
+		{"nonchar\uFFFE\uFFFF", "nonchar??"},
+		{"replacement \uFFFD kept", "replacement \uFFFD kept"},
+		{"astral 𝄞 ok", "astral 𝄞 ok"},
+		{"\ud7ff\ue000", "\ud7ff\ue000"},
+	} {
+		if got := CleanAttribute(tc.in, 100); got != tc.want {
+			t.Errorf("CleanAttribute(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// Capped on a character boundary.
+	got := CleanAttribute(strings.Repeat("é", 10), 5)
+	if got != "éé" {
+		t.Errorf("cap: %q", got)
+	}
+	// Whatever comes in, every character out is one SQS accepts.
+	in := make([]byte, 0, 4096)
+	for i := range 4096 {
+		in = append(in, byte(i*7919))
+	}
+	out := CleanAttribute(string(in)+"\U0010FFFF", 1<<20)
+	if !utf8.ValidString(out) {
+		t.Fatal("invalid UTF-8 out")
+	}
+	for _, r := range out {
+		if !(r == 0x9 || r == 0xA || r == 0xD || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)) {
+			t.Fatalf("character %U is outside SQS's set", r)
+		}
+	}
+}
+
+// TestTooLargeMessageIsParkedWithoutFailureAttributes: a body that fitted the
+// events queue with its own attributes but not with the failure attributes
+// is parked with its own attributes only, so SQS's size limit cannot refuse
+// the park.
+func TestTooLargeMessageIsParkedWithoutFailureAttributes(t *testing.T) {
+	uuid := "u-big"
+	rec := recordN("m", "", 5)
+	rec.MessageAttributes = map[string]events.SQSMessageAttribute{"eventUuid": {DataType: "String", StringValue: &uuid}}
+	own := MessageSize("", recordAttributes(rec))
+	for _, tc := range []struct {
+		name      string
+		body      int
+		withAttrs bool
+	}{
+		{"small: all attributes", 1000, true},
+		{"at the limit with its own attributes", MaxMessageBytes - own, false},
+		{"a little under", MaxMessageBytes - own - 100, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec.Body = strings.Repeat("x", tc.body)
+			p := Parked{Record: rec, Reason: strings.Repeat("r", 2000), Handler: "h", At: time.Now()}
+			attrs := FittingAttributes(p)
+			if size := MessageSize(rec.Body, attrs); size > MaxMessageBytes {
+				t.Fatalf("parked message is %d bytes, over SQS's %d", size, MaxMessageBytes)
+			}
+			_, hasReason := attrs[AttrFailureReason]
+			if hasReason != tc.withAttrs || attributesFit(p) != tc.withAttrs {
+				t.Fatalf("failure attributes kept=%v, want %v", hasReason, tc.withAttrs)
+			}
+			if aws.ToString(attrs["eventUuid"].StringValue) != uuid {
+				t.Fatalf("own attributes lost: %v", attrs)
+			}
+		})
+	}
+	if n := MessageSize("ab", map[string]types.MessageAttributeValue{"k": {DataType: aws.String("String"), StringValue: aws.String("vv")}}); n != 2+1+6+2 {
+		t.Fatalf("MessageSize = %d, want body + name + data type + value", n)
+	}
+}
