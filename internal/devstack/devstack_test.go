@@ -218,6 +218,13 @@ func TestLocalResourcesMatchTemplate(t *testing.T) {
 	}
 	ctx := context.Background()
 
+	// Queue URLs name the port this kumo listens on (kumo's own say 4566).
+	for _, id := range []string{"EventsQueue", "EventsDLQ"} {
+		if u := s.QueueURL(id); !strings.HasPrefix(u, s.Kumo.Endpoint+"/") {
+			t.Errorf("%s URL %s is not on %s", id, u, s.Kumo.Endpoint)
+		}
+	}
+
 	for _, tt := range []struct{ queue, attr string }{
 		{"EventsQueue", "VisibilityTimeout"},
 		{"EventsQueue", "MaximumMessageSize"},
@@ -298,5 +305,41 @@ func TestLocalResourcesMatchTemplate(t *testing.T) {
 	sort.Strings(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("routes = %v, template says %v", got, want)
+	}
+}
+
+// The receiver on the local stack sees the bare source address API Gateway
+// sends (kumo's own events carry host:port), so ALLOWED_SOURCE_CIDRS works
+// end to end: the HTTP API, the Runtime API and the real receiver.
+func TestReceiverSeesBareSourceIP(t *testing.T) {
+	for _, tt := range []struct {
+		cidrs  string
+		status int
+	}{
+		{"127.0.0.0/8", 200},
+		{"203.0.113.0/24", 403},
+	} {
+		t.Run(tt.cidrs, func(t *testing.T) {
+			l := &logs{}
+			s := devstacktest.Start(t, devstacktest.Options{Run: []string{"receiver"}, OnLine: l.line,
+				Env: []string{"ALLOWED_SOURCE_CIDRS=" + tt.cidrs}})
+			_, ev := devstacktest.Event("user.lifecycle.create")
+			if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(ev)); status != tt.status {
+				t.Fatalf("POST from 127.0.0.1 with ALLOWED_SOURCE_CIDRS=%s: %d %s, want %d", tt.cidrs, status, body, tt.status)
+			}
+			waitFor(t, "the receiver's request line", 5*time.Second, func() bool {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				for _, m := range l.lines {
+					if m["_source"] == "receiver" && m["msg"] == "okta hook request" {
+						if m["sourceIp"] != "127.0.0.1" {
+							t.Fatalf("receiver saw sourceIp %v, want the bare 127.0.0.1", m["sourceIp"])
+						}
+						return true
+					}
+				}
+				return false
+			})
+		})
 	}
 }

@@ -268,8 +268,9 @@ func TestRIETimeout(t *testing.T) {
 	t.Logf("next invocation answered after %v", time.Since(start).Round(time.Millisecond))
 }
 
-// rie crashes on overlapping invocations (NOTES.md); Invoke serializes them, so
-// every concurrent call must come back with its own answer.
+// rie crashes (a nil pointer panic) on overlapping invocations; Invoke
+// serializes them, so every concurrent call must come back with its own
+// answer.
 func TestRIEConcurrentInvokesAllSucceed(t *testing.T) {
 	t.Parallel()
 	s := devstacktest.Start(t, devstacktest.Options{})

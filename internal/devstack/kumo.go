@@ -52,7 +52,7 @@ func StartKumo(ctx context.Context, bin string, port int, onLine LineFunc) (*Kum
 			return nil, fmt.Errorf("port %d is taken (another `make dev`? try PORT=...): %w", port, err)
 		}
 		// kumo's own internal calls (API Gateway → Lambda) read only
-		// KUMO_HOST/KUMO_PORT, not --port: see NOTES.md.
+		// KUMO_HOST/KUMO_PORT: with --port they would still go to 4566.
 		env := append(baseEnv(), "KUMO_HOST=127.0.0.1", "KUMO_PORT="+strconv.Itoa(port), "KUMO_LOG_LEVEL=warn")
 		p, err := startProc("kumo", bin, nil, env, "", onLine)
 		if err != nil {
@@ -126,6 +126,7 @@ func AWSEnv(endpoint string) []string {
 
 // Clients are SDK clients pointed at one kumo.
 type Clients struct {
+	Endpoint       string // the kumo's
 	SQS            *sqs.Client
 	SecretsManager *secretsmanager.Client
 	DynamoDB       *dynamodb.Client
@@ -141,10 +142,11 @@ func NewClients(endpoint string) *Clients {
 	// A worker invocation may take its whole timeout; the default client's
 	// lack of timeout is fine since every call carries a context.
 	return &Clients{
+		Endpoint:       endpoint,
 		SQS:            sqs.New(sqs.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc}),
 		SecretsManager: secretsmanager.New(secretsmanager.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc}),
 		DynamoDB: dynamodb.New(dynamodb.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc,
-			// kumo sends no CRC32 header (NOTES.md).
+			// kumo sends no CRC32 header, and the SDK would warn on every call.
 			DisableValidateResponseChecksum: true}),
 		Lambda: lambda.New(lambda.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc,
 			// The poller must see a function error, not have the SDK retry it.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 
@@ -69,8 +70,15 @@ func CreateResources(ctx context.Context, c *Clients, spec *Spec, secretValue st
 		if err != nil {
 			return nil, fmt.Errorf("create queue %s: %w", q.LogicalID, err)
 		}
-		r.QueueURLs[q.LogicalID] = *out.QueueUrl
-		a, err := c.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl,
+		// kumo's queue URLs always say localhost:4566, whatever its port
+		// (a difference from SQS, whose URLs are where the queue is): give
+		// everyone the URL this kumo answers on.
+		u, err := url.Parse(*out.QueueUrl)
+		if err != nil {
+			return nil, fmt.Errorf("queue %s URL: %w", q.LogicalID, err)
+		}
+		r.QueueURLs[q.LogicalID] = c.Endpoint + u.Path
+		a, err := c.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(r.QueueURLs[q.LogicalID]),
 			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
 		if err != nil {
 			return nil, fmt.Errorf("queue %s ARN: %w", q.LogicalID, err)

@@ -1,13 +1,20 @@
-// Package devstack runs hookline's whole pipeline on this machine: kumo (the
-// AWS emulator) with the resources template.yaml declares, the real function
-// bootstraps against kumo's Lambda Runtime API, and an SQS event-source
-// poller (kumo stores event source mappings but never runs them).
+// Package devstack is the only way hookline makes local AWS, for `make dev`,
+// `make invoke` and every test (through devstack/devstacktest): kumo (the AWS
+// emulator) with the resources template.yaml declares, the real function
+// bootstraps against kumo's Lambda Runtime API or under aws-lambda-rie, and
+// an SQS event-source poller (kumo stores event source mappings but never
+// runs them). It also builds kumo and aws-lambda-rie (Tool).
 //
 // Everything local is derived from template.yaml through internal/samtemplate
 // so that local and deployed cannot drift: queue settings, redrive policy,
 // function timeouts, env var names, routes and the worker's batch settings.
 // The only deliberate differences are the values of !Ref targets (local URLs
 // and ARNs) and the optional test overrides in Options.
+//
+// Where kumo differs from AWS on what a function sees, devstack makes it
+// look like AWS, so the functions carry no emulator workaround: queue URLs
+// name the port kumo listens on, and API Gateway events carry a bare source
+// address (see NormalizeEvent).
 package devstack
 
 import (

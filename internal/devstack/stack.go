@@ -62,7 +62,9 @@ type Stack struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	public *http.Server
+	public  *http.Server
+	runtime *http.Server // the Runtime API the function processes poll
+	rtPort  int
 
 	mu      sync.Mutex
 	stopped bool
@@ -137,6 +139,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := errors.Join(regErrs...); err != nil {
 		return s, err
 	}
+	if len(run) > 0 {
+		if s.runtime, s.rtPort, err = serveRuntimeAPI(s.Kumo.Endpoint, log); err != nil {
+			return s, err
+		}
+	}
 	for _, f := range run {
 		for i := range opts.Concurrency {
 			s.wg.Go(func() { s.supervise(runCtx, f, i) })
@@ -188,7 +195,7 @@ func (s *Stack) poller(f FunctionSpec) (*Poller, error) {
 }
 
 // supervise keeps one process of function f running against kumo's Runtime
-// API until ctx ends; a crashed or timed-out process is started again, as
+// API (through serveRuntimeAPI) until ctx ends; a crashed or timed-out process is started again, as
 // Lambda would start a new execution environment.
 func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 	env := append(baseEnv(), s.FunctionProcessEnv(f)...)
@@ -219,7 +226,7 @@ func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 // variables that point the SDK at kumo.
 func (s *Stack) FunctionProcessEnv(f FunctionSpec) []string {
 	return append([]string{
-		"AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + strconv.Itoa(s.Kumo.Port) + "/_runtime/" + f.Name,
+		"AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + strconv.Itoa(s.rtPort) + "/_runtime/" + f.Name,
 		"_HANDLER=bootstrap",
 	}, s.functionEnv(f)...)
 }
@@ -298,6 +305,9 @@ func (s *Stack) Stop() {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	if s.runtime != nil {
+		_ = s.runtime.Close()
+	}
 	for _, p := range procs {
 		if p.name == "kumo" {
 			// kumo's graceful shutdown takes ~2 s; its state is in memory

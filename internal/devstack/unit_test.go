@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -140,5 +141,33 @@ func TestAddReceivedKeepsOneCopyPerMessage(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "a=a2,b=b1,c=c1" {
 		t.Fatalf("batch %v, want one copy of a with its newest receipt handle", got)
+	}
+}
+
+func TestNormalizeEventStripsThePortOfTheSourceIP(t *testing.T) {
+	const rest = `"body":"<a&b>","headers":{"x":"1"}`
+	tests := []struct{ name, in, want string }{
+		{"kumo's host:port", `{"version":"2.0","requestContext":{"http":{"sourceIp":"127.0.0.1:40668"}},` + rest + `}`, "127.0.0.1"},
+		{"IPv6 with port", `{"version":"2.0","requestContext":{"http":{"sourceIp":"[::1]:40668"}},` + rest + `}`, "::1"},
+		{"already bare", `{"version":"2.0","requestContext":{"http":{"sourceIp":"203.0.113.7"}},` + rest + `}`, "203.0.113.7"},
+		{"not an address", `{"version":"2.0","requestContext":{"http":{"sourceIp":"nope:1"}},` + rest + `}`, "nope:1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := NormalizeEvent([]byte(tt.in))
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(out, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.RequestContext.HTTP.SourceIP != tt.want || ev.Body != "<a&b>" || ev.Headers["x"] != "1" {
+				t.Errorf("%s -> %s", tt.in, out)
+			}
+		})
+	}
+	// Other events pass untouched, byte for byte.
+	for _, in := range []string{`{"Records":[{"messageId":"m"}]}`, `{"version":"1.0","requestContext":{"identity":{"sourceIp":"1.2.3.4:5"}}}`, `not json`} {
+		if out := NormalizeEvent([]byte(in)); string(out) != in {
+			t.Errorf("%s -> %s", in, out)
+		}
 	}
 }

@@ -304,12 +304,7 @@ func (h *Handler) readBody(req events.APIGatewayV2HTTPRequest) ([]byte, int, str
 func (h *Handler) sourceAllowed(ip string) bool {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
-		// API Gateway sends a bare address; kumo's emulation adds the port.
-		ap, perr := netip.ParseAddrPort(ip)
-		if perr != nil {
-			return false
-		}
-		addr = ap.Addr()
+		return false
 	}
 	addr = addr.Unmap()
 	for _, p := range h.cfg.AllowedCIDRs {

@@ -123,11 +123,11 @@ func TestHandle(t *testing.T) {
 		{name: "duplicate uuids in one delivery", req: request("POST", authed(nil), `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"a"},{"uuid":"a"},{"uuid":"b"}]}}`), wantStatus: 200, wantEnqueued: 2},
 		{name: "source allowed", cfg: Config{AllowedCIDRs: mustCIDRs("203.0.113.0/24")}, req: request("POST", authed(nil), delivery(1, "x")), wantStatus: 200, wantEnqueued: 1},
 		{name: "source denied", cfg: Config{AllowedCIDRs: mustCIDRs("198.51.100.0/24, 10.0.0.1")}, req: request("POST", authed(nil), delivery(1, "x")), wantStatus: 403},
-		{name: "source with port allowed", cfg: Config{AllowedCIDRs: mustCIDRs("127.0.0.0/8")}, req: func() events.APIGatewayV2HTTPRequest {
+		{name: "source with a port denied", cfg: Config{AllowedCIDRs: mustCIDRs("127.0.0.0/8")}, req: func() events.APIGatewayV2HTTPRequest {
 			r := request("POST", authed(nil), delivery(1, "x"))
-			r.RequestContext.HTTP.SourceIP = "127.0.0.1:40668"
+			r.RequestContext.HTTP.SourceIP = "127.0.0.1:40668" // API Gateway sends a bare address
 			return r
-		}(), wantStatus: 200, wantEnqueued: 1},
+		}(), wantStatus: 403},
 		{name: "source unparsable denied", cfg: Config{AllowedCIDRs: mustCIDRs("0.0.0.0/0")}, req: func() events.APIGatewayV2HTTPRequest {
 			r := request("POST", authed(nil), delivery(1, "x"))
 			r.RequestContext.HTTP.SourceIP = "not-an-ip"

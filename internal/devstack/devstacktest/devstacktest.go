@@ -45,6 +45,9 @@ type Options struct {
 	Bootstraps map[string]string
 	// Secret is the hook secret's value; default devstack.DevSecret.
 	Secret string
+	// Env is added to every function's environment, after the template's
+	// (ALLOWED_SOURCE_CIDRS=..., say).
+	Env []string
 	// OnLine also receives every line kumo and the functions write.
 	OnLine devstack.LineFunc
 }
@@ -76,6 +79,7 @@ func Start(t testing.TB, opts Options) *devstack.Stack {
 		Bootstraps: bs,
 		Secret:     opts.Secret,
 		Overrides:  opts.Overrides,
+		ExtraEnv:   opts.Env,
 		OnLine: func(source string, line []byte) {
 			logs.line(source, line)
 			if opts.OnLine != nil {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/devstack/devstacktest"
+)
+
+// syncBuffer is an io.Writer that tests can read while others write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestDevAndSend runs `make dev` and `make send EVENTS='events/*.json'` as
+// the README describes them, on a port other than 4566: the banner names
+// that port, send sends every delivery in events/ and names the files it
+// skips, and the functions' log lines are `worker | {...}` on the terminal
+// and in the log file.
+func TestDevAndSend(t *testing.T) {
+	root := devstacktest.RepoRoot(t)
+	bin := t.TempDir()
+	for _, fn := range []string{"receiver", "worker"} {
+		if err := os.MkdirAll(filepath.Join(bin, fn), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(devstacktest.Bootstrap(t, fn), filepath.Join(bin, fn, "bootstrap")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	devstacktest.Tool(t, "kumo")
+	t.Chdir(root)
+	port, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, logFile := filepath.Join(bin, "dev-stack.json"), filepath.Join(bin, "dev.log")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"dev", "--port", fmt.Sprint(port), "--bin", bin, "--state", state, "--log-file", logFile}, &stdout, &stderr)
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("hookline dev exit %d:\n%s", code, stderr.String())
+			}
+		}
+	}
+	defer stop()
+	waitFor(t, "the banner", func() bool { return strings.Contains(stdout.String(), "Ctrl-C stops everything") })
+
+	banner := stdout.String()
+	for _, name := range []string{"queue", "DLQ"} {
+		m := regexp.MustCompile(`(?m)^  ` + name + ` +(\S+)$`).FindStringSubmatch(banner)
+		if m == nil || !strings.HasPrefix(m[1], fmt.Sprintf("http://127.0.0.1:%d/", port)) {
+			t.Errorf("banner %s URL %v is not on port %d:\n%s", name, m, port, banner)
+		}
+	}
+
+	var sendOut, sendErr strings.Builder
+	if code := run(ctx, []string{"send", "--events", "events/*.json", "--state", state}, &sendOut, &sendErr); code != 0 {
+		t.Fatalf("hookline send exit %d:\n%s%s", code, sendOut.String(), sendErr.String())
+	}
+	if n := strings.Count(sendOut.String(), "POST delivery"); n != 3 {
+		t.Errorf("sent %d deliveries, want the 3 in events/:\n%s", n, sendOut.String())
+	}
+	for _, skipped := range []string{"verify-get.json", "verify-get-noauth.json", "worker-sqs-batch.json"} {
+		if !strings.Contains(sendErr.String(), "skipping events/"+skipped+": ") {
+			t.Errorf("send did not name %s as skipped:\n%s", skipped, sendErr.String())
+		}
+	}
+	// The three files carry the same 4 events: the worker handles each once.
+	waitFor(t, "the worker's event lines", func() bool { return strings.Count(stdout.String(), `"msg":"okta event"`) >= 4 })
+	stop()
+	fileLog, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for where, text := range map[string]string{"terminal": stdout.String(), "log file": string(fileLog)} {
+		for _, prefix := range []string{"receiver | {", "worker | {"} {
+			if !strings.Contains(text, "\n"+prefix) {
+				t.Errorf("%s has no line starting %q", where, prefix)
+			}
+		}
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state file left after Ctrl-C: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "no process left behind") {
+		t.Errorf("hookline dev did not check for leftover processes:\n%s", stderr.String())
+	}
+}
