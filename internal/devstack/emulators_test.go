@@ -23,7 +23,6 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
-	"github.com/hookline/hookline/internal/proctree"
 )
 
 // These tests check the emulators themselves, and the runners of
@@ -307,7 +306,7 @@ func TestCleanupLeavesNoProcess(t *testing.T) {
 		s := devstacktest.Start(t, devstacktest.Options{Run: []string{"receiver"}})
 		r := devstacktest.StartRIE(t, s, "worker", bs)
 		invoke(t, r, `{}`) // the bootstrap is running now
-		kids := proctree.Descendants(r.PID())
+		kids := devstack.Descendants(r.PID())
 		if len(kids) == 0 {
 			t.Fatal("rie has no child process after an invocation")
 		}

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/hookline/hookline/internal/proctree"
 )
 
 // LineFunc receives one line a process wrote (stdout or stderr), without the
@@ -91,7 +89,7 @@ func (p *proc) exited() bool {
 // the reaping waits for those to close.
 func (p *proc) stop(grace time.Duration) {
 	pgid := p.pid()
-	proctree.KillDescendants(pgid, time.Second)
+	killDescendants(pgid, time.Second)
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-p.done:

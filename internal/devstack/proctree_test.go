@@ -1,4 +1,4 @@
-package proctree
+package devstack
 
 import (
 	"os/exec"
@@ -23,11 +23,11 @@ func TestKillDescendantsReachesOtherGroups(t *testing.T) {
 	if len(kids) == 0 {
 		t.Fatal("the sleeper never showed up as a descendant")
 	}
-	KillDescendants(cmd.Process.Pid, 2*time.Second)
+	killDescendants(cmd.Process.Pid, 2*time.Second)
 	if err := cmd.Wait(); err != nil && !isExit(err) {
 		t.Fatal(err)
 	}
-	if AnyExists(kids) {
+	if anyAlive(kids) {
 		t.Fatalf("descendants %v survived", kids)
 	}
 }

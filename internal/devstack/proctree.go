@@ -1,7 +1,8 @@
-// Package proctree finds and kills a process's descendants. It exists because
-// aws-lambda-rie starts the function bootstrap in a process group of its own,
-// so killing rie's group leaves the bootstrap running.
-package proctree
+package devstack
+
+// Finding and killing a process's descendants: aws-lambda-rie starts the
+// function bootstrap in a process group of its own, so killing rie's group
+// leaves the bootstrap running.
 
 import (
 	"bytes"
@@ -42,21 +43,20 @@ func Descendants(pid int) []int {
 	return out
 }
 
-// AnyExists reports whether any of pids is still in the process table
-// (zombies included).
-func AnyExists(pids []int) bool {
+// anyAlive reports whether any of pids is still in the process table.
+func anyAlive(pids []int) bool {
 	for _, pid := range pids {
-		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		if ProcessAlive(pid) {
 			return true
 		}
 	}
 	return false
 }
 
-// KillDescendants SIGKILLs every descendant of pid and the process group of
+// killDescendants SIGKILLs every descendant of pid and the process group of
 // each one that leads its own group, then gives pid up to wait to reap them,
 // so that no orphan outlives it. pid itself is not signalled.
-func KillDescendants(pid int, wait time.Duration) {
+func killDescendants(pid int, wait time.Duration) {
 	kids := Descendants(pid)
 	for _, d := range kids {
 		if pgid, err := syscall.Getpgid(d); err == nil && pgid != pid {
@@ -64,7 +64,7 @@ func KillDescendants(pid int, wait time.Duration) {
 		}
 		_ = syscall.Kill(d, syscall.SIGKILL)
 	}
-	for deadline := time.Now().Add(wait); time.Now().Before(deadline) && AnyExists(kids); {
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline) && anyAlive(kids); {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
