@@ -27,9 +27,13 @@ build-ReceiverFunction:
 build-WorkerFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/worker
 
+build-ReconcilerFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
+
 build: ## build the linux/arm64 Lambda binaries into build/ (as sam build would)
 	$(MAKE) build-ReceiverFunction ARTIFACTS_DIR=$(ROOT)/build/ReceiverFunction
 	$(MAKE) build-WorkerFunction ARTIFACTS_DIR=$(ROOT)/build/WorkerFunction
+	$(MAKE) build-ReconcilerFunction ARTIFACTS_DIR=$(ROOT)/build/ReconcilerFunction
 	@ls -l build/*/bootstrap
 
 # --- local tools, built from infra/tools/go.mod (pinned, checksummed) -----------
@@ -40,13 +44,16 @@ tools: cli ## build kumo and aws-lambda-rie into .bin/ when stale
 $(BIN)/staticcheck: $(TOOLS_DIR)/lint/go.mod $(TOOLS_DIR)/lint/go.sum
 	cd $(TOOLS_DIR)/lint && $(GO) build -o $@ honnef.co/go/tools/cmd/staticcheck
 
-bootstraps: $(BIN)/receiver/bootstrap $(BIN)/worker/bootstrap ## host-arch function binaries for rie and the dev stack
+bootstraps: $(BIN)/receiver/bootstrap $(BIN)/worker/bootstrap $(BIN)/reconciler/bootstrap ## host-arch function binaries for rie and the dev stack
 
 $(BIN)/receiver/bootstrap: $(GO_SOURCES)
 	$(HOST_BUILD) -o $@ ./functions/receiver
 
 $(BIN)/worker/bootstrap: $(GO_SOURCES)
 	$(HOST_BUILD) -o $@ ./functions/worker
+
+$(BIN)/reconciler/bootstrap: $(GO_SOURCES)
+	$(HOST_BUILD) -o $@ ./functions/reconciler
 
 cli: $(BIN)/hookline ## the operator CLI
 
@@ -111,4 +118,4 @@ redrive: cli ## move parked events from the DLQ back: make redrive ARGS='--stack
 	$(BIN)/hookline redrive $(ARGS)
 
 clean:
-	rm -rf build .bin/receiver .bin/worker .bin/hookline
+	rm -rf build .bin/receiver .bin/worker .bin/reconciler .bin/hookline

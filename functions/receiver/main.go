@@ -13,6 +13,7 @@ import (
 	"github.com/hookline/hookline/internal/auth"
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
+	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/queue"
@@ -28,6 +29,8 @@ func main() {
 	maxBody := env.Bytes("MAX_BODY_BYTES", 1<<20)
 	secretTTL := env.Duration("SECRET_CACHE_TTL", 5*time.Minute)
 	budget := env.Duration("PUBLISH_BUDGET", 2*time.Second)
+	table := env.Optional("LEDGER_TABLE", "")
+	retention := env.Duration("LEDGER_RETENTION", ledger.DefaultRetention)
 	log := logging.New(env.Optional("LOG_LEVEL", "info"))
 	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
 	recorder := metrics.New(env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace), env.Optional("STACK_NAME", "local"), logging.Stdout)
@@ -53,7 +56,12 @@ func main() {
 	cancel()
 
 	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: aws.SQS(), QueueURL: queueURL}, Budget: budget}
-	h := receiver.New(receiver.Config{AuthHeader: authHeader, MaxBodyBytes: maxBody, AllowedCIDRs: allowed, Metrics: recorder}, verifier, publisher, log)
+	var opts []receiver.Option
+	if table != "" {
+		// Marks the events the hook brought, so the reconciler skips them.
+		opts = append(opts, receiver.WithDeliveryMarks(&ledger.Deliveries{Client: aws.DynamoDB(), Table: table, Retention: retention}, 0))
+	}
+	h := receiver.New(receiver.Config{AuthHeader: authHeader, MaxBodyBytes: maxBody, AllowedCIDRs: allowed, Metrics: recorder}, verifier, publisher, log, opts...)
 	lambda.Start(h.Handle)
 }
 

@@ -58,24 +58,57 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs []queue.Message) queue.Result
 }
 
+// DeliveryMarker remembers which events the hook brought to the queue (the
+// ledger's delivery marks), so the reconciler does not recover them.
+type DeliveryMarker interface {
+	Mark(ctx context.Context, source string, uuids []string) error
+}
+
+// RecordSource is the source the receiver marks its events with.
+const RecordSource = "hook"
+
+// DefaultRecordBudget bounds the delivery record after the events are queued.
+const DefaultRecordBudget = 300 * time.Millisecond
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithDeliveryMarks records the uuids of the events each delivery queued, after
+// they are queued, within budget (DefaultRecordBudget when zero). A record
+// that fails is logged and changes no answer: the events are safe on the
+// queue, and at worst the reconciler queues them again, which the worker's
+// ledger absorbs.
+func WithDeliveryMarks(r DeliveryMarker, budget time.Duration) Option {
+	if budget <= 0 {
+		budget = DefaultRecordBudget
+	}
+	return func(h *Handler) { h.rec, h.recBudget = r, budget }
+}
+
 // Handler serves the hook endpoint.
 type Handler struct {
-	cfg  Config
-	auth Authenticator
-	pub  Publisher
-	log  *slog.Logger
-	now  func() time.Time
+	cfg       Config
+	auth      Authenticator
+	pub       Publisher
+	rec       DeliveryMarker
+	recBudget time.Duration
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New returns a Handler.
-func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger) *Handler {
+func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger, opts ...Option) *Handler {
 	if cfg.AuthHeader == "" {
 		cfg.AuthHeader = "Authorization"
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	return &Handler{cfg: cfg, auth: a, pub: p, log: log, now: time.Now}
+	h := &Handler{cfg: cfg, auth: a, pub: p, log: log, now: time.Now}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // ParseCIDRs reads a comma-separated list such as ALLOWED_SOURCE_CIDRS.
@@ -113,6 +146,7 @@ type outcome struct {
 	duplicates int
 	enqueued   int
 	failed     int // events not enqueued
+	recorded   int
 	err        error
 }
 
@@ -245,6 +279,7 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	res := h.pub.Publish(ctx, msgs)
 	out.enqueued = res.Sent
 	out.failed = len(res.Failed)
+	h.markBrought(ctx, req, evs, res, &out)
 	if len(res.Failed) == 0 {
 		*resp = jsonResponse(http.StatusOK, `{"accepted":`+strconv.Itoa(res.Sent)+`}`)
 		out.status = resp.StatusCode
@@ -277,6 +312,27 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	*resp = errorResponse(status)
 	out.status = status
 	return out
+}
+
+// markBrought writes the delivery marks of the events now on the queue.
+func (h *Handler) markBrought(ctx context.Context, req events.APIGatewayV2HTTPRequest, evs []okta.Event, res queue.Result, out *outcome) {
+	if h.rec == nil || res.Sent == 0 {
+		return
+	}
+	uuids := make([]string, 0, res.Sent)
+	for i, ev := range evs {
+		if _, failed := res.Failed[i]; !failed && ev.UUID != "" {
+			uuids = append(uuids, ev.UUID)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.recBudget)
+	defer cancel()
+	if err := h.rec.Mark(ctx, RecordSource, uuids); err != nil {
+		h.log.WarnContext(ctx, "delivery not recorded; the reconciler may queue these events again (the ledger absorbs it)",
+			"requestId", req.RequestContext.RequestID, "events", len(uuids), "error", err.Error())
+		return
+	}
+	out.recorded = len(uuids)
 }
 
 // readBody decodes the body and enforces MaxBodyBytes. It returns a non-zero
@@ -331,6 +387,9 @@ func (h *Handler) logRequest(ctx context.Context, req events.APIGatewayV2HTTPReq
 	}
 	if req.RequestContext.HTTP.Method == http.MethodPost {
 		attrs = append(attrs, "events", out.events, "duplicates", out.duplicates, "enqueued", out.enqueued)
+		if h.rec != nil {
+			attrs = append(attrs, "recorded", out.recorded)
+		}
 	}
 	if out.reason != "" {
 		attrs = append(attrs, "reason", out.reason)

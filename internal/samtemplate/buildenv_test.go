@@ -12,13 +12,16 @@ const goodMakefile = `GO ?= go
 # Lambda: linux/arm64, static, no net/rpc runtime.
 LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w'
 
-.PHONY: build-ReceiverFunction build-WorkerFunction
+.PHONY: build-ReceiverFunction build-WorkerFunction build-ReconcilerFunction
 
 build-ReceiverFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/receiver
 
 build-WorkerFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/worker
+
+build-ReconcilerFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
 `
 
 // otherGoodMakefile is written differently but builds the same thing.
@@ -27,6 +30,7 @@ export GOOS := linux
 export GOARCH := arm64
 FLAGS = -tags=lambda.norpc,netgo -trimpath -ldflags="-s -w"
 build-ReceiverFunction: ; go build $(FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/receiver
+build-ReconcilerFunction: ; go build $(FLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
 build-WorkerFunction: worker-bin
 worker-bin:
 	@mkdir -p $(ARTIFACTS_DIR) && \
@@ -178,6 +182,8 @@ func Run(e *cfg.Env, queue, secret string) {
 	_ = e.Optional("LOG_LEVEL", "info")
 	_ = e.Optional("METRICS_NAMESPACE", "Hookline")
 	_ = e.Optional("STACK_NAME", "local")
+	_ = e.Optional("LEDGER_TABLE", "")
+	_ = e.Duration("LEDGER_RETENTION", 0)
 }
 `
 

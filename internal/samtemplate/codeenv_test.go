@@ -24,8 +24,9 @@ import (
 // functionDirs maps each function to the package its Makefile target must
 // build and whose code must agree with the template's environment.
 var functionDirs = map[string]string{
-	receiverID: "functions/receiver",
-	workerID:   "functions/worker",
+	receiverID:   "functions/receiver",
+	workerID:     "functions/worker",
+	reconcilerID: "functions/reconciler",
 }
 
 // configPkg is the module-relative import path of the env reading package.
@@ -262,6 +263,29 @@ func scanPackage(root, rel, mod string, env *codeEnv) ([]string, error) {
 // Lambda's own AWS_* and the shared LOG_LEVEL.
 func exemptEnv(name string) bool { return name == "LOG_LEVEL" || strings.HasPrefix(name, "AWS_") }
 
+// existsOnlyWhenSet says whether v is !Ref P and the function exists only
+// under a condition !Not [!Equals [!Ref P, ""]]: the empty default then
+// never reaches it (the reconciler without Okta credentials).
+func existsOnlyWhenSet(t *Template, id string, v any) bool {
+	fn, ref, ok := Intrinsic(v)
+	cond := t.Resources[id].Condition
+	if !ok || fn != "Ref" || cond == "" {
+		return false
+	}
+	fn, arg, ok := Intrinsic(t.Conditions[cond])
+	not, _ := arg.([]any)
+	if !ok || fn != "Fn::Not" || len(not) != 1 {
+		return false
+	}
+	fn, arg, ok = Intrinsic(not[0])
+	eq, _ := arg.([]any)
+	if !ok || fn != "Fn::Equals" || len(eq) != 2 {
+		return false
+	}
+	name := fmt.Sprint(ref)
+	return (isRef(eq[0], name) && eq[1] == "") || (isRef(eq[1], name) && eq[0] == "")
+}
+
 // checkEnv compares a function's template environment with what its code
 // reads: every required variable must be set (and not to ""), and every
 // variable set must be read by some code (a typo otherwise).
@@ -281,7 +305,7 @@ func checkEnv(t *Template, id string, env codeEnv) problems {
 			p.addf("%s: code requires %s (%s) but the template does not set it", id, name, env.required[name])
 			continue
 		}
-		if s, err := t.Str(v); err == nil && s == "" {
+		if s, err := t.Str(v); err == nil && s == "" && !existsOnlyWhenSet(t, id, v) {
 			p.addf("%s: code requires %s (%s) but the template sets it to \"\"", id, name, env.required[name])
 		}
 	}

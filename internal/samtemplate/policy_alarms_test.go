@@ -2,6 +2,7 @@ package samtemplate
 
 import (
 	"fmt"
+	"github.com/hookline/hookline/internal/metrics"
 	"testing"
 )
 
@@ -61,6 +62,13 @@ func checkAlarms(t *Template) problems {
 				if isGetAtt(m["Value"], dlqID, "QueueName") && metric == "ApproximateNumberOfMessagesVisible" {
 					watchesDLQ = true
 				}
+			}
+			continue
+		}
+		if isRef(ns, "MetricsNamespace") {
+			// An EMF metric: it must be one hookline writes.
+			if _, ok := metrics.Find(fmt.Sprint(metric)); !ok {
+				p.addf("%s: watches %v, which internal/metrics does not define", at, metric)
 			}
 			continue
 		}

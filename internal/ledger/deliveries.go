@@ -1,0 +1,234 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Sources of a delivery mark: how an event reached the events queue.
+const (
+	SourceHook      = "hook"      // the receiver queued it from an Okta event hook call
+	SourceSystemLog = "systemlog" // the reconciler recovered it from the System Log
+	SourceReplay    = "replay"    // hookline replay queued it
+)
+
+// AttrSource is the delivery mark's source attribute.
+const AttrSource = "source"
+
+// DeliveryKey is the ledger key of an event's delivery mark. Handler
+// records are "<uuid>#<handler>"; a mark starts with "delivered#", so the
+// two never meet.
+func DeliveryKey(uuid string) string { return "delivered#" + uuid }
+
+// Batch sizes DynamoDB allows.
+const (
+	maxBatchWrite = 25
+	maxBatchGet   = 100
+)
+
+// DeliveriesAPI is the part of the DynamoDB client delivery marks use.
+type DeliveriesAPI interface {
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// Deliveries records which events reached the events queue, so that the
+// reconciler and replay never queue again what the hook (or an earlier
+// recovery) already brought, whether it was handled since, still waits in
+// the queue, or is parked in the DLQ.
+//
+// A mark is written only after the event is on the queue: a mark without
+// its event would hide a loss, while an event without its mark costs at
+// most a duplicate, which the handler ledger absorbs.
+type Deliveries struct {
+	Client DeliveriesAPI
+	Table  string
+	// Retention is how long a mark is kept; zero means DefaultRetention,
+	// which outlives the System Log's 90 days.
+	Retention time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (d *Deliveries) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+// Mark records that the events with these uuids are on the queue, by
+// source. It writes 25 marks per BatchWriteItem and retries what DynamoDB
+// leaves unprocessed until ctx ends.
+func (d *Deliveries) Mark(ctx context.Context, source string, uuids []string) error {
+	uuids = unique(uuids)
+	now := d.now()
+	r := d.Retention
+	if r <= 0 {
+		r = DefaultRetention
+	}
+	for start := 0; start < len(uuids); start += maxBatchWrite {
+		chunk := uuids[start:min(start+maxBatchWrite, len(uuids))]
+		reqs := make([]types.WriteRequest, len(chunk))
+		for i, u := range chunk {
+			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+				AttrKey:       str(DeliveryKey(u)),
+				AttrEventUUID: str(u),
+				AttrSource:    str(source),
+				AttrUpdatedAt: num(now.UnixMilli()),
+				AttrExpiresAt: num(now.Add(r).Unix()),
+			}}}
+		}
+		pending := map[string][]types.WriteRequest{d.Table: reqs}
+		for attempt := 0; len(pending[d.Table]) > 0; attempt++ {
+			if attempt > 0 {
+				if err := pause(ctx, attempt); err != nil {
+					return fmt.Errorf("ledger: %d delivery marks unwritten: %w", len(pending[d.Table]), err)
+				}
+			}
+			out, err := d.Client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				return fmt.Errorf("ledger: write delivery marks: %w", err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
+	return nil
+}
+
+// Delivered returns the uuids among these that have a mark. It reads 100
+// keys per BatchGetItem (strongly consistent) and retries unprocessed keys
+// until ctx ends.
+func (d *Deliveries) Delivered(ctx context.Context, uuids []string) (map[string]bool, error) {
+	uuids = unique(uuids)
+	found := make(map[string]bool, len(uuids))
+	for start := 0; start < len(uuids); start += maxBatchGet {
+		chunk := uuids[start:min(start+maxBatchGet, len(uuids))]
+		keys := make([]map[string]types.AttributeValue, len(chunk))
+		for i, u := range chunk {
+			keys[i] = map[string]types.AttributeValue{AttrKey: str(DeliveryKey(u))}
+		}
+		pending := map[string]types.KeysAndAttributes{d.Table: {
+			Keys:                     keys,
+			ConsistentRead:           aws.Bool(true),
+			ProjectionExpression:     aws.String("#ev"),
+			ExpressionAttributeNames: map[string]string{"#ev": AttrEventUUID},
+		}}
+		for attempt := 0; len(pending[d.Table].Keys) > 0; attempt++ {
+			if attempt > 0 {
+				if err := pause(ctx, attempt); err != nil {
+					return nil, fmt.Errorf("ledger: %d delivery marks unread: %w", len(pending[d.Table].Keys), err)
+				}
+			}
+			out, err := d.Client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
+			if err != nil {
+				return nil, fmt.Errorf("ledger: read delivery marks: %w", err)
+			}
+			for _, item := range out.Responses[d.Table] {
+				if s, ok := item[AttrEventUUID].(*types.AttributeValueMemberS); ok {
+					found[s.Value] = true
+				}
+			}
+			pending = out.UnprocessedKeys
+		}
+	}
+	return found, nil
+}
+
+// pause backs off before retrying unprocessed batch items: 50 ms doubling
+// to 1.6 s.
+func pause(ctx context.Context, attempt int) error {
+	t := time.NewTimer(50 * time.Millisecond << min(attempt-1, 5))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func unique(in []string) []string {
+	seen := make(map[string]bool, len(in))
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Cursor is where a System Log read stopped.
+type Cursor struct {
+	// Next is the page URL to read next (an opaque Okta link).
+	Next string
+	// Filter is the event type filter the link was made for; a different
+	// filter needs a new read.
+	Filter string
+	// UpdatedAt is when the cursor was saved.
+	UpdatedAt time.Time
+}
+
+// CursorsAPI is the part of the DynamoDB client cursors use.
+type CursorsAPI interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// Cursors keeps named System Log cursors in the ledger table under
+// "cursor#<name>", without expiry.
+type Cursors struct {
+	Client CursorsAPI
+	Table  string
+}
+
+// ErrNoCursor means no cursor of that name was saved yet.
+var ErrNoCursor = errors.New("ledger: no cursor saved")
+
+// Load returns the saved cursor, or ErrNoCursor.
+func (c *Cursors) Load(ctx context.Context, name string) (Cursor, error) {
+	out, err := c.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &c.Table,
+		Key:            map[string]types.AttributeValue{AttrKey: str("cursor#" + name)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Cursor{}, fmt.Errorf("ledger: read cursor %s: %w", name, err)
+	}
+	if len(out.Item) == 0 {
+		return Cursor{}, ErrNoCursor
+	}
+	s := func(k string) string {
+		v, _ := out.Item[k].(*types.AttributeValueMemberS)
+		if v == nil {
+			return ""
+		}
+		return v.Value
+	}
+	return Cursor{Next: s("next"), Filter: s("filter"), UpdatedAt: time.UnixMilli(numAttr(out.Item, AttrUpdatedAt))}, nil
+}
+
+// Save stores the cursor, replacing the last one.
+func (c *Cursors) Save(ctx context.Context, name string, cur Cursor) error {
+	_, err := c.Client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &c.Table,
+		Item: map[string]types.AttributeValue{
+			AttrKey:       str("cursor#" + name),
+			"next":        str(cur.Next),
+			"filter":      str(cur.Filter),
+			AttrUpdatedAt: num(cur.UpdatedAt.UnixMilli()),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("ledger: save cursor %s: %w", name, err)
+	}
+	return nil
+}

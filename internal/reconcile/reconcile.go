@@ -1,0 +1,429 @@
+// Package reconcile brings to the events queue the Okta events that the
+// event hook did not: it reads the System Log and queues, with their raw
+// JSON and source "systemlog", the subscribed events that have no delivery
+// mark in the ledger (see ledger.Deliveries). The receiver marks what the
+// hook brought; reconcile marks what it recovers. So an event the hook
+// brought is never queued again, whether it was handled, still waits in the
+// queue or is parked in the DLQ, and an event is recovered at most once
+// (a crash between queueing and marking can queue it twice; the worker's
+// ledger then runs each handler once).
+//
+// Run is the scheduled reconciler: a polling read (sortOrder=ASCENDING, no
+// until) that resumes at the cursor saved in the ledger table and leaves
+// events younger than a grace period to the hook. Replay is the on-demand,
+// bounded read behind `hookline replay`.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/metrics"
+	"github.com/hookline/hookline/internal/okta"
+	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/queue"
+)
+
+// EnvelopeSource is the envelope source of every event read from the
+// System Log.
+const EnvelopeSource = "systemlog"
+
+// CursorName names the reconciler's cursor in the ledger table.
+const CursorName = "reconciler"
+
+// Defaults of a Reconciler.
+const (
+	DefaultGrace    = 10 * time.Minute
+	DefaultLookback = 24 * time.Hour
+	DefaultReserve  = 10 * time.Second
+)
+
+// Source reads the System Log (oktaapi.Client).
+type Source interface {
+	LogsURL(q oktaapi.LogsQuery) string
+	Logs(ctx context.Context, pageURL string) (oktaapi.Page, error)
+}
+
+// Marks are the delivery marks (ledger.Deliveries).
+type Marks interface {
+	Delivered(ctx context.Context, uuids []string) (map[string]bool, error)
+	Mark(ctx context.Context, source string, uuids []string) error
+}
+
+// Cursors keep the reconciler's place between runs (ledger.Cursors).
+type Cursors interface {
+	Load(ctx context.Context, name string) (ledger.Cursor, error)
+	Save(ctx context.Context, name string, c ledger.Cursor) error
+}
+
+// Publisher queues events (queue.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, msgs []queue.Message) queue.Result
+}
+
+// Metrics records CloudWatch metrics (a *metrics.Recorder does).
+type Metrics interface {
+	Add(name string, value float64, dims ...metrics.Dim)
+	Flush(ctx context.Context) error
+}
+
+// Reconciler finds and queues the events the hook did not bring.
+type Reconciler struct {
+	Source    Source
+	Marks     Marks
+	Cursors   Cursors
+	Publisher Publisher
+	Log       *slog.Logger
+	// Types are the subscribed event types (OKTA_EVENT_TYPES).
+	Types []string
+	// Grace is the hook's head start: younger events are left for the next
+	// run. Default DefaultGrace.
+	Grace time.Duration
+	// Lookback is how far back the first run starts. Default DefaultLookback.
+	Lookback time.Duration
+	// Reserve is kept from the invocation's deadline to save the cursor and
+	// log; no page is started inside it. Default DefaultReserve.
+	Reserve time.Duration
+	// Limit is the page size; zero means oktaapi.DefaultLimit.
+	Limit int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Metrics, when set, gets EventsRecovered after each run (also 0, so
+	// the alarm sees data).
+	Metrics Metrics
+}
+
+// Stats are what a run or a replay did.
+type Stats struct {
+	Pages     int
+	Seen      int // events read
+	Delivered int // skipped: the hook (or an earlier recovery or replay) brought them
+	Queued    int // recovered, or enqueued by a replay
+	Failed    int // not queued this time; read again next time
+	// OldestQueued is the earliest published of the queued events.
+	OldestQueued string
+	// Stopped says why the read ended: caught-up, grace, deadline,
+	// rate-limited, done or error.
+	Stopped string
+}
+
+// Stop reasons.
+const (
+	StopCaughtUp    = "caught-up"    // an empty page: nothing newer yet
+	StopGrace       = "grace"        // reached events younger than the grace period
+	StopDeadline    = "deadline"     // the invocation's time is nearly up
+	StopRateLimited = "rate-limited" // Okta's rate limit resets after the deadline
+	StopDone        = "done"         // a bounded read reached its end
+	StopError       = "error"
+)
+
+// ParseTypes reads a comma-separated list of event types, such as
+// OKTA_EVENT_TYPES or the OktaEventTypes parameter.
+func ParseTypes(list string) []string {
+	var out []string
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Reconciler) log() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Run is one scheduled reconciliation. It reads from the saved cursor (or
+// Lookback ago on the first run, or when the event types changed), queues
+// every subscribed event older than Grace that has no delivery mark, saves
+// the cursor after each page, and stops before ctx's deadline. It logs one
+// "reconcile run" summary line. A rate limit or the deadline ends the run
+// without error: the next run resumes at the cursor.
+func (r *Reconciler) Run(ctx context.Context) (Stats, error) {
+	start := r.now()
+	st, err := r.run(ctx)
+	if err != nil {
+		st.Stopped = StopError
+	}
+	attrs := []any{"pages", st.Pages, "seen", st.Seen, "alreadyDelivered", st.Delivered, "recovered", st.Queued,
+		"notQueued", st.Failed, "oldestRecoveredPublished", st.OldestQueued, "stopped", st.Stopped,
+		"durationMs", r.now().Sub(start).Milliseconds()}
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelError
+		attrs = append(attrs, "error", err.Error())
+	} else if st.Queued > 0 {
+		// Recovered events mean the hook is losing deliveries.
+		level = slog.LevelWarn
+	}
+	r.log().Log(ctx, level, "reconcile run", attrs...)
+	if r.Metrics != nil {
+		r.Metrics.Add(metrics.EventsRecovered, float64(st.Queued))
+		if ferr := r.Metrics.Flush(ctx); ferr != nil {
+			r.log().WarnContext(ctx, "metrics not written", "error", ferr.Error())
+		}
+	}
+	return st, err
+}
+
+func (r *Reconciler) run(ctx context.Context) (Stats, error) {
+	var st Stats
+	filter := oktaapi.TypeFilter(r.Types)
+	if filter == "" {
+		return st, errors.New("reconcile: no event types to reconcile")
+	}
+	pageURL, err := r.startURL(ctx, filter)
+	if err != nil {
+		return st, err
+	}
+	grace := r.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	deliveryID := "reconcile/" + r.now().UTC().Format(time.RFC3339)
+	for {
+		if r.outOfTime(ctx) {
+			st.Stopped = StopDeadline
+			return st, nil
+		}
+		page, err := r.Source.Logs(ctx, pageURL)
+		if errors.Is(err, oktaapi.ErrRateLimited) {
+			r.log().WarnContext(ctx, "okta rate limit: the next run resumes at the cursor", "error", err.Error())
+			st.Stopped = StopRateLimited
+			return st, nil
+		}
+		if err != nil {
+			return st, err
+		}
+		st.Pages++
+		if len(page.Events) == 0 {
+			st.Stopped = StopCaughtUp
+			return st, nil
+		}
+		cutoff := r.now().Add(-grace)
+		ready := page.Events
+		for i, ev := range page.Events {
+			if t, err := time.Parse(time.RFC3339Nano, ev.Published); err == nil && t.After(cutoff) {
+				ready = page.Events[:i]
+				break
+			}
+		}
+		if err := r.queue(ctx, ready, ledger.SourceSystemLog, deliveryID, false, false, &st); err != nil {
+			// The cursor stays before this page: the next run reads it again.
+			return st, err
+		}
+		next := page.Next
+		if len(ready) < len(page.Events) || next == "" {
+			// Read this page again next run: its young events are left to
+			// the hook for now. What was queued from it is marked.
+			next = page.URL
+		}
+		if next != pageURL {
+			if err := r.Cursors.Save(ctx, CursorName, ledger.Cursor{Next: next, Filter: filter, UpdatedAt: r.now()}); err != nil {
+				return st, err
+			}
+		}
+		if next == page.URL {
+			st.Stopped = StopGrace
+			return st, nil
+		}
+		pageURL = next
+	}
+}
+
+func (r *Reconciler) startURL(ctx context.Context, filter string) (string, error) {
+	cur, err := r.Cursors.Load(ctx, CursorName)
+	switch {
+	case err == nil && cur.Filter == filter && cur.Next != "":
+		return cur.Next, nil
+	case err == nil:
+		r.log().WarnContext(ctx, "subscribed event types changed: reading again from the lookback", "was", cur.Filter, "now", filter)
+	case !errors.Is(err, ledger.ErrNoCursor):
+		return "", err
+	}
+	lookback := r.Lookback
+	if lookback <= 0 {
+		lookback = DefaultLookback
+	}
+	return r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.Types, Limit: r.Limit}), nil
+}
+
+func (r *Reconciler) outOfTime(ctx context.Context) bool {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return ctx.Err() != nil
+	}
+	reserve := r.Reserve
+	if reserve <= 0 {
+		reserve = DefaultReserve
+	}
+	return time.Until(deadline) < reserve // the deadline is on the real clock
+}
+
+// queue queues the events that have no delivery mark (all of them with
+// force), marks what was queued, and counts. dryRun only counts. An error
+// means some events are not queued.
+func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, source, deliveryID string, force, dryRun bool, st *Stats) error {
+	st.Seen += len(evs)
+	if len(evs) == 0 {
+		return nil
+	}
+	var delivered map[string]bool
+	if !force {
+		uuids := make([]string, 0, len(evs))
+		for _, ev := range evs {
+			uuids = append(uuids, ev.UUID)
+		}
+		var err error
+		if delivered, err = r.Marks.Delivered(ctx, uuids); err != nil {
+			return err
+		}
+	}
+	var missing []okta.Event
+	inPage := map[string]bool{}
+	for _, ev := range evs {
+		switch {
+		case ev.UUID == "":
+			r.log().WarnContext(ctx, "system log event without uuid skipped", "eventType", ev.EventType, "published", ev.Published)
+		case delivered[ev.UUID] || inPage[ev.UUID]:
+			st.Delivered++
+		default:
+			inPage[ev.UUID] = true
+			missing = append(missing, ev)
+		}
+	}
+	if dryRun || len(missing) == 0 {
+		st.Queued += len(missing)
+		oldest(st, missing)
+		return nil
+	}
+	now := r.now()
+	msgs := make([]queue.Message, len(missing))
+	for i, ev := range missing {
+		msgs[i] = queue.Message{
+			Body: envelope.Encode(deliveryID, EnvelopeSource, now, ev.Raw),
+			Attributes: map[string]string{
+				envelope.AttrEventUUID: ev.UUID,
+				envelope.AttrEventType: ev.EventType,
+				envelope.AttrPublished: ev.Published,
+			},
+		}
+	}
+	res := r.Publisher.Publish(ctx, msgs)
+	var queued []okta.Event
+	var uuids []string
+	for i, ev := range missing {
+		if err, failed := res.Failed[i]; failed {
+			r.log().ErrorContext(ctx, "event not queued", "eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "error", err.Error())
+			continue
+		}
+		queued = append(queued, ev)
+		uuids = append(uuids, ev.UUID)
+		r.log().InfoContext(ctx, "event recovered", "eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "source", source)
+	}
+	st.Queued += len(queued)
+	st.Failed += len(res.Failed)
+	oldest(st, queued)
+	if err := r.Marks.Mark(ctx, source, uuids); err != nil {
+		// They are on the queue; unmarked, a later read may queue them
+		// again, and the worker's ledger absorbs that.
+		r.log().WarnContext(ctx, "recovered events not marked", "events", len(uuids), "error", err.Error())
+	}
+	if len(res.Failed) > 0 {
+		return fmt.Errorf("reconcile: %d of %d events not queued", len(res.Failed), len(missing))
+	}
+	return nil
+}
+
+func oldest(st *Stats, evs []okta.Event) {
+	for _, ev := range evs {
+		if ev.Published == "" {
+			continue
+		}
+		if st.OldestQueued == "" || earlier(ev.Published, st.OldestQueued) {
+			st.OldestQueued = ev.Published
+		}
+	}
+}
+
+func earlier(a, b string) bool {
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	if errA != nil || errB != nil {
+		return a < b
+	}
+	return ta.Before(tb)
+}
+
+// ReplayOptions select a bounded replay.
+type ReplayOptions struct {
+	Since, Until time.Time
+	// Types overrides the Reconciler's Types when set.
+	Types []string
+	// Force queues events that were already brought or handled too: for a
+	// new handler, which runs on them while the others skip them by the
+	// ledger.
+	Force bool
+	// DryRun counts only.
+	DryRun bool
+	// Progress is called after each page.
+	Progress func(Stats)
+}
+
+// Replay reads the System Log between Since and Until (a bounded read) and
+// queues the events that have no delivery mark, or all of them with Force,
+// marking them as replayed.
+func (r *Reconciler) Replay(ctx context.Context, o ReplayOptions) (Stats, error) {
+	var st Stats
+	types := o.Types
+	if len(types) == 0 {
+		types = r.Types
+	}
+	if o.Until.IsZero() {
+		o.Until = r.now()
+	}
+	if !o.Since.Before(o.Until) {
+		return st, fmt.Errorf("reconcile: replay needs since (%s) before until (%s)", o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339))
+	}
+	deliveryID := "replay/" + r.now().UTC().Format(time.RFC3339)
+	pageURL := r.Source.LogsURL(oktaapi.LogsQuery{Since: o.Since, Until: o.Until, Types: types, Limit: r.Limit})
+	for pageURL != "" {
+		page, err := r.Source.Logs(ctx, pageURL)
+		if err != nil {
+			st.Stopped = StopError
+			// Running the same replay again is safe: what was queued is
+			// marked and skipped (with Force, the ledger absorbs it).
+			return st, err
+		}
+		st.Pages++
+		if err := r.queue(ctx, page.Events, ledger.SourceReplay, deliveryID, o.Force, o.DryRun, &st); err != nil {
+			st.Stopped = StopError
+			return st, err
+		}
+		if o.Progress != nil {
+			o.Progress(st)
+		}
+		if len(page.Events) == 0 {
+			break
+		}
+		pageURL = page.Next
+	}
+	st.Stopped = StopDone
+	return st, nil
+}
