@@ -108,8 +108,13 @@ func event(t *Template, fn, name string) map[string]any {
 	return props(t, fn)["Events"].(map[string]any)[name].(map[string]any)["Properties"].(map[string]any)
 }
 
+// statements are the first inline policy's statements of the function's
+// explicit role (Role: !GetAtt <role>.Arn).
 func statements(t *Template, fn string) []any {
-	return props(t, fn)["Policies"].([]any)[0].(map[string]any)["Statement"].([]any)
+	_, arg, _ := Intrinsic(props(t, fn)["Role"])
+	role, _, _ := GetAttTarget(arg)
+	doc := props(t, role)["Policies"].([]any)[0].(map[string]any)["PolicyDocument"].(map[string]any)
+	return doc["Statement"].([]any)
 }
 
 func globalsFunction(t *Template) map[string]any { return t.Globals["Function"].(map[string]any) }
