@@ -15,7 +15,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './.bin/*' 2>/dev/null) go.
 FN ?= receiver
 EVENT ?= events/delivery.json
 
-.PHONY: help build tools bootstraps cli test test-short bench bench-dev lint fmt deploy invoke dev send redrive clean
+.PHONY: help build tools bootstraps cli test test-short bench bench-dev bench-faults lint fmt deploy invoke dev send redrive clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -107,6 +107,9 @@ dev: tools bootstraps cli ## the whole pipeline on kumo, Ctrl-C stops it: make d
 
 send: cli ## act as Okta against `make dev`: make send [EVENTS=events/delivery.json] or [COUNT=100 TYPE=user.lifecycle.create]
 	$(BIN)/hookline send $(if $(filter-out 0,$(COUNT)),--count $(COUNT) --type $(TYPE),--events '$(EVENTS)')
+
+bench-faults: tools bootstraps ## receiver under SQS latency and a wrong-auth flood (rie, kumo, fault proxy): largest delivery answered 200, GetSecretValue calls a minute
+	$(GO) run ./infra/bench/receiverfaults --bin $(BIN) --bootstrap $(BIN)/receiver/bootstrap
 
 bench-dev: tools bootstraps cli ## dev stack figures: start time, events/s and POST-to-handler latency
 	$(GO) run ./infra/bench/devbench --bin $(BIN)

@@ -5,10 +5,13 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/auth"
 	"github.com/hookline/hookline/internal/awsenv"
@@ -48,14 +51,22 @@ func main() {
 	}
 
 	verifier := auth.NewVerifier(auth.SecretsManager{Client: aws.SecretsManager(), SecretID: secretID}, secretTTL)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	if err := verifier.Refresh(ctx); err != nil {
+	// Bounded by the verifier's fetch timeout: under aws-lambda-rie (and so
+	// sam local) init counts against the function's timeout.
+	if err := verifier.Refresh(context.Background()); err != nil {
 		// Not fatal: requests answer 503 until the secret can be read.
 		log.Error("hook secret not readable at init", "error", err.Error())
 	}
-	cancel()
 
-	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: aws.SQS(), QueueURL: queueURL}, Budget: budget}
+	sqsClient := aws.SQS(func(o *sqs.Options) {
+		// The publisher keeps queue.DefaultConcurrency batches in flight;
+		// the SDK's default client keeps only 10 idle connections a host,
+		// and each new one to SQS costs a TLS handshake.
+		if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+			o.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = queue.DefaultConcurrency })
+		}
+	})
+	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: queueURL}, Budget: budget}
 	var opts []receiver.Option
 	if table != "" {
 		// Marks the events the hook brought, so the reconciler skips them.

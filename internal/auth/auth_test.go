@@ -1,107 +1,228 @@
-package auth
+package auth_test
 
 import (
 	"context"
 	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/hookline/hookline/internal/auth"
+	"github.com/hookline/hookline/internal/auth/authtest"
 )
 
-type clock struct{ t time.Time }
+// check calls Check with a 1.5 s deadline, as a request would have.
+func check(t *testing.T, v *auth.Verifier, presented string, wantOK bool, wantErr error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	ok, err := v.Check(ctx, presented)
+	if ok != wantOK || !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
+		t.Fatalf("Check(%q) = %v, %v; want %v, %v", presented, ok, err, wantOK, wantErr)
+	}
+}
 
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func TestVerifier(t *testing.T) {
-	ctx := context.Background()
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	store := &Static{Current: "current-secret"}
-	v := NewVerifier(store, 5*time.Minute, WithClock(clk.now))
-	if err := v.Refresh(ctx); err != nil {
+func newVerifier(t *testing.T, store *authtest.Static, opts ...auth.Option) *auth.Verifier {
+	t.Helper()
+	v := auth.NewVerifier(store, 5*time.Minute, opts...)
+	if err := v.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Requests come later than the init read: in a synctest bubble time
+	// moves only when told to.
+	time.Sleep(time.Millisecond)
+	return v
+}
 
-	check := func(presented string, wantOK bool, wantErr error) {
-		t.Helper()
-		ok, err := v.Check(ctx, presented)
-		if !errors.Is(err, wantErr) || ok != wantOK {
-			t.Fatalf("Check(%q) = %v, %v; want %v, %v", presented, ok, err, wantOK, wantErr)
+func TestAcceptsCurrentAndPreviousRefusesOthers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := authtest.NewStatic("current-secret", "previous-secret")
+		v := newVerifier(t, store)
+		check(t, v, "current-secret", true, nil)
+		check(t, v, "previous-secret", true, nil)
+		check(t, v, "", false, nil)
+		check(t, v, "current-secret-and-more", false, nil)
+		// Known values cost no read; the unknown one cost exactly one.
+		if store.Calls() != 2 {
+			t.Fatalf("%d reads, want the init read and one re-read for the unknown value", store.Calls())
 		}
-	}
-
-	check("current-secret", true, nil)
-	check("", false, nil)
-	check("current-secret-and-more", false, nil)
-	if store.Calls != 2 {
-		t.Fatalf("a failed compare should refresh once: calls = %d", store.Calls)
-	}
-	// Bad requests inside the refresh interval do not reach the store.
-	for i := 0; i < 10; i++ {
-		check("wrong", false, nil)
-	}
-	if store.Calls != 2 {
-		t.Fatalf("refresh not rate limited: calls = %d", store.Calls)
-	}
-
-	// Rotation: the new value is accepted after one refresh, the old one still works.
-	store.Current, store.Previous = "rotated-secret", "current-secret"
-	clk.advance(31 * time.Second)
-	check("rotated-secret", true, nil)
-	check("current-secret", true, nil)
-
-	// TTL expiry refetches even without failures.
-	calls := store.Calls
-	clk.advance(5 * time.Minute)
-	check("rotated-secret", true, nil)
-	if store.Calls != calls+1 {
-		t.Fatalf("TTL expiry did not refetch: calls = %d", store.Calls)
-	}
-
-	// Store down after TTL: fail closed, even for the right value.
-	store.Err = errors.New("throttled")
-	clk.advance(5 * time.Minute)
-	check("rotated-secret", false, ErrUnavailable)
-	// Repeated requests while it is down are backed off.
-	calls = store.Calls
-	check("rotated-secret", false, ErrUnavailable)
-	if store.Calls != calls {
-		t.Fatalf("fetch not backed off after failure: calls = %d", store.Calls)
-	}
-	// And it recovers.
-	store.Err = nil
-	clk.advance(2 * time.Second)
-	check("rotated-secret", true, nil)
+	})
 }
 
-func TestVerifierEmptySecretFailsClosed(t *testing.T) {
-	v := NewVerifier(&Static{}, time.Minute)
-	ok, err := v.Check(context.Background(), "")
-	if ok || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("empty secret: ok=%v err=%v", ok, err)
-	}
+// A wrong value just before a rotation must not lock the new value out: Okta
+// never retries a 401.
+func TestNewValueAcceptedRightAfterRotationWhateverCameBefore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := authtest.NewStatic("old-secret", "")
+		v := newVerifier(t, store)
+		for range 3 {
+			check(t, v, "scanner-guess", false, nil)
+			time.Sleep(time.Second)
+		}
+		store.Rotate("new-secret")
+		check(t, v, "new-secret", true, nil)
+		check(t, v, "old-secret", true, nil)
+	})
 }
 
-// A wrong header that forces a refresh while Secrets Manager is down must not
-// take the still-valid cached secret away from the requests that follow.
-func TestForcedRefreshFailureKeepsCache(t *testing.T) {
-	ctx := context.Background()
-	clk := &clock{t: time.Unix(1_700_000_000, 0)}
-	store := &Static{Current: "current-secret"}
-	v := NewVerifier(store, 5*time.Minute, WithClock(clk.now))
-	if err := v.Refresh(ctx); err != nil {
-		t.Fatal(err)
+// A flood of wrong values reads the secret at most burst + one per interval
+// times, and once the budget is spent they get ErrUnconfirmed (503), never a
+// 401 that a just-rotated value could also get. Cached values keep passing.
+func TestFloodOfWrongValuesIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := authtest.NewStatic("good-secret", "")
+		v := newVerifier(t, store)
+		unconfirmed := 0
+		for range 6000 { // a minute of one request every 10 ms
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			ok, err := v.Check(ctx, "wrong")
+			cancel()
+			switch {
+			case ok:
+				t.Fatal("a wrong value was accepted")
+			case errors.Is(err, auth.ErrUnconfirmed):
+				unconfirmed++
+			case err != nil:
+				t.Fatalf("unexpected error %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		reads := store.Calls() - 1
+		if max := auth.DefaultRefreshBurst + int(time.Minute/auth.DefaultRefreshEvery); reads > max || reads < auth.DefaultRefreshBurst {
+			t.Fatalf("%d reads in a minute of flood, want between %d and %d", reads, auth.DefaultRefreshBurst, max)
+		}
+		if unconfirmed == 0 {
+			t.Fatal("no value was left unconfirmed once the budget was spent")
+		}
+		before := store.Calls()
+		check(t, v, "good-secret", true, nil)
+		if store.Calls() != before {
+			t.Fatal("a cached value caused a read")
+		}
+	})
+}
+
+// A value rotated in during a flood is confirmed as soon as the budget has
+// a read again, and is never refused with a 401 meanwhile.
+func TestRotationDuringFloodIsNeverRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := authtest.NewStatic("old-secret", "")
+		v := newVerifier(t, store, auth.WithRefreshBudget(2, time.Second))
+		for range 5 {
+			v.Check(context.Background(), "wrong")
+			time.Sleep(time.Millisecond)
+		}
+		store.Rotate("new-secret")
+		rotated := time.Now()
+		for {
+			ok, err := v.Check(context.Background(), "new-secret")
+			if ok {
+				break
+			}
+			if !errors.Is(err, auth.ErrUnconfirmed) {
+				t.Fatalf("new value answered %v, %v: want accepted or unconfirmed (503)", ok, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if took := time.Since(rotated); took > time.Second {
+			t.Fatalf("new value confirmed only %v after the rotation, want within the 1s refill", took)
+		}
+	})
+}
+
+// A Secrets Manager that hangs costs a request at most the fetch timeout,
+// and the requests right after it nothing.
+func TestHangingSecretsManagerIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := authtest.NewStatic("good-secret", "")
+		v := newVerifier(t, store, auth.WithFetchTimeout(500*time.Millisecond))
+		time.Sleep(5 * time.Minute) // the cached values expire
+		store.SetHang(true)
+		start := time.Now()
+		check(t, v, "good-secret", false, auth.ErrUnavailable)
+		if took := time.Since(start); took != 500*time.Millisecond {
+			t.Fatalf("Check took %v, want the 500ms fetch timeout", took)
+		}
+		calls, start := store.Calls(), time.Now()
+		check(t, v, "good-secret", false, auth.ErrUnavailable)
+		if store.Calls() != calls || time.Since(start) != 0 {
+			t.Fatal("a read was tried again right after one failed")
+		}
+		// A request with less time than the fetch timeout stops waiting at
+		// its own deadline; the read goes on for the next one.
+		time.Sleep(2 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if _, err := v.Check(ctx, "good-secret"); !errors.Is(err, auth.ErrUnavailable) || time.Since(start) != 2100*time.Millisecond {
+			t.Fatalf("err %v after %v", err, time.Since(start))
+		}
+		store.SetHang(false)
+		time.Sleep(2 * time.Second)
+		check(t, v, "good-secret", true, nil)
+	})
+}
+
+// A failed re-read keeps the cached values while they are within their TTL;
+// once they expire, nothing is accepted.
+func TestFailedReadKeepsCacheUntilItExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := authtest.NewStatic("current-secret", "")
+		v := newVerifier(t, store)
+		store.SetErr(errors.New("throttled"))
+		check(t, v, "maybe-rotated", false, auth.ErrUnconfirmed)
+		check(t, v, "current-secret", true, nil)
+		time.Sleep(5 * time.Minute)
+		check(t, v, "current-secret", false, auth.ErrUnavailable)
+		store.SetErr(nil)
+		time.Sleep(2 * time.Second)
+		check(t, v, "current-secret", true, nil)
+	})
+}
+
+func TestTTLExpiryReadsAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := authtest.NewStatic("current-secret", "")
+		v := newVerifier(t, store)
+		time.Sleep(5 * time.Minute)
+		store.Rotate("rotated-secret")
+		check(t, v, "current-secret", true, nil) // now AWSPREVIOUS
+		if store.Calls() != 2 {
+			t.Fatalf("%d reads, want one after the TTL", store.Calls())
+		}
+	})
+}
+
+func TestEmptySecretFailsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v := auth.NewVerifier(authtest.NewStatic("", ""), time.Minute)
+		check(t, v, "anything", false, auth.ErrUnavailable)
+	})
+}
+
+// stages answers GetSecretValue after a delay, and has no AWSPREVIOUS.
+type stages struct{ delay time.Duration }
+
+func (s stages) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	time.Sleep(s.delay)
+	if aws.ToString(in.VersionStage) == "AWSPREVIOUS" {
+		return nil, &types.ResourceNotFoundException{Message: aws.String("no previous version")}
 	}
-	store.Err = errors.New("throttled")
-	clk.advance(31 * time.Second)
-	if ok, err := v.Check(ctx, "maybe-rotated"); ok || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("unconfirmable value: ok=%v err=%v, want 503", ok, err)
-	}
-	if ok, err := v.Check(ctx, "current-secret"); !ok || err != nil {
-		t.Fatalf("cached value after a failed forced refresh: ok=%v err=%v", ok, err)
-	}
-	// Once the TTL runs out the cache is no longer trusted: fail closed.
-	clk.advance(5 * time.Minute)
-	if ok, err := v.Check(ctx, "current-secret"); ok || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("expired cache with the store down: ok=%v err=%v", ok, err)
-	}
+	return &secretsmanager.GetSecretValueOutput{SecretString: aws.String("value-of-" + aws.ToString(in.VersionStage))}, nil
+}
+
+func TestSecretsManagerReadsBothStagesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		cur, prev, err := auth.SecretsManager{Client: stages{delay: 100 * time.Millisecond}, SecretID: "s"}.Fetch(context.Background())
+		if err != nil || cur != "value-of-AWSCURRENT" || prev != "" {
+			t.Fatalf("Fetch = %q, %q, %v", cur, prev, err)
+		}
+		if took := time.Since(start); took != 100*time.Millisecond {
+			t.Fatalf("Fetch took %v, want one round trip of 100ms", took)
+		}
+	})
 }

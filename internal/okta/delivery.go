@@ -5,6 +5,7 @@
 package okta
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,9 @@ var (
 	ErrMalformed = errors.New("body is not valid JSON")
 	// ErrNotEventHook means the JSON is not an Okta event hook delivery.
 	ErrNotEventHook = errors.New("body is not an Okta event hook delivery")
+	// ErrAmbiguous means a key hookline reads appears twice, so two readers
+	// could see two different deliveries.
+	ErrAmbiguous = errors.New("body is ambiguous")
 )
 
 // Delivery is one POST from Okta.
@@ -42,86 +46,138 @@ type Event struct {
 	Raw json.RawMessage
 }
 
-// wire is the delivery as decoded; a separate type keeps Delivery's fields
-// plain strings even when Okta sends a field we do not expect as a string.
-type wire struct {
-	EventType          json.RawMessage `json:"eventType"`
-	EventTypeVersion   json.RawMessage `json:"eventTypeVersion"`
-	CloudEventsVersion json.RawMessage `json:"cloudEventsVersion"`
-	Source             json.RawMessage `json:"source"`
-	EventID            json.RawMessage `json:"eventId"`
-	EventTime          json.RawMessage `json:"eventTime"`
-	ContentType        json.RawMessage `json:"contentType"`
-	Data               *struct {
-		Events *[]Event `json:"events"`
-	} `json:"data"`
-}
-
-// UnmarshalJSON keeps the event's raw bytes and reads its routing fields, so
-// a delivery is decoded in one pass over the body.
+// UnmarshalJSON keeps the event's raw bytes and reads its routing fields.
 func (e *Event) UnmarshalJSON(raw []byte) error {
 	*e = ParseEvent(append(json.RawMessage(nil), raw...))
 	return nil
 }
 
-// ParseDelivery decodes a delivery body. The error wraps ErrMalformed or
-// ErrNotEventHook, so a caller can map it to a status code.
+// ParseDelivery decodes a delivery body. The error wraps ErrMalformed,
+// ErrNotEventHook or ErrAmbiguous, so a caller can map it to a status code.
+//
+// Keys are matched exactly, as Okta sends them: encoding/json's
+// case-insensitive matching would read "DATA" as "data". The delivery id is
+// read from "eventId", or from "eventID", which some of Okta's documentation
+// shows. A key hookline reads that appears twice (or both spellings of the
+// id) is refused, since JSON readers disagree on which copy counts.
 func ParseDelivery(body []byte) (*Delivery, error) {
 	if !utf8.Valid(body) {
 		return nil, fmt.Errorf("%w: not UTF-8", ErrMalformed)
 	}
-	var w wire
-	if err := json.Unmarshal(body, &w); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			switch typeErr.Field {
-			case "":
-				return nil, fmt.Errorf("%w: the body must be a JSON object", ErrNotEventHook)
-			case "data.events":
-				return nil, fmt.Errorf("%w: data.events must be an array", ErrNotEventHook)
-			}
-			return nil, fmt.Errorf("%w: %s must be an object", ErrNotEventHook, typeErr.Field)
+	if !json.Valid(body) {
+		return nil, ErrMalformed
+	}
+	top, err := members(body)
+	if err != nil {
+		if errors.Is(err, errNotObject) {
+			return nil, fmt.Errorf("%w: the body must be a JSON object", ErrNotEventHook)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, err
+	}
+	id, idOK := top["eventId"]
+	if alt, ok := top["eventID"]; ok {
+		if idOK {
+			return nil, fmt.Errorf("%w: both eventId and eventID are present", ErrAmbiguous)
+		}
+		id = alt
 	}
 	d := &Delivery{
-		EventType:          stringOf(w.EventType),
-		EventTypeVersion:   stringOf(w.EventTypeVersion),
-		CloudEventsVersion: stringOf(w.CloudEventsVersion),
-		Source:             stringOf(w.Source),
-		EventID:            stringOf(w.EventID),
-		EventTime:          stringOf(w.EventTime),
-		ContentType:        stringOf(w.ContentType),
+		EventType:          stringOf(top["eventType"]),
+		EventTypeVersion:   stringOf(top["eventTypeVersion"]),
+		CloudEventsVersion: stringOf(top["cloudEventsVersion"]),
+		Source:             stringOf(top["source"]),
+		EventID:            stringOf(id),
+		EventTime:          stringOf(top["eventTime"]),
+		ContentType:        stringOf(top["contentType"]),
 	}
 	if d.EventType != EventHookType {
 		return nil, fmt.Errorf("%w: eventType must be %q", ErrNotEventHook, EventHookType)
 	}
-	if w.Data == nil || w.Data.Events == nil {
+	data, ok := top["data"]
+	if !ok {
 		return nil, fmt.Errorf("%w: data.events must be an array", ErrNotEventHook)
 	}
-	d.Events = *w.Data.Events
+	inner, err := members(data)
+	if err != nil {
+		if errors.Is(err, errNotObject) {
+			return nil, fmt.Errorf("%w: data must be an object", ErrNotEventHook)
+		}
+		return nil, fmt.Errorf("%w in data", err)
+	}
+	raw := inner["events"]
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, fmt.Errorf("%w: data.events must be an array", ErrNotEventHook)
+	}
+	var evs []json.RawMessage
+	if err := json.Unmarshal(raw, &evs); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	d.Events = make([]Event, len(evs))
+	for i, ev := range evs {
+		d.Events[i] = ParseEvent(ev)
+	}
 	return d, nil
 }
 
-// eventFields are the LogEvent fields hookline routes and dedupes on.
-type eventFields struct {
-	UUID      json.RawMessage `json:"uuid"`
-	EventType json.RawMessage `json:"eventType"`
-	Published json.RawMessage `json:"published"`
-}
+// eventKeys are the LogEvent fields hookline routes and dedupes on.
+var eventKeys = map[string]bool{"uuid": true, "eventType": true, "published": true}
 
-// ParseEvent reads the routing fields of one LogEvent. An event that is not an
-// object, or whose fields are not strings, keeps empty fields instead of
-// failing: it is still enqueued, and the worker parks it in the DLQ.
+// ParseEvent reads the routing fields of one LogEvent, matching keys
+// exactly. An event that is not an object, whose fields are not strings, or
+// that has one of them twice, keeps empty fields instead of failing: it is
+// still enqueued, and the worker parks it in the DLQ.
 func ParseEvent(raw json.RawMessage) Event {
 	ev := Event{Raw: raw}
-	var f eventFields
-	if json.Unmarshal(raw, &f) == nil {
-		ev.UUID = stringOf(f.UUID)
-		ev.EventType = stringOf(f.EventType)
-		ev.Published = stringOf(f.Published)
+	f, err := membersOf(raw, eventKeys)
+	if err != nil {
+		return ev
 	}
+	ev.UUID = stringOf(f["uuid"])
+	ev.EventType = stringOf(f["eventType"])
+	ev.Published = stringOf(f["published"])
 	return ev
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+// members returns the members of the JSON object raw by exact key. It fails
+// with errNotObject, or ErrAmbiguous when a key appears twice. raw must be
+// valid JSON.
+func members(raw []byte) (map[string]json.RawMessage, error) {
+	return membersOf(raw, nil)
+}
+
+// membersOf is members keeping only the keys in keep (all when nil); only
+// kept keys are checked for duplicates.
+func membersOf(raw []byte, keep map[string]bool) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if tok != json.Delim('{') {
+		return nil, errNotObject
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		key, _ := tok.(string)
+		var val json.RawMessage
+		if err := dec.Decode(&val); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		}
+		if keep != nil && !keep[key] {
+			continue
+		}
+		if _, dup := out[key]; dup {
+			return nil, fmt.Errorf("%w: key %q appears twice", ErrAmbiguous, key)
+		}
+		out[key] = val
+	}
+	return out, nil
 }
 
 func stringOf(raw json.RawMessage) string {

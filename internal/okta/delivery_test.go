@@ -45,6 +45,15 @@ func TestParseDelivery(t *testing.T) {
 		{name: "events null", body: `{"eventType":"com.okta.event_hook","data":{"events":null}}`, wantErr: ErrNotEventHook},
 		{name: "events object", body: `{"eventType":"com.okta.event_hook","data":{"events":{}}}`, wantErr: ErrNotEventHook},
 		{name: "trailing garbage", body: `{"eventType":"com.okta.event_hook","data":{"events":[]}} x`, wantErr: ErrMalformed},
+		// Keys are matched exactly: encoding/json alone would read these.
+		{name: "DATA is not data", body: `{"eventType":"com.okta.event_hook","DATA":{"events":[]}}`, wantErr: ErrNotEventHook},
+		{name: "EVENTS is not events", body: `{"eventType":"com.okta.event_hook","data":{"EVENTS":[]}}`, wantErr: ErrNotEventHook},
+		{name: "EventType is not eventType", body: `{"EventType":"com.okta.event_hook","data":{"events":[]}}`, wantErr: ErrNotEventHook},
+		// A repeated key could mean two deliveries to two readers.
+		{name: "data twice", body: `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"a"}]},"data":{"events":[]}}`, wantErr: ErrAmbiguous},
+		{name: "events twice", body: `{"eventType":"com.okta.event_hook","data":{"events":[],"events":[{"uuid":"a"}]}}`, wantErr: ErrAmbiguous},
+		{name: "eventType twice", body: `{"eventType":"x","eventType":"com.okta.event_hook","data":{"events":[]}}`, wantErr: ErrAmbiguous},
+		{name: "both id spellings", body: `{"eventType":"com.okta.event_hook","eventId":"a","eventID":"b","data":{"events":[]}}`, wantErr: ErrAmbiguous},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +88,39 @@ func TestParseDeliveryKeepsRawEvent(t *testing.T) {
 	}
 	if got := d.Events[1]; got.UUID != "a" || got.EventType != "user.lifecycle.create" || got.Published != "2019-03-27T16:59:52.000Z" {
 		t.Errorf("fields = %+v", got)
+	}
+}
+
+// Some of Okta's documentation spells the delivery id eventID.
+func TestParseDeliveryReadsEitherIDSpelling(t *testing.T) {
+	for _, key := range []string{"eventId", "eventID"} {
+		d, err := ParseDelivery([]byte(`{"eventType":"com.okta.event_hook","` + key + `":"d-1","data":{"events":[]}}`))
+		if err != nil || d.EventID != "d-1" {
+			t.Fatalf("%s: %+v, %v", key, d, err)
+		}
+	}
+}
+
+// An event's routing fields are read by exact key; an event with one of
+// them twice keeps empty fields (the worker parks it), and the rest of the
+// delivery is unaffected.
+func TestParseEventExactKeys(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want Event
+	}{
+		{`{"uuid":"u","eventType":"t","published":"p"}`, Event{UUID: "u", EventType: "t", Published: "p"}},
+		{`{"UUID":"u","EventType":"t","Published":"p"}`, Event{}},
+		{`{"uuid":"u","uuid":"v","eventType":"t"}`, Event{}},
+		{`{"uuid":"u","eventType":"t","eventType":"t"}`, Event{}},
+		{`{"uuid":"u","other":1,"other":2}`, Event{UUID: "u"}},
+		{`["uuid","u"]`, Event{}},
+	}
+	for _, tt := range tests {
+		got := ParseEvent(json.RawMessage(tt.raw))
+		if got.UUID != tt.want.UUID || got.EventType != tt.want.EventType || got.Published != tt.want.Published || string(got.Raw) != tt.raw {
+			t.Errorf("ParseEvent(%s) = %+v, want %+v", tt.raw, got, tt.want)
+		}
 	}
 }
 
@@ -129,7 +171,7 @@ func FuzzParseDelivery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := ParseDelivery(body)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotEventHook) {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotEventHook) && !errors.Is(err, ErrAmbiguous) {
 				t.Fatalf("unclassified error: %v", err)
 			}
 			return

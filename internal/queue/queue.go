@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,16 +59,20 @@ type BatchSender interface {
 // Publisher sends any number of messages, grouped within the SQS limits.
 type Publisher struct {
 	Sender BatchSender
-	// Budget bounds the whole Publish call, retries included.
+	// Budget bounds the whole Publish call, retries included; the caller's
+	// deadline, when sooner, bounds it too. Default 2s.
 	Budget time.Duration
-	// Reserve is kept back from the caller's deadline, so there is time left
-	// to answer after the budget runs out; default 250ms.
-	Reserve time.Duration
+	// Concurrency bounds the batches in flight at once; default
+	// DefaultConcurrency. Batches go out together, so a delivery's time is
+	// about its number of batches / Concurrency round trips, not one round
+	// trip per batch.
+	Concurrency int
 	// BaseDelay and MaxDelay shape the jittered backoff between retries.
 	BaseDelay, MaxDelay time.Duration
-	// Sleep waits between retries; tests replace it.
-	Sleep func(context.Context, time.Duration) error
 }
+
+// DefaultConcurrency is the default number of batches in flight.
+const DefaultConcurrency = 16
 
 // Result says what happened to each message given to Publish.
 type Result struct {
@@ -77,101 +83,132 @@ type Result struct {
 	Failed map[int]error
 }
 
-// Publish sends msgs and retries failures with jittered backoff until every
-// message is sent or the budget runs out. It never drops a message silently:
-// whatever is not sent is in Result.Failed.
+// ErrBudget means a message was not sent before the publish budget (or the
+// caller's deadline) ran out.
+var ErrBudget = errors.New("not sent before the publish budget ran out")
+
+// Publish sends msgs, Concurrency batches at a time, and retries failures
+// with jittered backoff until every message is sent or the budget runs out.
+// It returns by the budget's end (plus the time a SendBatch takes to return
+// once its context is done). It never drops a message silently: whatever is
+// not sent is in Result.Failed.
 func (p *Publisher) Publish(ctx context.Context, msgs []Message) Result {
-	res := Result{Failed: map[int]error{}}
 	budget := p.Budget
 	if budget <= 0 {
 		budget = 2 * time.Second
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		reserve := p.Reserve
-		if reserve <= 0 {
-			reserve = 250 * time.Millisecond
-		}
-		if left := time.Until(deadline) - reserve; left < budget {
-			budget = max(left, 0)
-		}
-	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 
+	// Each message belongs to one group, seen through by one worker, so
+	// errs needs no lock; nil after a successful send.
+	errs := make([]error, len(msgs))
 	pending := make([]int, 0, len(msgs))
 	for i, m := range msgs {
 		if size := m.Size(); size > MaxMessageBytes {
-			res.Failed[i] = fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, size, MaxMessageBytes)
+			errs[i] = fmt.Errorf("%w: %d bytes > %d", ErrTooLarge, size, MaxMessageBytes)
 			continue
 		}
 		pending = append(pending, i)
 	}
 
-	for attempt := 0; len(pending) > 0; attempt++ {
-		if attempt > 0 {
-			if err := p.sleep(ctx, p.backoff(attempt)); err != nil {
-				break
+	// Concurrency workers take groups in order; a worker sees its group
+	// through, retries included, before taking the next. Groups no worker
+	// reached by the end of the budget keep ErrBudget.
+	for _, i := range pending {
+		errs[i] = ErrBudget
+	}
+	conc := p.Concurrency
+	if conc <= 0 {
+		conc = DefaultConcurrency
+	}
+	work := make(chan []int)
+	var attempts atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for group := range work {
+				p.sendGroup(ctx, &attempts, msgs, group, errs)
 			}
+		}()
+	}
+feed:
+	for _, group := range groups(msgs, pending) {
+		select {
+		case work <- group:
+		case <-ctx.Done():
+			break feed
 		}
+	}
+	close(work)
+	wg.Wait()
+
+	res := Result{Attempts: int(attempts.Load()), Failed: map[int]error{}}
+	for i, err := range errs {
+		if err != nil {
+			res.Failed[i] = err
+		}
+	}
+	res.Sent = len(msgs) - len(res.Failed)
+	return res
+}
+
+// sendGroup sends one group (within the batch limits), retrying its failed
+// entries, until all are sent, refused for good, or ctx is done. It records
+// each message's outcome in errs (nil: sent).
+func (p *Publisher) sendGroup(ctx context.Context, attempts *atomic.Int64, msgs []Message, group []int, errs []error) {
+	for attempt := 0; len(group) > 0; attempt++ {
+		if attempt > 0 && sleep(ctx, p.backoff(attempt)) != nil {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		batch := make([]Message, len(group))
+		for j, i := range group {
+			batch[j] = msgs[i]
+		}
+		attempts.Add(1)
+		failures, err := p.Sender.SendBatch(ctx, batch)
+		if err != nil {
+			for _, i := range group {
+				errs[i] = err
+			}
+			continue
+		}
+		failed := make([]bool, len(group))
+		unknown := false
 		var retry []int
-		for _, group := range groups(msgs, pending) {
-			if ctx.Err() != nil {
-				retry = append(retry, group...)
-				for _, i := range group {
-					res.Failed[i] = fmt.Errorf("not sent before the publish budget ran out: %w", ctx.Err())
-				}
+		for _, f := range failures {
+			if f.Index < 0 || f.Index >= len(group) {
+				unknown = true
 				continue
 			}
-			batch := make([]Message, len(group))
-			for j, i := range group {
-				batch[j] = msgs[i]
-			}
-			res.Attempts++
-			failures, err := p.Sender.SendBatch(ctx, batch)
-			if err != nil {
-				retry = append(retry, group...)
-				for _, i := range group {
-					res.Failed[i] = err
-				}
+			i := group[f.Index]
+			failed[f.Index] = true
+			if f.SenderFault {
+				errs[i] = fmt.Errorf("%w: %s: %s", ErrRejected, f.Code, f.Message)
 				continue
 			}
-			failed := map[int]bool{}
-			unknown := false
-			for _, f := range failures {
-				if f.Index < 0 || f.Index >= len(group) {
-					unknown = true
-					continue
-				}
-				i := group[f.Index]
-				failed[f.Index] = true
-				if f.SenderFault {
-					res.Failed[i] = fmt.Errorf("%w: %s: %s", ErrRejected, f.Code, f.Message)
-					continue
-				}
-				retry = append(retry, i)
-				res.Failed[i] = fmt.Errorf("entry failed: %s: %s", f.Code, f.Message)
-			}
-			if unknown {
+			retry = append(retry, i)
+			errs[i] = fmt.Errorf("entry failed: %s: %s", f.Code, f.Message)
+		}
+		for j, i := range group {
+			switch {
+			case failed[j]:
+			case unknown:
 				// A failure we cannot place could be any entry: send the
 				// whole group again rather than count a lost one as sent.
-				for j, i := range group {
-					if !failed[j] {
-						retry = append(retry, i)
-						res.Failed[i] = errors.New("SendMessageBatch named a failed entry that was not in the batch")
-					}
-				}
-				continue
-			}
-			for j, i := range group {
-				if !failed[j] {
-					delete(res.Failed, i)
-					res.Sent++
-				}
+				retry = append(retry, i)
+				errs[i] = errors.New("SendMessageBatch named a failed entry that was not in the batch")
+			default:
+				errs[i] = nil
 			}
 		}
-		pending = retry
+		group = retry
 	}
-	return res
 }
 
 // groups splits pending indexes into batches within the entry and byte limits.
@@ -210,10 +247,8 @@ func (p *Publisher) backoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
 }
 
-func (p *Publisher) sleep(ctx context.Context, d time.Duration) error {
-	if p.Sleep != nil {
-		return p.Sleep(ctx, d)
-	}
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

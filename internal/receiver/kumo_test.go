@@ -41,8 +41,7 @@ func startKumo(t *testing.T, secret string) (*devstack.Stack, awsenv.Env) {
 }
 
 func newReceiver(env awsenv.Env, secretID, queueURL string) *receiver.Handler {
-	verifier := auth.NewVerifier(auth.SecretsManager{Client: env.SecretsManager(), SecretID: secretID}, 5*time.Minute,
-		auth.WithRefreshInterval(0))
+	verifier := auth.NewVerifier(auth.SecretsManager{Client: env.SecretsManager(), SecretID: secretID}, 5*time.Minute)
 	pub := &queue.Publisher{Sender: queue.SQSSender{Client: env.SQS(), QueueURL: queueURL}, Budget: 2 * time.Second}
 	return receiver.New(receiver.Config{}, verifier, pub, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 }
@@ -157,11 +156,16 @@ func TestReceiverSecretRotationOnKumo(t *testing.T) {
 	if resp, _ := h.Handle(ctx, post(oldSecret, deliveryOf("u1"))); resp.StatusCode != 200 {
 		t.Fatalf("before rotation: %d", resp.StatusCode)
 	}
+	// A wrong value just before the rotation (a scanner, or Okta switched a
+	// moment early) must not lock the new value out: Okta never retries a 401.
+	if resp, _ := h.Handle(ctx, post("scanner-guess-0123456789abcdef0123", deliveryOf("x"))); resp.StatusCode != 401 {
+		t.Fatalf("wrong value before rotation: %d", resp.StatusCode)
+	}
 	if _, err := k.Clients.SecretsManager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &secretARN, SecretString: aws.String(newSecret)}); err != nil {
 		t.Fatal(err)
 	}
-	// The cached value is stale; the new one is accepted after a refresh, and
-	// the old one still works while Okta is being switched over.
+	// The cached value is stale; the new one is accepted by the very next
+	// request, and the old one still works while Okta is being switched over.
 	for _, s := range []string{newSecret, oldSecret} {
 		if resp, _ := h.Handle(ctx, post(s, deliveryOf("u-"+s[:3]))); resp.StatusCode != 200 {
 			t.Fatalf("after rotation, %s: status %d", s[:3], resp.StatusCode)

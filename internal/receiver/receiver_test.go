@@ -17,8 +17,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/hookline/hookline/internal/auth"
+	"github.com/hookline/hookline/internal/auth/authtest"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/queue"
+	"github.com/hookline/hookline/internal/queue/queuetest"
 )
 
 const secret = "hookline-test-secret-0123456789abcdef"
@@ -59,13 +61,13 @@ func authed(extra map[string]string) map[string]string {
 
 type fixture struct {
 	h     *Handler
-	mem   *queue.Memory
-	store *auth.Static
+	mem   *queuetest.Memory
+	store *authtest.Static
 	logs  *bytes.Buffer
 }
 
 func newFixture(cfg Config) *fixture {
-	f := &fixture{mem: &queue.Memory{}, store: &auth.Static{Current: secret, Previous: "old-secret-still-valid-0123456789"}, logs: &bytes.Buffer{}}
+	f := &fixture{mem: &queuetest.Memory{}, store: authtest.NewStatic(secret, "old-secret-still-valid-0123456789"), logs: &bytes.Buffer{}}
 	pub := &queue.Publisher{Sender: f.mem, Budget: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	f.h = New(cfg, auth.NewVerifier(f.store, time.Minute), pub, log)
@@ -138,8 +140,15 @@ func TestHandle(t *testing.T) {
 			r.RequestContext.HTTP.SourceIP = "::ffff:203.0.113.9"
 			return r
 		}(), wantStatus: 200, wantEnqueued: 1},
+		{name: "auth header twice, different values", req: request("POST", map[string]string{"Authorization": secret, "authorization": "other", "content-type": "application/json"}, delivery(1, "x")), wantStatus: 401},
+		{name: "auth header twice, same value", req: request("POST", map[string]string{"Authorization": secret, "authorization": secret, "content-type": "application/json"}, delivery(1, "x")), wantStatus: 200, wantEnqueued: 1},
+		{name: "challenge twice, different values", req: request("GET", authed(map[string]string{ChallengeHeader: "a", "X-Okta-Verification-Challenge": "b"}), ""), wantStatus: 400},
+		{name: "content type twice, different values", req: request("POST", authed(map[string]string{"Content-Type": "text/plain"}), delivery(1, "x")), wantStatus: 415},
+		{name: "DATA is not data", req: request("POST", authed(nil), `{"eventType":"com.okta.event_hook","DATA":{"events":[{"uuid":"a"}]}}`), wantStatus: 400},
+		{name: "data key twice", req: request("POST", authed(nil), `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"a"}]},"data":{"events":[]}}`), wantStatus: 400},
+		{name: "eventID spelling", req: request("POST", authed(nil), `{"eventType":"com.okta.event_hook","eventID":"d","data":{"events":[{"uuid":"a"}]}}`), wantStatus: 200, wantEnqueued: 1},
 		{name: "method not allowed", req: request("PUT", authed(nil), delivery(1, "x")), wantStatus: 405},
-		{name: "secret unavailable", setup: func(f *fixture) { f.store.Err = errors.New("AccessDenied") }, req: request("POST", authed(nil), delivery(1, "x")), wantStatus: 503},
+		{name: "secret unavailable", setup: func(f *fixture) { f.store.SetErr(errors.New("AccessDenied")) }, req: request("POST", authed(nil), delivery(1, "x")), wantStatus: 503},
 		{name: "queue down", setup: func(f *fixture) { f.mem.Err = func(int) error { return errors.New("down") } }, req: request("POST", authed(nil), delivery(3, "x")), wantStatus: 503},
 		{name: "one entry keeps failing", setup: func(f *fixture) {
 			f.mem.Fail = func(_ int, m queue.Message) bool { return m.Attributes[envelope.AttrEventUUID] == "uuid-1" }
