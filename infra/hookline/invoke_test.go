@@ -36,4 +36,8 @@ func TestInvokeCommand(t *testing.T) {
 	if !strings.Contains(stderr.String(), "receiver | {") {
 		t.Errorf("the function's log lines are not prefixed `receiver | `:\n%s", stderr.String())
 	}
+	// Stopping rie after a clean run is not reported as the function failing.
+	if strings.Contains(stderr.String(), "fatal error") {
+		t.Errorf("a clean invocation printed a fatal error:\n%s", stderr.String())
+	}
 }

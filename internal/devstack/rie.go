@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -27,8 +28,9 @@ type RIE struct {
 	p      *proc
 	client *http.Client
 
-	mu    sync.Mutex // serializes Invoke: concurrent invocations crash rie
-	ready bool       // an invocation has reached the emulator
+	mu       sync.Mutex // serializes Invoke: concurrent invocations crash rie
+	ready    bool       // an invocation has reached the emulator
+	stopping *atomic.Bool
 }
 
 // StartRIE runs bin (aws-lambda-rie) for bootstrap on private 127.0.0.1
@@ -52,6 +54,15 @@ func StartRIE(bin, bootstrap string, env []string, onLine LineFunc) (*RIE, error
 			return nil, err
 		}
 	}
+	stopping := new(atomic.Bool)
+	lines := func(source string, line []byte) {
+		// Stop kills the bootstrap before rie, which rie reports as the
+		// runtime's fatal error: noise after a clean run, so dropped.
+		if onLine == nil || stopping.Load() && bytes.Contains(line, []byte("(rapid)")) {
+			return
+		}
+		onLine(source, line)
+	}
 	var lastErr error
 	for range 3 { // new ports if another process grabbed ours
 		var ports [2]int
@@ -67,11 +78,11 @@ func StartRIE(bin, bootstrap string, env []string, onLine LineFunc) (*RIE, error
 			"--runtime-api-address", "127.0.0.1:" + strconv.Itoa(ports[1]),
 			bootstrap,
 		}
-		p, err := startProc("aws-lambda-rie", bin, args, env, filepath.Dir(bootstrap), onLine)
+		p, err := startProc("aws-lambda-rie", bin, args, env, filepath.Dir(bootstrap), lines)
 		if err != nil {
 			return nil, err
 		}
-		r := &RIE{Endpoint: "http://" + invokeAddr, p: p, client: &http.Client{}}
+		r := &RIE{Endpoint: "http://" + invokeAddr, p: p, client: &http.Client{}, stopping: stopping}
 		if lastErr = r.waitListening(invokeAddr); lastErr == nil {
 			return r, nil
 		}
@@ -154,4 +165,7 @@ func (r *RIE) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 func (r *RIE) PID() int { return r.p.pid() }
 
 // Stop kills rie and the bootstrap it started, and waits for both.
-func (r *RIE) Stop() { r.p.stop(2 * time.Second) }
+func (r *RIE) Stop() {
+	r.stopping.Store(true)
+	r.p.stop(2 * time.Second)
+}

@@ -70,7 +70,7 @@ func Start(t testing.TB, opts Options) *devstack.Stack {
 	if opts.Secret == "" {
 		opts.Secret = devstack.DevSecret
 	}
-	logs := new(Logs)
+	logs := new(logBuffer)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	s, err := devstack.Start(ctx, devstack.Options{
@@ -115,7 +115,7 @@ func Setenv(t testing.TB, s *devstack.Stack) {
 // RIE is a function under aws-lambda-rie.
 type RIE struct {
 	*devstack.RIE
-	logs *Logs
+	logs *logBuffer
 }
 
 // Logs returns what rie and the function have written so far (the
@@ -132,7 +132,7 @@ func StartRIE(t testing.TB, s *devstack.Stack, fn, bootstrap string, env ...stri
 	if bootstrap == "" {
 		bootstrap = Bootstrap(t, fn)
 	}
-	logs := &Logs{bare: true}
+	logs := &logBuffer{bare: true}
 	r, err := s.StartRIE(fn, Tool(t, "aws-lambda-rie"), bootstrap, env, logs.line)
 	if err != nil {
 		t.Fatalf("devstacktest: %v\n%s", err, logs.Tail(4<<10))
@@ -143,7 +143,7 @@ func StartRIE(t testing.TB, s *devstack.Stack, fn, bootstrap string, env ...stri
 
 // stop runs stopFn, fails the test if it does not return, and logs the
 // process's last output when the test failed.
-func stop(t testing.TB, what string, stopFn func(), logs *Logs) {
+func stop(t testing.TB, what string, stopFn func(), logs *logBuffer) {
 	done := make(chan struct{})
 	go func() { stopFn(); close(done) }()
 	select {
@@ -156,15 +156,15 @@ func stop(t testing.TB, what string, stopFn func(), logs *Logs) {
 	}
 }
 
-// Logs collects the lines processes write, prefixed by their source as in
-// `make dev` ("worker | {...}") unless bare; safe for concurrent use.
-type Logs struct {
+// logBuffer collects the lines processes write, prefixed by their source
+// as in `make dev` ("worker | {...}") unless bare; safe for concurrent use.
+type logBuffer struct {
 	mu   sync.Mutex
 	buf  strings.Builder
 	bare bool
 }
 
-func (l *Logs) line(source string, line []byte) {
+func (l *logBuffer) line(source string, line []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.bare {
@@ -175,14 +175,14 @@ func (l *Logs) line(source string, line []byte) {
 }
 
 // String returns every line so far.
-func (l *Logs) String() string {
+func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
 
 // Tail returns at most the last n bytes.
-func (l *Logs) Tail(n int) string {
+func (l *logBuffer) Tail(n int) string {
 	s := l.String()
 	if len(s) <= n {
 		return s
