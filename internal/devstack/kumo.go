@@ -78,7 +78,7 @@ func (k *Kumo) waitHealthy(ctx context.Context, timeout time.Duration) error {
 		if k.p.exited() {
 			return fmt.Errorf("kumo exited: %v", k.p.err)
 		}
-		if Healthy(ctx, client, k.Endpoint) {
+		if healthy(ctx, client, k.Endpoint) {
 			return nil
 		}
 		select {
@@ -89,8 +89,8 @@ func (k *Kumo) waitHealthy(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
-// Healthy reports whether a kumo answers GET /health at endpoint.
-func Healthy(ctx context.Context, client *http.Client, endpoint string) bool {
+// healthy reports whether a kumo answers GET /health at endpoint.
+func healthy(ctx context.Context, client *http.Client, endpoint string) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/health", nil)
 	if err != nil {
 		return false

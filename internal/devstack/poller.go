@@ -20,29 +20,29 @@ import (
 	"github.com/hookline/hookline/internal/sqsevent"
 )
 
-// SQSClient is what the poller needs from SQS.
-type SQSClient interface {
+// sqsClient is what the poller needs from SQS.
+type sqsClient interface {
 	ReceiveMessage(context.Context, *sqs.ReceiveMessageInput, ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(context.Context, *sqs.DeleteMessageBatchInput, ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 }
 
-// Invoker is what the poller needs from Lambda.
-type Invoker interface {
+// invoker is what the poller needs from Lambda.
+type invoker interface {
 	Invoke(context.Context, *lambda.InvokeInput, ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
-// Poller is an SQS event source mapping with Lambda's semantics, because kumo
-// stores mappings but never runs them. Each of Concurrency loops long-polls
-// the queue, gathers up to BatchSize messages within Window, invokes the
+// sqsPoller is an SQS event source mapping with Lambda's semantics,
+// because kumo stores mappings but never runs them. Each of Concurrency
+// loops long-polls the queue, gathers up to BatchSize messages within Window, invokes the
 // function synchronously with an events.SQSEvent and deletes the records
 // that succeeded. Records listed in batchItemFailures are left alone, so they
 // come back after the visibility timeout (or whatever visibility the function
 // set itself) and reach the DLQ through the queue's redrive policy. A
 // function error, an invoke error, a timeout or an unreadable response fails
 // the whole batch: nothing is deleted.
-type Poller struct {
-	SQS            SQSClient
-	Lambda         Invoker
+type sqsPoller struct {
+	SQS            sqsClient
+	Lambda         invoker
 	QueueURL       string
 	QueueARN       string
 	Function       string
@@ -55,7 +55,7 @@ type Poller struct {
 }
 
 // Run polls until ctx is done.
-func (p *Poller) Run(ctx context.Context) {
+func (p *sqsPoller) Run(ctx context.Context) {
 	n := max(p.Concurrency, 1)
 	var wg sync.WaitGroup
 	for range n {
@@ -64,7 +64,7 @@ func (p *Poller) Run(ctx context.Context) {
 	wg.Wait()
 }
 
-func (p *Poller) loop(ctx context.Context) {
+func (p *sqsPoller) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		msgs, err := p.gather(ctx)
 		if err != nil {
@@ -86,7 +86,7 @@ const longPollSeconds = 2
 
 // gather receives one batch: up to BatchSize messages, waiting at most
 // Window after the first one arrives (Lambda's MaximumBatchingWindow).
-func (p *Poller) gather(ctx context.Context) ([]sqstypes.Message, error) {
+func (p *sqsPoller) gather(ctx context.Context) ([]sqstypes.Message, error) {
 	var batch []sqstypes.Message
 	var deadline time.Time
 	for len(batch) < p.BatchSize {
@@ -145,7 +145,7 @@ func addReceived(batch, received []sqstypes.Message) []sqstypes.Message {
 }
 
 // process invokes the function on one batch and deletes what succeeded.
-func (p *Poller) process(ctx context.Context, msgs []sqstypes.Message) {
+func (p *sqsPoller) process(ctx context.Context, msgs []sqstypes.Message) {
 	ev := sqsevent.FromMessages(p.QueueARN, Region, msgs)
 	payload, err := json.Marshal(ev)
 	if err != nil {
@@ -172,7 +172,7 @@ func (p *Poller) process(ctx context.Context, msgs []sqstypes.Message) {
 			"functionError", *out.FunctionError, "payload", truncate(string(out.Payload), 512))
 		return
 	default:
-		if failed, err = BatchFailures(out.Payload, msgs, p.ReportFailures); err != nil {
+		if failed, err = batchFailures(out.Payload, msgs, p.ReportFailures); err != nil {
 			p.Log.Warn("worker response rejected; whole batch will be retried", "function", p.Function, "error", err.Error())
 			return
 		}
@@ -204,11 +204,11 @@ func (p *Poller) process(ctx context.Context, msgs []sqstypes.Message) {
 	}
 }
 
-// BatchFailures reads a function's SQSEventResponse. It returns the message
+// batchFailures reads a function's SQSEventResponse. It returns the message
 // ids to keep. Like Lambda, it fails the whole batch (an error) when the
 // response names a record that is not in the batch or has an empty id; with
 // reportFailures off, the response is ignored and every record succeeded.
-func BatchFailures(payload []byte, msgs []sqstypes.Message, reportFailures bool) (map[string]bool, error) {
+func batchFailures(payload []byte, msgs []sqstypes.Message, reportFailures bool) (map[string]bool, error) {
 	if !reportFailures || len(payload) == 0 || string(payload) == "null" {
 		return nil, nil
 	}

@@ -41,9 +41,9 @@ type Overrides struct {
 	BatchingWindow    int // seconds, -1 for none
 }
 
-// CreateResources creates the spec's queues, secrets, tables, functions and
+// createResources creates the spec's queues, secrets, tables, functions and
 // HTTP API in kumo. Every secret gets secretValue.
-func CreateResources(ctx context.Context, c *Clients, spec *Spec, secretValue string, ov Overrides) (*Resources, error) {
+func createResources(ctx context.Context, c *Clients, spec *Spec, secretValue string, ov Overrides) (*Resources, error) {
 	r := &Resources{QueueURLs: map[string]string{}, QueueARNs: map[string]string{}, SecretARNs: map[string]string{},
 		Tables: map[string]string{}, Functions: map[string]string{}}
 	for _, q := range spec.Queues {

@@ -110,11 +110,11 @@ func (r *RIE) waitListening(addr string) error {
 	return fmt.Errorf("%s not accepting after %v: %v", addr, rieStartTimeout, lastErr)
 }
 
-// ErrExited means an emulator process ended while it was still needed.
-var ErrExited = errors.New("process exited")
+// errExited means an emulator process ended while it was still needed.
+var errExited = errors.New("process exited")
 
 func (r *RIE) exitErr() error {
-	return fmt.Errorf("aws-lambda-rie %w (%v)", ErrExited, r.p.err)
+	return fmt.Errorf("aws-lambda-rie %w (%v)", errExited, r.p.err)
 }
 
 // Invoke sends event to the function and returns its response payload.

@@ -39,7 +39,7 @@ func serveRuntimeAPI(kumoEndpoint string, log *slog.Logger) (*http.Server, int, 
 			if err != nil {
 				return err
 			}
-			body = NormalizeEvent(body)
+			body = normalizeEvent(body)
 			resp.Body = io.NopCloser(bytes.NewReader(body))
 			resp.ContentLength = int64(len(body))
 			resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
@@ -59,10 +59,10 @@ func serveRuntimeAPI(kumoEndpoint string, log *slog.Logger) (*http.Server, int, 
 	return srv, l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// NormalizeEvent returns an invocation event as AWS would deliver it: in
+// normalizeEvent returns an invocation event as AWS would deliver it: in
 // an API Gateway payload 2.0 event, a requestContext.http.sourceIp of the
 // form host:port becomes the bare host. Any other event is returned as is.
-func NormalizeEvent(event []byte) []byte {
+func normalizeEvent(event []byte) []byte {
 	var ev map[string]json.RawMessage
 	if json.Unmarshal(event, &ev) != nil || string(ev["version"]) != `"2.0"` {
 		return event

@@ -14,7 +14,7 @@
 // Where kumo differs from AWS on what a function sees, devstack makes it
 // look like AWS, so the functions carry no emulator workaround: queue URLs
 // name the port kumo listens on, and API Gateway events carry a bare source
-// address (see NormalizeEvent).
+// address (see runtimeapi.go).
 package devstack
 
 import (
@@ -104,8 +104,8 @@ var queueAttrProps = []string{
 	"FifoQueue", "ContentBasedDeduplication",
 }
 
-// FromTemplate derives the local plan from a parsed template.
-func FromTemplate(t *samtemplate.Template) (*Spec, error) {
+// fromTemplate derives the local plan from a parsed template.
+func fromTemplate(t *samtemplate.Template) (*Spec, error) {
 	s := &Spec{}
 	for _, id := range t.ResourcesOfType("AWS::SQS::Queue") {
 		q, err := queueSpec(t, id)

@@ -87,7 +87,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	spec, err := FromTemplate(t)
+	spec, err := fromTemplate(t)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		run = append(run, f)
 	}
 	if opts.Secret == "" {
-		if opts.Secret, err = RandomSecret(); err != nil {
+		if opts.Secret, err = randomSecret(); err != nil {
 			return nil, err
 		}
 	}
@@ -122,7 +122,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.track(s.Kumo.p)
 	s.Clients = NewClients(s.Kumo.Endpoint)
-	if s.Resources, err = CreateResources(ctx, s.Clients, spec, opts.Secret, opts.Overrides); err != nil {
+	if s.Resources, err = createResources(ctx, s.Clients, spec, opts.Secret, opts.Overrides); err != nil {
 		return s, err
 	}
 	for _, f := range spec.Functions {
@@ -169,7 +169,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	return s, nil
 }
 
-func (s *Stack) poller(f FunctionSpec) (*Poller, error) {
+func (s *Stack) poller(f FunctionSpec) (*sqsPoller, error) {
 	src := f.SQS
 	url, ok := s.Resources.QueueURLs[src.QueueLogicalID]
 	if !ok {
@@ -182,7 +182,7 @@ func (s *Stack) poller(f FunctionSpec) (*Poller, error) {
 	case w > 0:
 		window = time.Duration(w) * time.Second
 	}
-	return &Poller{
+	return &sqsPoller{
 		SQS: s.Clients.SQS, Lambda: s.Clients.Lambda,
 		QueueURL: url, QueueARN: s.Resources.QueueARNs[src.QueueLogicalID],
 		Function: f.Name, BatchSize: src.BatchSize, Window: window,
@@ -198,7 +198,7 @@ func (s *Stack) poller(f FunctionSpec) (*Poller, error) {
 // API (through serveRuntimeAPI) until ctx ends; a crashed or timed-out process is started again, as
 // Lambda would start a new execution environment.
 func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
-	env := append(baseEnv(), s.FunctionProcessEnv(f)...)
+	env := append(baseEnv(), s.functionProcessEnv(f)...)
 	env = append(env, "AWS_LAMBDA_LOG_STREAM_NAME="+f.Short+"-"+strconv.Itoa(i))
 	for ctx.Err() == nil {
 		p, err := startProc(f.Short, s.opts.Bootstraps[f.Short], nil, env, "", s.opts.OnLine)
@@ -221,10 +221,10 @@ func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 	}
 }
 
-// FunctionProcessEnv is the full environment of a function process: what
+// functionProcessEnv is the full environment of a function process: what
 // Lambda sets, the template's variables with local values, and the AWS
 // variables that point the SDK at kumo.
-func (s *Stack) FunctionProcessEnv(f FunctionSpec) []string {
+func (s *Stack) functionProcessEnv(f FunctionSpec) []string {
 	return append([]string{
 		"AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + strconv.Itoa(s.rtPort) + "/_runtime/" + f.Name,
 		"_HANDLER=bootstrap",
@@ -339,8 +339,8 @@ func (s *Stack) URL() string { return "http://" + s.APIHost() + "/okta/events" }
 // QueueURL returns the local URL of queue logicalID.
 func (s *Stack) QueueURL(logicalID string) string { return s.Resources.QueueURLs[logicalID] }
 
-// RandomSecret returns a fresh 48-hex-character hook secret.
-func RandomSecret() (string, error) {
+// randomSecret returns a fresh 48-hex-character hook secret.
+func randomSecret() (string, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
 		return "", err

@@ -16,9 +16,9 @@ import (
 // modulePath is the module whose go.mod marks the repository root.
 const modulePath = "github.com/hookline/hookline"
 
-// Tools are the emulators pinned as `tool`s in infra/tools/go.mod, by the
-// name of their binary in .bin.
-var Tools = map[string]string{
+// toolPackages are the emulators pinned as `tool`s in infra/tools/go.mod,
+// by the name of their binary in .bin.
+var toolPackages = map[string]string{
 	"kumo":           "github.com/sivchari/kumo/cmd/kumo",
 	"aws-lambda-rie": "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie",
 }
@@ -54,13 +54,13 @@ func moduleOf(gomod []byte) string {
 	return ""
 }
 
-// Tool returns <root>/.bin/<name> for a tool of Tools, building it first
-// (`go build -trimpath -ldflags '-s -w'` inside infra/tools) unless it is
+// Tool returns <root>/.bin/<name> for kumo or aws-lambda-rie, building it
+// first (`go build -trimpath -ldflags '-s -w'` inside infra/tools) unless it is
 // newer than infra/tools/go.sum. A cold build of kumo takes minutes; logf,
 // if set, hears about it. Builds are serialized across processes with a
 // flock on <root>/.bin/.lock, so parallel test binaries build once.
 func Tool(root, name string, logf func(format string, args ...any)) (string, error) {
-	pkg, ok := Tools[name]
+	pkg, ok := toolPackages[name]
 	if !ok {
 		return "", fmt.Errorf("unknown tool %q (want kumo or aws-lambda-rie)", name)
 	}

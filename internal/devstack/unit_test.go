@@ -25,7 +25,7 @@ func loadTemplate(t *testing.T) *samtemplate.Template {
 
 func TestFromTemplateSpec(t *testing.T) {
 	tmpl := loadTemplate(t)
-	spec, err := FromTemplate(tmpl)
+	spec, err := fromTemplate(tmpl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestBatchFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := BatchFailures([]byte(tt.payload), msgs, tt.report)
+			got, err := batchFailures([]byte(tt.payload), msgs, tt.report)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -154,7 +154,7 @@ func TestNormalizeEventStripsThePortOfTheSourceIP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := NormalizeEvent([]byte(tt.in))
+			out := normalizeEvent([]byte(tt.in))
 			var ev events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(out, &ev); err != nil {
 				t.Fatal(err)
@@ -166,7 +166,7 @@ func TestNormalizeEventStripsThePortOfTheSourceIP(t *testing.T) {
 	}
 	// Other events pass untouched, byte for byte.
 	for _, in := range []string{`{"Records":[{"messageId":"m"}]}`, `{"version":"1.0","requestContext":{"identity":{"sourceIp":"1.2.3.4:5"}}}`, `not json`} {
-		if out := NormalizeEvent([]byte(in)); string(out) != in {
+		if out := normalizeEvent([]byte(in)); string(out) != in {
 			t.Errorf("%s -> %s", in, out)
 		}
 	}
