@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -30,7 +31,8 @@ func main() {
 	// The events queue's redrive policy maxReceiveCount: a record failing on
 	// that receive is parked with its reason. 0 leaves it to the policy.
 	maxReceives := env.Count("MAX_RECEIVE_COUNT", 0)
-	if err := env.Err(); err != nil {
+	eventLog, fieldsErr := handlers.ParseEventLogFields(env.Optional("EVENT_LOG_FIELDS", "all"))
+	if err := errors.Join(env.Err(), fieldsErr); err != nil {
 		fail(log, err)
 	}
 	cloud, err := awsenv.FromEnvironment()
@@ -39,7 +41,7 @@ func main() {
 	}
 
 	registry := &handlers.Registry{}
-	registry.On("*", handlers.LogEvents(log), handlers.Name("event-log"))
+	registry.On("*", handlers.LogEventsWith(log, eventLog), handlers.Name("event-log"))
 	register(registry, log)
 
 	q := worker.SQS{Client: cloud.SQS(), QueueURL: queueURL, DLQURL: dlqURL}

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
@@ -45,10 +47,56 @@ type Outcome struct {
 	Reason string `json:"reason"`
 }
 
+// EventLogFields picks which fields of an event the built-in event log
+// writes besides eventUuid, eventType and deliveryId, which it always
+// writes. Actor e-mail addresses and display messages are personal data
+// some operators keep out of their logs.
+type EventLogFields struct {
+	Published      bool // Okta's published time
+	Actor          bool // the actor's alternateId, usually an e-mail address
+	Outcome        bool // outcome.result
+	DisplayMessage bool // Okta's human-readable message
+}
+
+// AllEventLogFields is every field: the default.
+var AllEventLogFields = EventLogFields{Published: true, Actor: true, Outcome: true, DisplayMessage: true}
+
+// ParseEventLogFields reads a comma-separated list of field names
+// (published, actor, outcome, displayMessage, any case), "all" (also "" ) or
+// "none".
+func ParseEventLogFields(s string) (EventLogFields, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "all":
+		return AllEventLogFields, nil
+	case "none":
+		return EventLogFields{}, nil
+	}
+	var f EventLogFields
+	for _, name := range strings.Split(s, ",") {
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "published":
+			f.Published = true
+		case "actor":
+			f.Actor = true
+		case "outcome":
+			f.Outcome = true
+		case "displaymessage":
+			f.DisplayMessage = true
+		default:
+			return f, fmt.Errorf("event log field %q: want published, actor, outcome, displayMessage, all or none", strings.TrimSpace(name))
+		}
+	}
+	return f, nil
+}
+
 // LogEvents returns the built-in handler that writes every event as one JSON
-// line. In CloudWatch those lines are the browsable event log, e.g.
-// `filter msg = "okta event" | stats count() by eventType`.
-func LogEvents(log *slog.Logger) Handler {
+// line with all of AllEventLogFields. In CloudWatch those lines are the
+// browsable event log, e.g. `filter msg = "okta event" | stats count() by
+// eventType`.
+func LogEvents(log *slog.Logger) Handler { return LogEventsWith(log, AllEventLogFields) }
+
+// LogEventsWith is LogEvents writing only the chosen fields.
+func LogEventsWith(log *slog.Logger, fields EventLogFields) Handler {
 	return func(ctx context.Context, ev Event) error {
 		var le LogEvent
 		// A LogEvent with odd field types is still logged with what we know.
@@ -57,15 +105,21 @@ func LogEvents(log *slog.Logger) Handler {
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
 			l = l.With("awsRequestId", lc.AwsRequestID)
 		}
-		l.InfoContext(ctx, "okta event",
-			"eventUuid", ev.UUID,
-			"eventType", ev.Type,
-			"published", le.Published,
-			"actor", le.Actor.AlternateID,
-			"outcome", le.Outcome.Result,
-			"displayMessage", le.DisplayMessage,
-			"deliveryId", ev.DeliveryID,
-		)
+		attrs := []any{"eventUuid", ev.UUID, "eventType", ev.Type}
+		if fields.Published {
+			attrs = append(attrs, "published", le.Published)
+		}
+		if fields.Actor {
+			attrs = append(attrs, "actor", le.Actor.AlternateID)
+		}
+		if fields.Outcome {
+			attrs = append(attrs, "outcome", le.Outcome.Result)
+		}
+		if fields.DisplayMessage {
+			attrs = append(attrs, "displayMessage", le.DisplayMessage)
+		}
+		attrs = append(attrs, "deliveryId", ev.DeliveryID)
+		l.InfoContext(ctx, "okta event", attrs...)
 		return nil
 	}
 }

@@ -205,6 +205,7 @@ func main() {
 	_ = env.Optional("METRICS_NAMESPACE", "Hookline")
 	_ = env.Optional("STACK_NAME", "local")
 	_ = env.Count("MAX_RECEIVE_COUNT", 0)
+	_ = env.Optional("EVENT_LOG_FIELDS", "all")
 }
 `,
 	}
