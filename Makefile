@@ -15,7 +15,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './.bin/*' 2>/dev/null) go.
 FN ?= receiver
 EVENT ?= events/delivery.json
 
-.PHONY: help build tools bootstraps cli test test-short bench bench-dev bench-faults lint fmt deploy invoke dev send redrive clean
+.PHONY: help build tools bootstraps cli test test-short bench bench-dev bench-faults lint fmt deploy invoke dev send redrive replay clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -119,6 +119,9 @@ deploy: ## sam build && sam deploy (run `sam deploy --guided` once first)
 
 redrive: cli ## move parked events from the DLQ back: make redrive ARGS='--stack hookline [--dry-run] [--type T] [--rate N]'
 	$(BIN)/hookline redrive $(ARGS)
+
+replay: cli ## queue events from the Okta System Log: make replay ARGS='--stack hookline --since 6h [--until T] [--type T] [--force] [--dry-run]'
+	$(BIN)/hookline replay $(ARGS)
 
 clean:
 	rm -rf build .bin/receiver .bin/worker .bin/reconciler .bin/hookline

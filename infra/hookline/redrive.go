@@ -45,22 +45,7 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *stack == "" && (*queueURL == "" || *dlqURL == "") {
 		return fmt.Errorf("%w: give --stack, or both --queue-url and --dlq-url", errUsage)
 	}
-	if *endpoint == "" {
-		*endpoint = os.Getenv("AWS_ENDPOINT_URL")
-	}
-	var opts []func(*config.LoadOptions) error
-	if *endpoint != "" {
-		opts = append(opts, config.WithBaseEndpoint(*endpoint))
-	}
-	if devstack.IsLocal(*endpoint) {
-		// A local kumo checks no signature and has one region: it needs no
-		// AWS credentials or configuration, so it gets the local ones.
-		opts = append(opts, config.WithCredentialsProvider(devstack.Credentials))
-		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-			opts = append(opts, config.WithRegion(devstack.Region))
-		}
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsConfig(ctx, endpoint)
 	if err != nil {
 		return err
 	}
@@ -114,29 +99,61 @@ type describeStacksAPI interface {
 // stackQueues reads the queue URLs from the stack's outputs; URLs given as
 // flags win.
 func stackQueues(ctx context.Context, cf describeStacksAPI, stack, queueURL, dlqURL string) (string, string, error) {
-	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &stack})
+	outs, err := readStackOutputs(ctx, cf, stack)
 	if err != nil {
-		return "", "", fmt.Errorf("describe stack %s: %w", stack, err)
+		return "", "", err
 	}
-	if len(out.Stacks) == 0 {
-		return "", "", fmt.Errorf("stack %s not found", stack)
-	}
-	for _, o := range out.Stacks[0].Outputs {
-		switch aws.ToString(o.OutputKey) {
-		case "EventsQueueUrl":
-			if queueURL == "" {
-				queueURL = aws.ToString(o.OutputValue)
-			}
-		case "EventsDLQUrl":
-			if dlqURL == "" {
-				dlqURL = aws.ToString(o.OutputValue)
-			}
-		}
-	}
+	queueURL, dlqURL = first(queueURL, outs["EventsQueueUrl"]), first(dlqURL, outs["EventsDLQUrl"])
 	if queueURL == "" || dlqURL == "" {
 		return "", "", fmt.Errorf("stack %s lacks the EventsQueueUrl or EventsDLQUrl output", stack)
 	}
 	return queueURL, dlqURL, nil
+}
+
+// readStackOutputs reads a stack's outputs by key.
+func readStackOutputs(ctx context.Context, cf describeStacksAPI, stack string) (map[string]string, error) {
+	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &stack})
+	if err != nil {
+		return nil, fmt.Errorf("describe stack %s: %w", stack, err)
+	}
+	if len(out.Stacks) == 0 {
+		return nil, fmt.Errorf("stack %s not found", stack)
+	}
+	outs := map[string]string{}
+	for _, o := range out.Stacks[0].Outputs {
+		outs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	return outs, nil
+}
+
+func first(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// awsConfig loads the AWS configuration for an operator command. endpoint
+// (a flag; AWS_ENDPOINT_URL when empty, and set to it) points every client
+// at, say, a local kumo, which checks no signature and has one region: it
+// then needs no AWS credentials or configuration and gets the local ones.
+func awsConfig(ctx context.Context, endpoint *string) (aws.Config, error) {
+	if *endpoint == "" {
+		*endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	var opts []func(*config.LoadOptions) error
+	if *endpoint != "" {
+		opts = append(opts, config.WithBaseEndpoint(*endpoint))
+	}
+	if devstack.IsLocal(*endpoint) {
+		opts = append(opts, config.WithCredentialsProvider(devstack.Credentials))
+		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+			opts = append(opts, config.WithRegion(devstack.Region))
+		}
+	}
+	return config.LoadDefaultConfig(ctx, opts...)
 }
 
 func oneLine(s string, n int) string {

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/queue"
+	"github.com/hookline/hookline/internal/reconcile"
+)
+
+func init() {
+	register(command{
+		name:    "replay",
+		summary: "queue events from the Okta System Log for a time range (backfill, recovery)",
+		run:     runReplay,
+	})
+}
+
+// typeList is a repeatable --type flag that also takes comma-separated lists.
+type typeList []string
+
+func (l *typeList) String() string { return strings.Join(*l, ",") }
+func (l *typeList) Set(v string) error {
+	*l = append(*l, reconcile.ParseTypes(v)...)
+	return nil
+}
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("replay", stderr)
+	since := fs.String("since", "", "start of the range: RFC 3339 time (2026-01-02T15:04:05Z) or a duration ago (6h)")
+	until := fs.String("until", "", "end of the range (default: now); same forms as --since")
+	var types typeList
+	fs.Var(&types, "type", "event type to replay (repeatable, or comma-separated; default: the stack's OktaEventTypes)")
+	force := fs.Bool("force", false, "queue events already brought or handled too, for a new handler (the others skip them by the ledger)")
+	dryRun := fs.Bool("dry-run", false, "count what would be queued; queue nothing")
+	stack := fs.String("stack", "", "CloudFormation stack whose outputs name the queue, ledger table, Okta secret and event types")
+	queueURL := fs.String("queue-url", "", "events queue URL (instead of --stack)")
+	table := fs.String("ledger-table", "", "ledger table name (instead of --stack)")
+	secretID := fs.String("secret-id", "", "Okta credentials secret (instead of --stack)")
+	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	now := time.Now()
+	from, err := parseWhen(*since, now)
+	if err != nil || *since == "" {
+		return fmt.Errorf("%w: --since: want an RFC 3339 time or a duration ago such as 6h", errUsage)
+	}
+	to := now
+	if *until != "" {
+		if to, err = parseWhen(*until, now); err != nil {
+			return fmt.Errorf("%w: --until: %v", errUsage, err)
+		}
+	}
+	if !from.Before(to) {
+		return fmt.Errorf("%w: --since must be before --until", errUsage)
+	}
+	target := replayTarget{queueURL: *queueURL, table: *table, secretID: *secretID, types: types}
+	if *stack == "" && !target.complete() {
+		return fmt.Errorf("%w: give --stack, or --queue-url, --ledger-table, --secret-id and --type", errUsage)
+	}
+
+	cfg, err := awsConfig(ctx, endpoint)
+	if err != nil {
+		return err
+	}
+	if *stack != "" {
+		outs, err := readStackOutputs(ctx, cloudformation.NewFromConfig(cfg), *stack)
+		if err != nil {
+			return err
+		}
+		if err := target.fill(*stack, outs); err != nil {
+			return err
+		}
+	}
+	types = target.types
+	local := *endpoint != ""
+	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		if local {
+			o.HTTPClient = awsenv.EmulatorHTTPClient() // see its doc: an emulator needs it
+		}
+	})
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if local {
+			o.HTTPClient = awsenv.EmulatorHTTPClient()
+			o.DisableValidateResponseChecksum = true // kumo sends no CRC32
+		}
+	})
+	sqsClient := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
+		if local {
+			o.HTTPClient = awsenv.EmulatorHTTPClient()
+		}
+	})
+	creds, err := oktaapi.LoadCredentials(ctx, sm, target.secretID)
+	if err != nil {
+		return err
+	}
+	client, err := oktaapi.New(creds, oktaapi.WithWaitNotifier(func(d time.Duration, reason string) {
+		fmt.Fprintf(stderr, "okta rate limit (%s): waiting %s for the reset\n", reason, d.Round(time.Second))
+	}))
+	if err != nil {
+		return err
+	}
+	r := &reconcile.Reconciler{
+		Source:    client,
+		Marks:     &ledger.Deliveries{Client: ddb, Table: target.table},
+		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: target.queueURL}, Budget: 30 * time.Second},
+		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Types:     types,
+	}
+	verb := "enqueued"
+	if *dryRun {
+		verb = "would enqueue"
+	}
+	fmt.Fprintf(stderr, "replaying %s from %s to %s%s%s\n", strings.Join(types, ","), from.UTC().Format(time.RFC3339),
+		to.UTC().Format(time.RFC3339), map[bool]string{true: " (force)"}[*force], map[bool]string{true: " (dry run)"}[*dryRun])
+	st, err := r.Replay(ctx, reconcile.ReplayOptions{Since: from, Until: to, Force: *force, DryRun: *dryRun,
+		Progress: func(s reconcile.Stats) {
+			fmt.Fprintf(stderr, "pages %d, seen %d, %s %d, skipped %d\n", s.Pages, s.Seen, verb, s.Queued, s.Delivered)
+		}})
+	fmt.Fprintf(stdout, "pages %d, seen %d, %s %d, skipped %d (already brought or replayed)\n", st.Pages, st.Seen, verb, st.Queued, st.Delivered)
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted: what was queued is marked; run the same replay again to go on (it skips those)")
+	}
+	return err
+}
+
+// replayTarget is where a replay reads and writes: flags win over the
+// stack's outputs.
+type replayTarget struct {
+	queueURL, table, secretID string
+	types                     []string
+}
+
+func (r *replayTarget) complete() bool {
+	return r.queueURL != "" && r.table != "" && r.secretID != "" && len(r.types) > 0
+}
+
+// fill takes what the flags left empty from the stack's outputs.
+func (r *replayTarget) fill(stack string, outs map[string]string) error {
+	r.queueURL = first(r.queueURL, outs["EventsQueueUrl"])
+	r.table = first(r.table, outs["LedgerTableName"])
+	r.secretID = first(r.secretID, outs["OktaCredentialsSecretArn"])
+	if len(r.types) == 0 {
+		r.types = reconcile.ParseTypes(outs["OktaEventTypes"])
+	}
+	if !r.complete() {
+		return fmt.Errorf("stack %s lacks EventsQueueUrl, LedgerTableName, OktaCredentialsSecretArn or OktaEventTypes: set its OktaCredentialsSecretArn parameter, or give the flags", stack)
+	}
+	return nil
+}
+
+// parseWhen reads an RFC 3339 time, or a duration taken as that long ago.
+func parseWhen(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(strings.TrimPrefix(s, "-"))
+	if err != nil || d <= 0 {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration ago", s)
+	}
+	return now.Add(-d), nil
+}
