@@ -5,7 +5,6 @@
 package okta
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,7 +66,7 @@ func ParseDelivery(body []byte) (*Delivery, error) {
 	if !json.Valid(body) {
 		return nil, ErrMalformed
 	}
-	top, err := members(body)
+	top, err := members(body, nil)
 	if err != nil {
 		if errors.Is(err, errNotObject) {
 			return nil, fmt.Errorf("%w: the body must be a JSON object", ErrNotEventHook)
@@ -97,7 +96,7 @@ func ParseDelivery(body []byte) (*Delivery, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: data.events must be an array", ErrNotEventHook)
 	}
-	inner, err := members(data)
+	inner, err := members(data, nil)
 	if err != nil {
 		if errors.Is(err, errNotObject) {
 			return nil, fmt.Errorf("%w: data must be an object", ErrNotEventHook)
@@ -108,13 +107,11 @@ func ParseDelivery(body []byte) (*Delivery, error) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, fmt.Errorf("%w: data.events must be an array", ErrNotEventHook)
 	}
-	var evs []json.RawMessage
-	if err := json.Unmarshal(raw, &evs); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	d.Events = make([]Event, len(evs))
-	for i, ev := range evs {
-		d.Events[i] = ParseEvent(ev)
+	eachElement(raw, func(ev []byte) {
+		d.Events = append(d.Events, parseEvent(ev))
+	})
+	if d.Events == nil {
+		d.Events = []Event{}
 	}
 	return d, nil
 }
@@ -127,8 +124,16 @@ var eventKeys = map[string]bool{"uuid": true, "eventType": true, "published": tr
 // that has one of them twice, keeps empty fields instead of failing: it is
 // still enqueued, and the worker parks it in the DLQ.
 func ParseEvent(raw json.RawMessage) Event {
+	if !json.Valid(raw) {
+		return Event{Raw: raw}
+	}
+	return parseEvent(raw)
+}
+
+// parseEvent is ParseEvent for raw known to be valid JSON.
+func parseEvent(raw json.RawMessage) Event {
 	ev := Event{Raw: raw}
-	f, err := membersOf(raw, eventKeys)
+	f, err := members(raw, eventKeys)
 	if err != nil {
 		return ev
 	}
@@ -136,57 +141,4 @@ func ParseEvent(raw json.RawMessage) Event {
 	ev.EventType = stringOf(f["eventType"])
 	ev.Published = stringOf(f["published"])
 	return ev
-}
-
-var errNotObject = errors.New("not a JSON object")
-
-// members returns the members of the JSON object raw by exact key. It fails
-// with errNotObject, or ErrAmbiguous when a key appears twice. raw must be
-// valid JSON.
-func members(raw []byte) (map[string]json.RawMessage, error) {
-	return membersOf(raw, nil)
-}
-
-// membersOf is members keeping only the keys in keep (all when nil); only
-// kept keys are checked for duplicates.
-func membersOf(raw []byte, keep map[string]bool) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if tok != json.Delim('{') {
-		return nil, errNotObject
-	}
-	out := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		key, _ := tok.(string)
-		var val json.RawMessage
-		if err := dec.Decode(&val); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		if keep != nil && !keep[key] {
-			continue
-		}
-		if _, dup := out[key]; dup {
-			return nil, fmt.Errorf("%w: key %q appears twice", ErrAmbiguous, key)
-		}
-		out[key] = val
-	}
-	return out, nil
-}
-
-func stringOf(raw json.RawMessage) string {
-	if len(raw) == 0 || raw[0] != '"' {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package okta
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -182,6 +183,20 @@ func FuzzParseDelivery(f *testing.F) {
 		for _, ev := range d.Events {
 			if !json.Valid(ev.Raw) {
 				t.Fatalf("raw event is not valid JSON: %q", ev.Raw)
+			}
+		}
+		// The events are the ones encoding/json finds, byte for byte.
+		var top, data map[string]json.RawMessage
+		var ref []json.RawMessage
+		if json.Unmarshal(body, &top) != nil || json.Unmarshal(top["data"], &data) != nil || json.Unmarshal(data["events"], &ref) != nil {
+			t.Fatalf("accepted a delivery encoding/json cannot read: %s", body)
+		}
+		if len(ref) != len(d.Events) {
+			t.Fatalf("%d events, encoding/json finds %d", len(d.Events), len(ref))
+		}
+		for i := range ref {
+			if !bytes.Equal(ref[i], d.Events[i].Raw) {
+				t.Fatalf("event %d = %s, encoding/json finds %s", i, d.Events[i].Raw, ref[i])
 			}
 		}
 	})
