@@ -88,7 +88,11 @@ func Tool(root, name string, logf func(format string, args ...any)) (string, err
 		return out, nil
 	}
 	if logf != nil {
-		logf("building %s into %s (a cold build of kumo takes a few minutes)", pkg, out)
+		note := ""
+		if name == "kumo" {
+			note = " (a cold build takes a few minutes)"
+		}
+		logf("building %s into %s%s", pkg, out, note)
 	}
 	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", tmp, pkg)
