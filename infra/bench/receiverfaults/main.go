@@ -24,7 +24,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,9 +31,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/devstack"
@@ -53,40 +49,27 @@ func main() {
 	flag.Parse()
 	ctx := context.Background()
 
-	kumo, err := devstack.StartKumo(ctx, filepath.Join(*bin, "kumo"), 0, nil)
+	// The template's resources and the receiver's environment, as deployed;
+	// the receiver's SQS and Secrets Manager calls go through the proxies.
+	stack, err := devstack.Start(ctx, devstack.Options{Template: "template.yaml", KumoBin: filepath.Join(*bin, "kumo"), Secret: secret})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer kumo.Stop()
-	clients := devstack.NewClients(kumo.Endpoint)
-	q, err := clients.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("bench-events")})
-	if err != nil {
-		log.Fatal(err)
-	}
-	sec, err := clients.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("bench-hook"), SecretString: aws.String(secret)})
-	if err != nil {
-		log.Fatal(err)
-	}
-
-	kumoAddr := strings.TrimPrefix(kumo.Endpoint, "http://")
+	defer stack.Stop()
+	kumoAddr := strings.TrimPrefix(stack.Kumo.Endpoint, "http://")
 	sqsProxy, err := faultproxy.Start(kumoAddr)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer sqsProxy.Close()
-	smCalls, smURL := countingProxy(kumo.Endpoint)
+	smCalls, smURL := countingProxy(stack.Kumo.Endpoint)
 
-	env := append(os.Environ()[:0:0], "PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
-	env = append(env, kumo.AWSEnv()...)
-	env = append(env,
-		"AWS_ENDPOINT_URL_SQS="+sqsProxy.URL(),
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER="+smURL,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(*timeout),
-		"QUEUE_URL="+aws.ToString(q.QueueUrl),
-		"SECRET_ID="+aws.ToString(sec.ARN),
+	rie, err := stack.StartRIE("receiver", filepath.Join(*bin, "aws-lambda-rie"), *bootstrap, []string{
+		"AWS_ENDPOINT_URL_SQS=" + sqsProxy.URL(),
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + smURL,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(*timeout),
 		"LOG_LEVEL=warn",
-	)
-	rie, err := devstack.StartRIE(filepath.Join(*bin, "aws-lambda-rie"), *bootstrap, env, nil)
+	}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
