@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
@@ -42,12 +43,13 @@ type fixture struct {
 	now      time.Time // the reconciler's clock; the org's events are stored at real time
 	sqs      *sqs.Client
 	ddb      *dynamodb.Client
+	sm       *secretsmanager.Client
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	s := devstacktest.Start(t, devstacktest.Options{})
-	f := &fixture{org: oktatest.Start(t.Cleanup), logs: &bytes.Buffer{}, now: time.Now(), sqs: s.Clients.SQS, ddb: s.Clients.DynamoDB}
+	f := &fixture{org: oktatest.Start(t.Cleanup), logs: &bytes.Buffer{}, now: time.Now(), sqs: s.Clients.SQS, ddb: s.Clients.DynamoDB, sm: s.Clients.SecretsManager}
 	f.org.SetAPIToken("ssws-token")
 	var err error
 	if f.okta, err = oktaapi.New(oktaapi.Credentials{OrgURL: f.org.URL, APIToken: "ssws-token"}); err != nil {
@@ -440,5 +442,32 @@ func TestReplay(t *testing.T) {
 	st, _ = r.Replay(t.Context(), reconcile.ReplayOptions{Since: since, Until: until, Types: []string{"user.session.start"}, DryRun: true, Force: true})
 	if st.Seen != 0 {
 		t.Fatalf("type filter: seen %d", st.Seen)
+	}
+}
+
+func TestAnUnreadableOrBadSecretFailsTheRunSayingSo(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	sm := f.sm
+	bad, err := sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String("okta-bad"),
+		SecretString: aws.String(`{"orgUrl":"http://198.51.100.9","apiToken":"x"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{
+		"arn:aws:secretsmanager:us-east-1:000000000000:secret:missing": "read secret",
+		aws.ToString(bad.ARN): "must use https",
+	} {
+		f.logs.Reset()
+		s := &reconcile.Scheduled{Reconciler: f.reconciler(10), Credentials: func(ctx context.Context) (oktaapi.Credentials, error) {
+			return oktaapi.LoadCredentials(ctx, sm, id)
+		}}
+		_, err := s.Handle(t.Context(), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to say %q", id, err, want)
+		}
+		if !strings.Contains(f.logs.String(), `"stopped":"error"`) {
+			t.Errorf("%s: no summary line: %s", id, f.logs)
+		}
 	}
 }
