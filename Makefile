@@ -77,7 +77,7 @@ test: tools bootstraps ## all tests: unit, kumo and rie integration, template (w
 test-short: ## unit tests only, no emulators
 	$(GO) test -short ./...
 
-bench: ## the benchmarks behind the figures in the closing notes
+bench: ## receiver and worker benchmarks, binary sizes
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/receiver/
 	bash infra/bench/binary-size.sh
 	$(GO) test -run '^$$' -bench . -benchtime 100x ./internal/worker/

@@ -4,6 +4,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/auth"
@@ -23,34 +26,64 @@ import (
 	"github.com/hookline/hookline/internal/receiver"
 )
 
+// settings is the receiver's configuration, from the variables template.yaml
+// sets (and the README's Configuration table lists).
+type settings struct {
+	LogLevel         string
+	MetricsNamespace string
+	StackName        string
+	QueueURL         string
+	SecretID         string
+	SecretTTL        time.Duration
+	PublishBudget    time.Duration
+	LedgerTable      string // "": no delivery marks
+	LedgerRetention  time.Duration
+	Receiver         receiver.Config
+}
+
+// loadSettings reads the receiver's settings through getenv, reporting every
+// missing or bad variable at once.
+func loadSettings(getenv func(string) string) (settings, error) {
+	env := config.Env{Getenv: getenv}
+	s := settings{
+		LogLevel:         env.Optional("LOG_LEVEL", "info"),
+		MetricsNamespace: env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace),
+		StackName:        env.Optional("STACK_NAME", "local"),
+		QueueURL:         env.Required("QUEUE_URL"),
+		SecretID:         env.Required("SECRET_ID"),
+		SecretTTL:        env.Duration("SECRET_CACHE_TTL", 5*time.Minute),
+		PublishBudget:    env.Duration("PUBLISH_BUDGET", 2*time.Second),
+		LedgerTable:      env.Optional("LEDGER_TABLE", ""),
+		LedgerRetention:  env.Duration("LEDGER_RETENTION", ledger.DefaultRetention),
+		Receiver: receiver.Config{
+			AuthHeader:   env.Optional("AUTH_HEADER", "Authorization"),
+			MaxBodyBytes: env.Bytes("MAX_BODY_BYTES", 1<<20),
+		},
+	}
+	allowed, err := receiver.ParseCIDRs(env.Optional("ALLOWED_SOURCE_CIDRS", ""))
+	if err != nil {
+		err = fmt.Errorf("ALLOWED_SOURCE_CIDRS: %w", err)
+	}
+	s.Receiver.AllowedCIDRs = allowed
+	return s, errors.Join(env.Err(), err)
+}
+
 func main() {
-	var env config.Env
-	queueURL := env.Required("QUEUE_URL")
-	secretID := env.Required("SECRET_ID")
-	authHeader := env.Optional("AUTH_HEADER", "Authorization")
-	cidrs := env.Optional("ALLOWED_SOURCE_CIDRS", "")
-	maxBody := env.Bytes("MAX_BODY_BYTES", 1<<20)
-	secretTTL := env.Duration("SECRET_CACHE_TTL", 5*time.Minute)
-	budget := env.Duration("PUBLISH_BUDGET", 2*time.Second)
-	table := env.Optional("LEDGER_TABLE", "")
-	retention := env.Duration("LEDGER_RETENTION", ledger.DefaultRetention)
-	log := logging.New(env.Optional("LOG_LEVEL", "info"))
+	s, err := loadSettings(os.Getenv)
+	log := logging.New(s.LogLevel)
+	if err != nil {
+		fail(log, err)
+	}
+	cloud, err := awsenv.FromEnvironment()
+	if err != nil {
+		fail(log, err)
+	}
 	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
-	recorder := metrics.New(env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace), env.Optional("STACK_NAME", "local"), logging.Stdout)
+	s.Receiver.Metrics = metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout)
 
-	allowed, err := receiver.ParseCIDRs(cidrs)
-	if err != nil {
-		fail(log, err)
-	}
-	if err := env.Err(); err != nil {
-		fail(log, err)
-	}
-	aws, err := awsenv.FromEnvironment()
-	if err != nil {
-		fail(log, err)
-	}
-
-	verifier := auth.NewVerifier(auth.SecretsManager{Client: aws.SecretsManager(), SecretID: secretID}, secretTTL)
+	sm := cloud.Service(secretsmanager.ServiceID)
+	secrets := secretsmanager.New(secretsmanager.Options{Region: sm.Region, Credentials: sm.Credentials, BaseEndpoint: sm.BaseEndpoint, HTTPClient: sm.HTTPClient})
+	verifier := auth.NewVerifier(auth.SecretsManager{Client: secrets, SecretID: s.SecretID}, s.SecretTTL)
 	// Bounded by the verifier's fetch timeout: under aws-lambda-rie (and so
 	// sam local) init counts against the function's timeout.
 	if err := verifier.Refresh(context.Background()); err != nil {
@@ -58,21 +91,24 @@ func main() {
 		log.Error("hook secret not readable at init", "error", err.Error())
 	}
 
-	sqsClient := aws.SQS(func(o *sqs.Options) {
-		// The publisher keeps queue.DefaultConcurrency batches in flight;
-		// the SDK's default client keeps only 10 idle connections a host,
-		// and each new one to SQS costs a TLS handshake.
-		if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
-			o.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = queue.DefaultConcurrency })
-		}
-	})
-	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: queueURL}, Budget: budget}
+	q := cloud.Service(sqs.ServiceID)
+	queueClient := sqs.New(sqs.Options{Region: q.Region, Credentials: q.Credentials, BaseEndpoint: q.BaseEndpoint, HTTPClient: q.HTTPClient},
+		func(o *sqs.Options) {
+			// The publisher keeps queue.DefaultConcurrency batches in flight;
+			// the SDK's default client keeps only 10 idle connections a host,
+			// and each new one to SQS costs a TLS handshake.
+			if bc, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+				o.HTTPClient = bc.WithTransportOptions(func(t *http.Transport) { t.MaxIdleConnsPerHost = queue.DefaultConcurrency })
+			}
+		})
+	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.QueueURL}, Budget: s.PublishBudget}
 	var opts []receiver.Option
-	if table != "" {
+	if s.LedgerTable != "" {
 		// Marks the events the hook brought, so the reconciler skips them.
-		opts = append(opts, receiver.WithDeliveryMarks(&ledger.Deliveries{Client: aws.DynamoDB(), Table: table, Retention: retention}, 0))
+		marks := &ledger.Deliveries{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
+		opts = append(opts, receiver.WithDeliveryMarks(marks, 0))
 	}
-	h := receiver.New(receiver.Config{AuthHeader: authHeader, MaxBodyBytes: maxBody, AllowedCIDRs: allowed, Metrics: recorder}, verifier, publisher, log, opts...)
+	h := receiver.New(s.Receiver, verifier, publisher, log, opts...)
 	lambda.Start(h.Handle)
 }
 

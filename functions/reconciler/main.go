@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
@@ -21,43 +23,73 @@ import (
 	"github.com/hookline/hookline/internal/reconcile"
 )
 
+// settings is the reconciler's configuration, from the variables
+// template.yaml sets (and the README's Configuration table lists).
+type settings struct {
+	LogLevel         string
+	MetricsNamespace string
+	StackName        string
+	CredentialsID    string // the secret holding the Okta API credentials
+	EventTypes       string // the event types the hook subscribes to
+	QueueURL         string
+	LedgerTable      string
+	LedgerRetention  time.Duration
+	Grace            time.Duration
+	Lookback         time.Duration
+}
+
+// loadSettings reads the reconciler's settings through getenv, reporting
+// every missing or bad variable at once.
+func loadSettings(getenv func(string) string) (settings, error) {
+	env := config.Env{Getenv: getenv}
+	s := settings{
+		LogLevel:         env.Optional("LOG_LEVEL", "info"),
+		MetricsNamespace: env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace),
+		StackName:        env.Optional("STACK_NAME", "local"),
+		CredentialsID:    env.Required("OKTA_CREDENTIALS_SECRET_ID"),
+		EventTypes:       env.Required("OKTA_EVENT_TYPES"),
+		QueueURL:         env.Required("QUEUE_URL"),
+		LedgerTable:      env.Required("LEDGER_TABLE"),
+		LedgerRetention:  env.Duration("LEDGER_RETENTION", ledger.DefaultRetention),
+		Grace:            env.Duration("RECONCILE_GRACE", reconcile.DefaultGrace),
+		Lookback:         env.Duration("RECONCILE_LOOKBACK", reconcile.DefaultLookback),
+	}
+	return s, env.Err()
+}
+
 func main() {
-	var env config.Env
-	log := logging.New(env.Optional("LOG_LEVEL", "info"))
-	secretID := env.Required("OKTA_CREDENTIALS_SECRET_ID")
-	types := env.Required("OKTA_EVENT_TYPES")
-	queueURL := env.Required("QUEUE_URL")
-	table := env.Required("LEDGER_TABLE")
-	retention := env.Duration("LEDGER_RETENTION", ledger.DefaultRetention)
-	grace := env.Duration("RECONCILE_GRACE", reconcile.DefaultGrace)
-	lookback := env.Duration("RECONCILE_LOOKBACK", reconcile.DefaultLookback)
-	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
-	recorder := metrics.New(env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace), env.Optional("STACK_NAME", "local"), logging.Stdout)
-	if err := env.Err(); err != nil {
+	s, err := loadSettings(os.Getenv)
+	log := logging.New(s.LogLevel)
+	if err != nil {
 		fail(log, err)
 	}
 	cloud, err := awsenv.FromEnvironment()
 	if err != nil {
 		fail(log, err)
 	}
-	sm, ddb := cloud.SecretsManager(), cloud.DynamoDB()
+	c := cloud.Service(secretsmanager.ServiceID)
+	sm := secretsmanager.New(secretsmanager.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+	c = cloud.Service(sqs.ServiceID)
+	queueClient := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+	ddb := ledger.NewClient(cloud)
 
-	s := &reconcile.Scheduled{
+	r := &reconcile.Scheduled{
 		Reconciler: &reconcile.Reconciler{
-			Marks:     &ledger.Deliveries{Client: ddb, Table: table, Retention: retention},
-			Cursors:   &ledger.Cursors{Client: ddb, Table: table},
-			Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: cloud.SQS(), QueueURL: queueURL}, Budget: 10 * time.Second},
+			Marks:     &ledger.Deliveries{Client: ddb, Table: s.LedgerTable, Retention: s.LedgerRetention},
+			Cursors:   &ledger.Cursors{Client: ddb, Table: s.LedgerTable},
+			Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.QueueURL}, Budget: 10 * time.Second},
 			Log:       log,
-			Types:     reconcile.ParseTypes(types),
-			Grace:     grace,
-			Lookback:  lookback,
-			Metrics:   recorder,
+			Types:     reconcile.ParseTypes(s.EventTypes),
+			Grace:     s.Grace,
+			Lookback:  s.Lookback,
+			// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
+			Metrics: metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout),
 		},
 		Credentials: func(ctx context.Context) (oktaapi.Credentials, error) {
-			return oktaapi.LoadCredentials(ctx, sm, secretID)
+			return oktaapi.LoadCredentials(ctx, sm, s.CredentialsID)
 		},
 	}
-	lambda.Start(s.Handle)
+	lambda.Start(r.Handle)
 }
 
 func fail(log *slog.Logger, err error) {

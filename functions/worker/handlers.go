@@ -13,7 +13,7 @@ func register(r *handlers.Registry, log *slog.Logger) {
 	// Example:
 	//
 	//	r.On("user.lifecycle.deactivate", func(ctx context.Context, ev handlers.Event) error {
-	//		var e handlers.LogEvent
+	//		var e okta.LogEvent
 	//		if err := ev.Decode(&e); err != nil {
 	//			return handlers.Permanent(err)
 	//		}

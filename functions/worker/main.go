@@ -4,11 +4,13 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
@@ -19,20 +21,49 @@ import (
 	"github.com/hookline/hookline/internal/worker"
 )
 
+// settings is the worker's configuration, from the variables template.yaml
+// sets (and the README's Configuration table lists).
+type settings struct {
+	LogLevel         string
+	MetricsNamespace string
+	StackName        string
+	QueueURL         string
+	DLQURL           string        // "": permanent failures wait for the redrive policy
+	LedgerTable      string        // "": ledger off
+	LedgerRetention  time.Duration // how long ledger records live
+	// MaxReceiveCount is the events queue's redrive policy maxReceiveCount:
+	// a record failing on that receive is parked with its reason. 0 leaves
+	// it to the policy.
+	MaxReceiveCount int
+	EventLog        handlers.EventLogFields // what the built-in event log writes
+}
+
+// loadSettings reads the worker's settings through getenv, reporting every
+// missing or bad variable at once.
+func loadSettings(getenv func(string) string) (settings, error) {
+	env := config.Env{Getenv: getenv}
+	s := settings{
+		LogLevel:         env.Optional("LOG_LEVEL", "info"),
+		MetricsNamespace: env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace),
+		StackName:        env.Optional("STACK_NAME", "local"),
+		QueueURL:         env.Required("QUEUE_URL"),
+		DLQURL:           env.Optional("DLQ_URL", ""),
+		LedgerTable:      env.Optional("LEDGER_TABLE", ""),
+		LedgerRetention:  env.Duration("LEDGER_RETENTION", ledger.DefaultRetention),
+		MaxReceiveCount:  env.Count("MAX_RECEIVE_COUNT", 0),
+	}
+	fields, err := handlers.ParseEventLogFields(env.Optional("EVENT_LOG_FIELDS", "all"))
+	if err != nil {
+		err = fmt.Errorf("EVENT_LOG_FIELDS: %w", err)
+	}
+	s.EventLog = fields
+	return s, errors.Join(env.Err(), err)
+}
+
 func main() {
-	var env config.Env
-	log := logging.New(env.Optional("LOG_LEVEL", "info"))
-	queueURL := env.Required("QUEUE_URL")
-	dlqURL := env.Optional("DLQ_URL", "")
-	table := env.Optional("LEDGER_TABLE", "")
-	retention := env.Duration("LEDGER_RETENTION", ledger.DefaultRetention)
-	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
-	recorder := metrics.New(env.Optional("METRICS_NAMESPACE", metrics.DefaultNamespace), env.Optional("STACK_NAME", "local"), logging.Stdout)
-	// The events queue's redrive policy maxReceiveCount: a record failing on
-	// that receive is parked with its reason. 0 leaves it to the policy.
-	maxReceives := env.Count("MAX_RECEIVE_COUNT", 0)
-	eventLog, fieldsErr := handlers.ParseEventLogFields(env.Optional("EVENT_LOG_FIELDS", "all"))
-	if err := errors.Join(env.Err(), fieldsErr); err != nil {
+	s, err := loadSettings(os.Getenv)
+	log := logging.New(s.LogLevel)
+	if err != nil {
 		fail(log, err)
 	}
 	cloud, err := awsenv.FromEnvironment()
@@ -41,23 +72,24 @@ func main() {
 	}
 
 	registry := &handlers.Registry{}
-	registry.On("*", handlers.LogEventsWith(log, eventLog), handlers.Name("event-log"))
+	registry.On("*", handlers.EventLogWith(log, s.EventLog), handlers.Name("event-log"))
 	register(registry, log)
 
-	q := worker.SQS{Client: cloud.SQS(), QueueURL: queueURL, DLQURL: dlqURL}
-	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: maxReceives}
-	if dlqURL != "" {
+	c := cloud.Service(sqs.ServiceID)
+	queueClient := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+	q := worker.SQS{Client: queueClient, QueueURL: s.QueueURL, DLQURL: s.DLQURL}
+	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
+	recorder := metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout)
+	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: s.MaxReceiveCount}
+	if s.DLQURL != "" {
 		w.Parker = q
 	} else {
 		log.Warn("DLQ_URL is not set: permanent failures are retried with the maximum delay until the redrive policy moves them")
 	}
-	if table != "" {
-		w.Ledger = &ledger.DynamoDB{
-			Client:    cloud.DynamoDB(),
-			Table:     table,
-			Retention: retention,
-		}
-		log.Info("idempotency ledger on", "table", table, "retention", retention.String(), "retentionDays", int(retention/(24*time.Hour)))
+	if s.LedgerTable != "" {
+		w.Ledger = &ledger.DynamoDB{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
+		log.Info("idempotency ledger on", "table", s.LedgerTable, "retention", s.LedgerRetention.String(),
+			"retentionDays", int(s.LedgerRetention/(24*time.Hour)))
 	} else {
 		log.Warn("idempotency ledger off: LEDGER_TABLE is not set, duplicates run handlers again")
 	}

@@ -3,6 +3,8 @@ package awsenv
 import (
 	"context"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 func TestFromLookup(t *testing.T) {
@@ -30,7 +32,7 @@ func TestFromLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env, err := fromLookup(func(k string) string { return tt.env[k] })
+			env, err := fromGetenv(func(k string) string { return tt.env[k] })
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -43,9 +45,16 @@ func TestFromLookup(t *testing.T) {
 			if got := env.Endpoint(tt.service); got != tt.wantEP {
 				t.Errorf("endpoint = %q, want %q", got, tt.wantEP)
 			}
-			// kumo sends no CRC32: the check is off exactly when an emulator is set.
-			if got, want := env.DynamoDB().Options().DisableValidateResponseChecksum, env.Endpoint("DynamoDB") != ""; got != want {
-				t.Errorf("DynamoDB checksum check disabled = %v, want %v", got, want)
+			// An emulator gets its endpoint and EmulatorHTTPClient; AWS the SDK's defaults.
+			svc := env.Service(tt.service)
+			if got := aws.ToString(svc.BaseEndpoint); got != tt.wantEP {
+				t.Errorf("Service(%s).BaseEndpoint = %q, want %q", tt.service, got, tt.wantEP)
+			}
+			if emulated := tt.wantEP != ""; (svc.HTTPClient != nil) != emulated || env.Emulated(tt.service) != emulated {
+				t.Errorf("Service(%s).HTTPClient = %v, Emulated = %v; want an emulator client only with an endpoint", tt.service, svc.HTTPClient, env.Emulated(tt.service))
+			}
+			if svc.Region != tt.wantRegion || svc.Credentials != env.Credentials {
+				t.Errorf("Service(%s) = region %q, credentials %v", tt.service, svc.Region, svc.Credentials)
 			}
 			creds, err := env.Credentials.Retrieve(context.Background())
 			if err != nil || creds.AccessKeyID != "AKID" || creds.SessionToken != "TOKEN" {

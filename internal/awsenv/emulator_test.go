@@ -48,7 +48,8 @@ func TestLargeReceivesFromKumo(t *testing.T) {
 		t.Fatal(err)
 	}
 	queueURL := k.QueueURL("EventsQueue")
-	client := env.SQS(func(o *sqs.Options) { o.RetryMaxAttempts = 1 }) // an error must surface, not be retried away
+	svc := env.Service(sqs.ServiceID)
+	client := sqs.New(sqs.Options{Region: svc.Region, Credentials: svc.Credentials, BaseEndpoint: svc.BaseEndpoint, HTTPClient: svc.HTTPClient}, func(o *sqs.Options) { o.RetryMaxAttempts = 1 }) // an error must surface, not be retried away
 	ctx := context.Background()
 	body := strings.Repeat("x", 600)
 	for round := 0; round < 20; round++ {

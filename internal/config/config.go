@@ -1,7 +1,8 @@
 // Package config reads a Lambda's settings from its environment.
 //
-// Every variable a function reads goes through Required or Optional, so a test
-// can list them and check that template.yaml sets each one.
+// Each function reads its settings through an Env whose Getenv a test can
+// replace, so the test can record the names the function reads and compare
+// them with the ones template.yaml sets (see internal/lambdatest).
 package config
 
 import (
@@ -13,15 +14,26 @@ import (
 	"time"
 )
 
-// Env collects the problems of one startup, so that every missing or bad
-// variable is reported at once instead of one per deploy.
+// Env reads variables and collects the problems of one startup, so that
+// every missing or bad variable is reported at once instead of one per
+// deploy. The zero value reads the process environment.
 type Env struct {
+	// Getenv returns a variable's value, "" when unset; nil means os.Getenv.
+	Getenv func(name string) string
+
 	errs []error
+}
+
+func (e *Env) get(name string) string {
+	if e.Getenv == nil {
+		return os.Getenv(name)
+	}
+	return e.Getenv(name)
 }
 
 // Required returns the variable's value and records an error if it is unset or blank.
 func (e *Env) Required(name string) string {
-	v := strings.TrimSpace(os.Getenv(name))
+	v := strings.TrimSpace(e.get(name))
 	if v == "" {
 		e.errs = append(e.errs, fmt.Errorf("%s is required but not set", name))
 	}
@@ -30,7 +42,7 @@ func (e *Env) Required(name string) string {
 
 // Optional returns the variable's value, or def when it is unset or blank.
 func (e *Env) Optional(name, def string) string {
-	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+	if v := strings.TrimSpace(e.get(name)); v != "" {
 		return v
 	}
 	return def

@@ -60,3 +60,22 @@ func TestEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvReadsThroughGetenv(t *testing.T) {
+	t.Setenv("QUEUE_URL", "from-process")
+	var read []string
+	env := Env{Getenv: func(name string) string {
+		read = append(read, name)
+		return map[string]string{"QUEUE_URL": "from-getenv"}[name]
+	}}
+	if got := env.Required("QUEUE_URL"); got != "from-getenv" {
+		t.Errorf("Required(QUEUE_URL) = %q, want the Getenv value", got)
+	}
+	env.Duration("TTL", time.Minute)
+	if err := env.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(read, ",") != "QUEUE_URL,TTL" {
+		t.Errorf("Getenv saw %v, want QUEUE_URL, TTL", read)
+	}
+}

@@ -14,11 +14,21 @@ import (
 // Version is the envelope version this build writes and reads.
 const Version = 1
 
-// Message attribute names set on every message.
+// Message attribute names. The receiver sets the event's on every message;
+// the worker adds the parked ones to a message it sends to the DLQ, and
+// redrive reads them back.
 const (
 	AttrEventUUID = "eventUuid"
 	AttrEventType = "eventType"
 	AttrPublished = "published"
+
+	AttrFailureReason  = "failureReason"
+	AttrFailedHandler  = "failedHandler"
+	AttrFirstFailureAt = "firstFailureAt" // RFC 3339
+	// AttrReceiveCount is how many times the events queue had delivered the
+	// message when it was parked: the worker's tries. The DLQ's own
+	// ApproximateReceiveCount counts receives from the DLQ instead.
+	AttrReceiveCount = "receiveCount"
 )
 
 // ErrInvalid means a message body is not an envelope this worker can read.

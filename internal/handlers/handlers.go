@@ -22,7 +22,7 @@ type Event struct {
 	UUID      string
 	Type      string
 	Published time.Time
-	// Raw is the LogEvent exactly as Okta sent it.
+	// Raw is the event exactly as Okta sent it.
 	Raw json.RawMessage
 
 	DeliveryID   string    // the Okta delivery (eventId) it came in
@@ -32,7 +32,7 @@ type Event struct {
 	ReceiveCount int       // SQS ApproximateReceiveCount: 1 on the first try
 }
 
-// Decode unmarshals the raw event into v, such as a *LogEvent.
+// Decode unmarshals the raw event into v, such as an *okta.LogEvent.
 func (e Event) Decode(v any) error {
 	return json.Unmarshal(e.Raw, v)
 }

@@ -72,9 +72,9 @@ func TestPermanent(t *testing.T) {
 	}
 }
 
-func TestLogEvents(t *testing.T) {
+func TestEventLog(t *testing.T) {
 	var buf bytes.Buffer
-	h := LogEvents(slog.New(slog.NewJSONHandler(&buf, nil)))
+	h := EventLog(slog.New(slog.NewJSONHandler(&buf, nil)))
 	ev := Event{UUID: "u1", Type: "user.lifecycle.create", DeliveryID: "d1", Raw: json.RawMessage(`{"uuid":"u1","published":"2024-01-01T00:00:00Z","displayMessage":"Create Okta user","actor":{"alternateId":"admin@example.com"},"outcome":{"result":"SUCCESS"}}`)}
 	if err := h(context.Background(), ev); err != nil {
 		t.Fatal(err)

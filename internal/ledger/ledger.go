@@ -1,5 +1,5 @@
 // Package ledger records which handler has handled which event, so that a
-// duplicate delivery (Okta retries, SQS redelivery, reconciliation, redrive)
+// duplicate delivery (Okta retries, SQS redelivery, a replay, redrive)
 // runs each handler at most once per event uuid.
 //
 // A handler run is claimed before it starts (IN_PROGRESS with a lease) and
@@ -15,7 +15,7 @@ import (
 )
 
 // DefaultRetention keeps records longer than the Okta System Log's 90 days,
-// so that reconciling from the System Log never runs an old event again.
+// so that replaying events from the System Log never runs an old one again.
 const DefaultRetention = 120 * 24 * time.Hour
 
 // Key names one handler's work on one event.

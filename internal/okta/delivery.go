@@ -1,4 +1,5 @@
-// Package okta parses Okta event hook deliveries.
+// Package okta is Okta's side of hookline: event hook deliveries, parsed
+// here, and the System Log events they carry (LogEvent).
 //
 // Parsing is lenient: only what hookline needs is checked, and each event's
 // raw JSON is kept byte for byte so handlers see exactly what Okta sent.

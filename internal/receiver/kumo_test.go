@@ -41,8 +41,10 @@ func startKumo(t *testing.T, secret string) (*devstack.Stack, awsenv.Env) {
 }
 
 func newReceiver(env awsenv.Env, secretID, queueURL string) *receiver.Handler {
-	verifier := auth.NewVerifier(auth.SecretsManager{Client: env.SecretsManager(), SecretID: secretID}, 5*time.Minute)
-	pub := &queue.Publisher{Sender: queue.SQSSender{Client: env.SQS(), QueueURL: queueURL}, Budget: 2 * time.Second}
+	smSvc, sqsSvc := env.Service(secretsmanager.ServiceID), env.Service(sqs.ServiceID)
+	sm := secretsmanager.New(secretsmanager.Options{Region: smSvc.Region, Credentials: smSvc.Credentials, BaseEndpoint: smSvc.BaseEndpoint, HTTPClient: smSvc.HTTPClient})
+	verifier := auth.NewVerifier(auth.SecretsManager{Client: sm, SecretID: secretID}, 5*time.Minute)
+	pub := &queue.Publisher{Sender: queue.SQSSender{Client: sqs.New(sqs.Options{Region: sqsSvc.Region, Credentials: sqsSvc.Credentials, BaseEndpoint: sqsSvc.BaseEndpoint, HTTPClient: sqsSvc.HTTPClient}), QueueURL: queueURL}, Budget: 2 * time.Second}
 	return receiver.New(receiver.Config{}, verifier, pub, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 }
 
@@ -182,6 +184,9 @@ func TestReceiverSecretRotationOnKumo(t *testing.T) {
 func TestReceiverFailsClosedWithoutSecretsManager(t *testing.T) {
 	k, env := startKumo(t, "")
 	queueURL := k.QueueURL("EventsQueue")
+	oneTry := func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }
+	svc := env.Service(secretsmanager.ServiceID)
+	reachable := secretsmanager.New(secretsmanager.Options{Region: svc.Region, Credentials: svc.Credentials, BaseEndpoint: svc.BaseEndpoint, HTTPClient: svc.HTTPClient}, oneTry)
 
 	// Secrets Manager unreachable: nothing listens on this port.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -191,26 +196,21 @@ func TestReceiverFailsClosedWithoutSecretsManager(t *testing.T) {
 	deadAddr := l.Addr().String()
 	l.Close()
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "http://"+deadAddr)
-	unreachable, err := awsenv.FromEnvironment()
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc = env.Service(secretsmanager.ServiceID)
+	unreachable := secretsmanager.New(secretsmanager.Options{Region: svc.Region, Credentials: svc.Credentials, BaseEndpoint: svc.BaseEndpoint, HTTPClient: svc.HTTPClient}, oneTry)
 
 	tests := []struct {
 		name     string
-		env      awsenv.Env
+		client   *secretsmanager.Client
 		secretID string
 	}{
 		{"endpoint unreachable", unreachable, k.Resources.SecretARNs["HookSecret"]},
-		{"secret does not exist", env, "no-such-secret"},
+		{"secret does not exist", reachable, "no-such-secret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			verifier := auth.NewVerifier(auth.SecretsManager{
-				Client:   tt.env.SecretsManager(func(o *secretsmanager.Options) { o.RetryMaxAttempts = 1 }),
-				SecretID: tt.secretID,
-			}, time.Minute)
-			pub := &queue.Publisher{Sender: queue.SQSSender{Client: env.SQS(), QueueURL: queueURL}}
+			verifier := auth.NewVerifier(auth.SecretsManager{Client: tt.client, SecretID: tt.secretID}, time.Minute)
+			pub := &queue.Publisher{Sender: queue.SQSSender{Client: k.Clients.SQS, QueueURL: queueURL}}
 			h := receiver.New(receiver.Config{}, verifier, pub, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 			resp, _ := h.Handle(context.Background(), post("anything-at-all", deliveryOf("u1")))
 			if resp.StatusCode != 503 {

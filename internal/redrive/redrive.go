@@ -40,12 +40,6 @@ type API interface {
 	CancelMessageMoveTask(ctx context.Context, in *sqs.CancelMessageMoveTaskInput, optFns ...func(*sqs.Options)) (*sqs.CancelMessageMoveTaskOutput, error)
 }
 
-// Attributes the worker sets on a message it parks.
-const (
-	attrFailureReason  = "failureReason"
-	attrFirstFailureAt = "firstFailureAt"
-)
-
 // Options say what to move where.
 type Options struct {
 	QueueURL string // destination: the events queue
@@ -377,7 +371,7 @@ func entryOf(m types.Message) Entry {
 		MessageID: aws.ToString(m.MessageId),
 		UUID:      attr(envelope.AttrEventUUID),
 		Type:      attr(envelope.AttrEventType),
-		Reason:    attr(attrFailureReason),
+		Reason:    attr(envelope.AttrFailureReason),
 	}
 	if e.UUID == "" || e.Type == "" {
 		if msg, err := envelope.Decode([]byte(aws.ToString(m.Body))); err == nil {
@@ -386,7 +380,7 @@ func entryOf(m types.Message) Entry {
 		}
 	}
 	e.ReceiveCount, _ = strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-	if t, err := time.Parse(time.RFC3339, attr(attrFirstFailureAt)); err == nil {
+	if t, err := time.Parse(time.RFC3339, attr(envelope.AttrFirstFailureAt)); err == nil {
 		e.FirstFailure = t
 	} else if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameApproximateFirstReceiveTimestamp)], 10, 64); err == nil {
 		e.FirstFailure = time.UnixMilli(ms)

@@ -18,6 +18,12 @@ func TestPolicyQueues(t *testing.T) {
 			want: "deadLetterTargetArn"},
 		{name: "maxReceiveCount changed", old: "maxReceiveCount: 5", new: "maxReceiveCount: 3",
 			want: "maxReceiveCount: 3, want 5"},
+		{name: "worker's MAX_RECEIVE_COUNT not the queue's", edit: func(t *Template) {
+			props(t, queueID)["RedrivePolicy"].(map[string]any)["maxReceiveCount"] = 6
+		}, want: "WorkerFunction MAX_RECEIVE_COUNT is 5, EventsQueue's maxReceiveCount 6"},
+		{name: "worker without MAX_RECEIVE_COUNT", edit: func(t *Template) {
+			delete(props(t, workerID)["Environment"].(map[string]any)["Variables"].(map[string]any), "MAX_RECEIVE_COUNT")
+		}, want: "WorkerFunction MAX_RECEIVE_COUNT:"},
 		{name: "short DLQ retention", old: "MessageRetentionPeriod: 1209600", new: "MessageRetentionPeriod: 345600",
 			want: "EventsDLQ.MessageRetentionPeriod: 345600"},
 		{name: "DLQ retention not longer than the queue's", edit: func(t *Template) { props(t, queueID)["MessageRetentionPeriod"] = 1209600 },
@@ -79,8 +85,17 @@ func checkQueues(t *Template) problems {
 			p.addf("Resources.EventsQueue.RedrivePolicy.deadLetterTargetArn: %v, want !GetAtt EventsDLQ.Arn", rp["deadLetterTargetArn"])
 		}
 		// The README promises 5 receives before a message is parked.
-		if n, err := t.Int(rp["maxReceiveCount"]); err != nil || n != 5 {
+		queueMax, err := t.Int(rp["maxReceiveCount"])
+		if err != nil || queueMax != 5 {
 			p.addf("Resources.EventsQueue.RedrivePolicy.maxReceiveCount: %v, want 5", rp["maxReceiveCount"])
+		}
+		// The worker parks a record failing on its last receive itself, so
+		// that its DLQ copy keeps the reason; it can only do so on the
+		// receive the redrive policy would act on.
+		if workerMax, err := t.Int(t.FunctionEnv(workerID)["MAX_RECEIVE_COUNT"]); err != nil {
+			p.addf("Resources.WorkerFunction MAX_RECEIVE_COUNT: %v", err)
+		} else if workerMax != queueMax {
+			p.addf("Resources.WorkerFunction MAX_RECEIVE_COUNT is %d, EventsQueue's maxReceiveCount %d", workerMax, queueMax)
 		}
 	}
 	// A message moved to the DLQ keeps its first enqueue time, so the DLQ

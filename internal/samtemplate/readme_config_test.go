@@ -1,97 +1,83 @@
-package samtemplate
+package samtemplate_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
-)
 
-// readmeSentence returns the README paragraph line that starts with prefix,
-// up to its first ". ".
-func readmeSentence(t *testing.T, readme, prefix string) string {
-	t.Helper()
-	i := strings.Index(readme, prefix)
-	if i < 0 {
-		t.Fatalf("README.md has no %q", prefix)
-	}
-	s := strings.ReplaceAll(readme[i:], "\n", " ")
-	if j := strings.Index(s, ". "); j >= 0 {
-		s = s[:j]
-	}
-	return s
-}
+	"github.com/hookline/hookline/internal/lambdatest"
+	"github.com/hookline/hookline/internal/samtemplate"
+)
 
 var (
 	backticked = regexp.MustCompile("`([A-Z][A-Z0-9_]*)`")
 	fixedPair  = regexp.MustCompile("`([A-Z][A-Z0-9_]*)` = `([^`]*)`")
 )
 
-// TestReadmeSaysWhichSettingsTheTemplateSets: the README's Configuration
-// section lists the variables the functions' code reads that template.yaml
-// does not set (their defaults apply), and those it sets to a fixed value
-// with no parameter. Both lists are checked against the template and the
-// code, so they cannot drift.
+// readmeConfigProblems: the README's Configuration section lists variables
+// the template does not set and variables it fixes to a literal. Each
+// function's main_test.go checks that what the function reads is listed
+// (lambdatest.CheckReadme); this checks the lists against the template: no
+// variable listed as not set is set for any function, and each fixed value
+// is a literal the template sets for some function.
+func readmeConfigProblems(readme string, tpl *samtemplate.Template) []string {
+	var p []string
+	notSet := lambdatest.ReadmeSentence(readme, lambdatest.ReadmeNotSet)
+	fixed := lambdatest.ReadmeSentence(readme, lambdatest.ReadmeFixed)
+	if notSet == "" || fixed == "" {
+		return []string{fmt.Sprintf("README.md lacks %s or %s", lambdatest.ReadmeNotSet, lambdatest.ReadmeFixed)}
+	}
+	fns := tpl.ResourcesOfType(samtemplate.TypeFunction)
+	for _, m := range backticked.FindAllStringSubmatch(notSet, -1) {
+		for _, id := range fns {
+			if _, set := tpl.FunctionEnv(id)[m[1]]; set {
+				p = append(p, fmt.Sprintf("README says template.yaml does not set %s; it does for %s", m[1], id))
+			}
+		}
+	}
+	for _, m := range fixedPair.FindAllStringSubmatch(fixed, -1) {
+		found := false
+		for _, id := range fns {
+			v, set := tpl.FunctionEnv(id)[m[1]]
+			_, _, intrinsic := samtemplate.Intrinsic(v)
+			s, _ := tpl.Str(v)
+			found = found || (set && !intrinsic && s == m[2])
+		}
+		if !found {
+			p = append(p, fmt.Sprintf("README says template.yaml fixes %s = %q; no function has that literal", m[1], m[2]))
+		}
+	}
+	return p
+}
+
 func TestReadmeSaysWhichSettingsTheTemplateSets(t *testing.T) {
-	root := repoRoot(t)
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(data)
-	tpl, err := Load(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	for _, p := range readmeConfigProblems(readme, tpl) {
+		t.Error(p)
 	}
-
-	var notSet []string
-	fixed := map[string]string{}
-	for _, id := range SortedKeys(functionDirs) {
-		env, err := scanCodeEnv(root, functionDirs[id])
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range []struct{ name, old, new, want string }{
+		{"a set variable listed as not set", "`PUBLISH_BUDGET`.", "`PUBLISH_BUDGET`, `QUEUE_URL`.", "does not set QUEUE_URL"},
+		{"a fixed value that is not the template's", "`AUTH_HEADER` = `Authorization`", "`AUTH_HEADER` = `X-Okta`", `fixes AUTH_HEADER = "X-Okta"`},
+		{"a parameter listed as fixed", "`AUTH_HEADER` = `Authorization`", "`LOG_LEVEL` = `info`", `fixes LOG_LEVEL = "info"`},
+		{"no fixed list", lambdatest.ReadmeFixed, "**Fixed**", "README.md lacks"},
+	} {
+		if !strings.Contains(readme, c.old) {
+			t.Fatalf("%s: README.md no longer contains %q; update this case", c.name, c.old)
 		}
-		vars := tpl.FunctionEnv(id)
-		for _, name := range SortedKeys(env.read) {
-			if exemptEnv(name) {
-				continue
-			}
-			v, ok := vars[name]
-			if !ok {
-				notSet = append(notSet, name)
-				continue
-			}
-			if _, _, intrinsic := Intrinsic(v); !intrinsic {
-				s, _ := tpl.Str(v)
-				fixed[name] = s
-			}
-		}
-	}
-	slices.Sort(notSet)
-	notSet = slices.Compact(notSet)
-
-	var saidNotSet []string
-	for _, m := range backticked.FindAllStringSubmatch(readmeSentence(t, readme, "**Not set by `template.yaml`**"), -1) {
-		saidNotSet = append(saidNotSet, m[1])
-	}
-	slices.Sort(saidNotSet)
-	if !slices.Equal(saidNotSet, notSet) {
-		t.Errorf("README says the template does not set %v; the code reads %v without the template setting them", saidNotSet, notSet)
-	}
-	saidFixed := map[string]string{}
-	for _, m := range fixedPair.FindAllStringSubmatch(readmeSentence(t, readme, "**Fixed in `template.yaml`**"), -1) {
-		saidFixed[m[1]] = m[2]
-	}
-	for name, v := range fixed {
-		if saidFixed[name] != v {
-			t.Errorf("template.yaml fixes %s = %q; README says %q", name, v, saidFixed[name])
-		}
-	}
-	for name := range saidFixed {
-		if _, ok := fixed[name]; !ok {
-			t.Errorf("README says %s is fixed in template.yaml; it is not a literal there", name)
+		got := strings.Join(readmeConfigProblems(strings.Replace(readme, c.old, c.new, 1), tpl), "\n")
+		if !strings.Contains(got, c.want) {
+			t.Errorf("%s: problems %q, want one containing %q", c.name, got, c.want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 )
@@ -199,7 +200,7 @@ func TestTooLargeMessageIsParkedWithoutFailureAttributes(t *testing.T) {
 			if size := MessageSize(rec.Body, attrs); size > MaxMessageBytes {
 				t.Fatalf("parked message is %d bytes, over SQS's %d", size, MaxMessageBytes)
 			}
-			_, hasReason := attrs[AttrFailureReason]
+			_, hasReason := attrs[envelope.AttrFailureReason]
 			if hasReason != tc.withAttrs || attributesFit(p) != tc.withAttrs {
 				t.Fatalf("failure attributes kept=%v, want %v", hasReason, tc.withAttrs)
 			}

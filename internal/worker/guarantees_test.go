@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 )
@@ -245,17 +246,17 @@ func TestParkedAttributes(t *testing.T) {
 		"failedHandler": {DataType: "String", StringValue: &first},
 	}
 	attrs := ParkedAttributes(Parked{Record: rec, Reason: strings.Repeat("é", 600), At: time.Unix(0, 0)})
-	if *attrs[AttrFirstFailureAt].StringValue != "1970-01-01T00:00:00Z" || *attrs["eventUuid"].StringValue != first {
+	if *attrs[envelope.AttrFirstFailureAt].StringValue != "1970-01-01T00:00:00Z" || *attrs["eventUuid"].StringValue != first {
 		t.Errorf("attributes %v", attrs)
 	}
-	if _, stale := attrs[AttrFailedHandler]; stale {
+	if _, stale := attrs[envelope.AttrFailedHandler]; stale {
 		t.Error("a stale failedHandler survived")
 	}
-	if r := *attrs[AttrFailureReason].StringValue; len(r) > maxReasonBytes || !strings.HasPrefix(r, "éé") || strings.ContainsRune(r, '\uFFFD') {
+	if r := *attrs[envelope.AttrFailureReason].StringValue; len(r) > maxReasonBytes || !strings.HasPrefix(r, "éé") || strings.ContainsRune(r, '\uFFFD') {
 		t.Errorf("reason %d bytes", len(r))
 	}
-	rec.MessageAttributes[AttrFirstFailureAt] = events.SQSMessageAttribute{DataType: "String", StringValue: &first}
-	if got := *ParkedAttributes(Parked{Record: rec, At: time.Now()})[AttrFirstFailureAt].StringValue; got != first {
+	rec.MessageAttributes[envelope.AttrFirstFailureAt] = events.SQSMessageAttribute{DataType: "String", StringValue: &first}
+	if got := *ParkedAttributes(Parked{Record: rec, At: time.Now()})[envelope.AttrFirstFailureAt].StringValue; got != first {
 		t.Errorf("a redriven message's first failure became %s", got)
 	}
 }

@@ -70,9 +70,11 @@ func TestParkFollowsSQSRulesOnKumo(t *testing.T) {
 		envelope.AttrEventUUID: {DataType: aws.String("String"), StringValue: aws.String("u-big")},
 		envelope.AttrEventType: {DataType: aws.String("String"), StringValue: aws.String("app.bad")},
 	}
-	body := string(envelope.Encode("d1", "src", time.Now(), json.RawMessage(raw+`"}`)))
+	// One time for both: RFC 3339 drops trailing zeros, so two would differ in length.
+	at := time.Now()
+	body := string(envelope.Encode("d1", "src", at, json.RawMessage(raw+`"}`)))
 	pad := worker.MaxMessageBytes - worker.MessageSize(body, attrs) // exactly full on the events queue
-	big := string(envelope.Encode("d1", "src", time.Now(), json.RawMessage(raw+strings.Repeat("x", pad)+`"}`)))
+	big := string(envelope.Encode("d1", "src", at, json.RawMessage(raw+strings.Repeat("x", pad)+`"}`)))
 	if _, err := s.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &s.queueURL, MessageBody: &big, MessageAttributes: attrs}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,13 +109,13 @@ func TestParkFollowsSQSRulesOnKumo(t *testing.T) {
 				t.Errorf("%s: attribute %s = %q has characters SQS refuses", uuid, k, aws.ToString(v.StringValue))
 			}
 		}
-		got := aws.ToString(m.MessageAttributes[worker.AttrFailureReason].StringValue)
+		got := aws.ToString(m.MessageAttributes[envelope.AttrFailureReason].StringValue)
 		switch uuid {
 		case "u-ctl":
 			if !strings.HasPrefix(got, "permanent: upstream said ?") || !strings.Contains(got, "line\nnext\t") || len(got) > 1024 {
 				t.Errorf("reason parked as %q (%d bytes)", got, len(got))
 			}
-			if rc := aws.ToString(m.MessageAttributes[worker.AttrReceiveCount].StringValue); rc != "1" {
+			if rc := aws.ToString(m.MessageAttributes[envelope.AttrReceiveCount].StringValue); rc != "1" {
 				t.Errorf("receiveCount attribute %q, want 1", rc)
 			}
 		case "u-big":
@@ -156,11 +158,11 @@ func TestLastReceiveParkedWithReasonOnKumo(t *testing.T) {
 		deleteSucceeded(t, s.sqs, s.queueURL, msgs, resp)
 	}
 	m := s.receiveDLQ(t, 1)[0]
-	reason := aws.ToString(m.MessageAttributes[worker.AttrFailureReason].StringValue)
+	reason := aws.ToString(m.MessageAttributes[envelope.AttrFailureReason].StringValue)
 	if !strings.HasPrefix(reason, "gave up after 2 receives: ") || !strings.Contains(reason, "downstream 503") {
 		t.Fatalf("DLQ message reason %q, want the worker's give-up reason", reason)
 	}
-	if rc := aws.ToString(m.MessageAttributes[worker.AttrReceiveCount].StringValue); rc != "2" {
+	if rc := aws.ToString(m.MessageAttributes[envelope.AttrReceiveCount].StringValue); rc != "2" {
 		t.Fatalf("receiveCount attribute %q, want 2", rc)
 	}
 	if n := depth(t, s, s.queueURL); n != 0 {

@@ -13,17 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
-)
 
-// Message attributes added to a parked message.
-const (
-	AttrFailureReason  = "failureReason"
-	AttrFailedHandler  = "failedHandler"
-	AttrFirstFailureAt = "firstFailureAt" // RFC 3339
-	// AttrReceiveCount is how many times the events queue had delivered the
-	// message when it was parked: the worker's tries. The DLQ's own
-	// ApproximateReceiveCount counts receives from the DLQ instead.
-	AttrReceiveCount = "receiveCount"
+	"github.com/hookline/hookline/internal/envelope"
 )
 
 // maxReasonBytes keeps a failure reason (a panic's stack, say) readable.
@@ -159,20 +150,20 @@ func recordAttributes(rec events.SQSMessage) map[string]types.MessageAttributeVa
 func ParkedAttributes(p Parked) map[string]types.MessageAttributeValue {
 	attrs := recordAttributes(p.Record)
 	first := p.At.UTC().Format(time.RFC3339)
-	if old, ok := p.Record.MessageAttributes[AttrFirstFailureAt]; ok && aws.ToString(old.StringValue) != "" {
+	if old, ok := p.Record.MessageAttributes[envelope.AttrFirstFailureAt]; ok && aws.ToString(old.StringValue) != "" {
 		first = aws.ToString(old.StringValue)
 	}
-	attrs[AttrFirstFailureAt] = stringAttr(CleanAttribute(first, maxReasonBytes))
+	attrs[envelope.AttrFirstFailureAt] = stringAttr(CleanAttribute(first, maxReasonBytes))
 	reason := CleanAttribute(p.Reason, maxReasonBytes)
 	if reason == "" {
 		reason = "unknown"
 	}
-	attrs[AttrFailureReason] = stringAttr(reason)
-	delete(attrs, AttrFailedHandler)
+	attrs[envelope.AttrFailureReason] = stringAttr(reason)
+	delete(attrs, envelope.AttrFailedHandler)
 	if h := CleanAttribute(p.Handler, maxReasonBytes); h != "" {
-		attrs[AttrFailedHandler] = stringAttr(h)
+		attrs[envelope.AttrFailedHandler] = stringAttr(h)
 	}
-	attrs[AttrReceiveCount] = stringAttr(strconv.Itoa(receiveCount(p.Record)))
+	attrs[envelope.AttrReceiveCount] = stringAttr(strconv.Itoa(receiveCount(p.Record)))
 	return attrs
 }
 

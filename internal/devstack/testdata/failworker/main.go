@@ -20,7 +20,7 @@ import (
 func main() {
 	log := logging.New(os.Getenv("LOG_LEVEL"))
 	registry := &handlers.Registry{}
-	registry.On("*", handlers.LogEvents(log), handlers.Name("event-log"))
+	registry.On("*", handlers.EventLog(log), handlers.Name("event-log"))
 	registry.On("test.always.fail", func(context.Context, handlers.Event) error {
 		return errors.New("this handler always fails")
 	}, handlers.Name("always-fail"))

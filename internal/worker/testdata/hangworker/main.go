@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/handlers"
@@ -25,11 +26,13 @@ func main() {
 		os.Exit(1)
 	}
 	registry := &handlers.Registry{}
-	registry.On("*", handlers.LogEvents(log), handlers.Name("event-log"))
+	registry.On("*", handlers.EventLog(log), handlers.Name("event-log"))
 	registry.On("test.hang", func(context.Context, handlers.Event) error {
 		select {} // never returns, whatever its context says
 	}, handlers.Name("hang"))
-	q := worker.SQS{Client: cloud.SQS(), QueueURL: os.Getenv("QUEUE_URL"), DLQURL: os.Getenv("DLQ_URL")}
+	c := cloud.Service(sqs.ServiceID)
+	client := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+	q := worker.SQS{Client: client, QueueURL: os.Getenv("QUEUE_URL"), DLQURL: os.Getenv("DLQ_URL")}
 	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Parker: q}
 	lambda.Start(w.Handle)
 }

@@ -15,7 +15,7 @@ import (
 func eventLogKeys(t *testing.T, fields EventLogFields) []string {
 	t.Helper()
 	var buf bytes.Buffer
-	h := LogEventsWith(slog.New(slog.NewJSONHandler(&buf, nil)), fields)
+	h := EventLogWith(slog.New(slog.NewJSONHandler(&buf, nil)), fields)
 	raw := json.RawMessage(`{"uuid":"u1","eventType":"user.session.start","published":"2024-01-01T00:00:00Z","displayMessage":"User login","actor":{"alternateId":"ann@example.com"},"outcome":{"result":"SUCCESS"}}`)
 	if err := h(context.Background(), Event{UUID: "u1", Type: "user.session.start", Raw: raw, DeliveryID: "d1"}); err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func TestEventLogFields(t *testing.T) {
 		}
 	}
 	if got := strings.Join(eventLogKeys(t, AllEventLogFields), ","); got != strings.Join(eventLogKeys(t, mustParse(t, "all")), ",") {
-		t.Errorf("LogEvents and the default differ")
+		t.Errorf("EventLog and the default differ")
 	}
 	for _, bad := range []string{"email", "actor,,outcome", "all,actor"} {
 		if _, err := ParseEventLogFields(bad); err == nil {

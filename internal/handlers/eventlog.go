@@ -7,45 +7,9 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/hookline/hookline/internal/okta"
 )
-
-// LogEvent is the part of an Okta System Log LogEvent most handlers need.
-// Decode into it with Event.Decode; fields Okta did not send stay empty.
-type LogEvent struct {
-	UUID           string  `json:"uuid"`
-	Published      string  `json:"published"`
-	EventType      string  `json:"eventType"`
-	Version        string  `json:"version"`
-	Severity       string  `json:"severity"`
-	DisplayMessage string  `json:"displayMessage"`
-	Actor          Actor   `json:"actor"`
-	Outcome        Outcome `json:"outcome"`
-	Target         []Actor `json:"target"`
-	Client         struct {
-		IPAddress string `json:"ipAddress"`
-		UserAgent struct {
-			RawUserAgent string `json:"rawUserAgent"`
-		} `json:"userAgent"`
-	} `json:"client"`
-	Transaction struct {
-		ID   string `json:"id"`
-		Type string `json:"type"`
-	} `json:"transaction"`
-}
-
-// Actor is an actor or a target of a LogEvent.
-type Actor struct {
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	AlternateID string `json:"alternateId"`
-	DisplayName string `json:"displayName"`
-}
-
-// Outcome is a LogEvent's result.
-type Outcome struct {
-	Result string `json:"result"`
-	Reason string `json:"reason"`
-}
 
 // EventLogFields picks which fields of an event the built-in event log
 // writes besides eventUuid, eventType and deliveryId, which it always
@@ -89,16 +53,16 @@ func ParseEventLogFields(s string) (EventLogFields, error) {
 	return f, nil
 }
 
-// LogEvents returns the built-in handler that writes every event as one JSON
+// EventLog returns the built-in handler that writes every event as one JSON
 // line with all of AllEventLogFields. In CloudWatch those lines are the
 // browsable event log, e.g. `filter msg = "okta event" | stats count() by
 // eventType`.
-func LogEvents(log *slog.Logger) Handler { return LogEventsWith(log, AllEventLogFields) }
+func EventLog(log *slog.Logger) Handler { return EventLogWith(log, AllEventLogFields) }
 
-// LogEventsWith is LogEvents writing only the chosen fields.
-func LogEventsWith(log *slog.Logger, fields EventLogFields) Handler {
+// EventLogWith is EventLog writing only the chosen fields.
+func EventLogWith(log *slog.Logger, fields EventLogFields) Handler {
 	return func(ctx context.Context, ev Event) error {
-		var le LogEvent
+		var le okta.LogEvent
 		// A LogEvent with odd field types is still logged with what we know.
 		_ = ev.Decode(&le)
 		l := log

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookline/hookline/internal/lambdatest"
+)
+
+func TestBuildsForLambda(t *testing.T) {
+	lambdatest.CheckBuild(t, "WorkerFunction", "functions/worker")
+}
+
+func TestLinksOnlyTheServicesItCalls(t *testing.T) {
+	lambdatest.CheckServices(t, "./functions/worker", "dynamodb", "sqs")
+}
+
+func load(getenv func(string) string) error {
+	_, err := loadSettings(getenv)
+	return err
+}
+
+func TestReadsTheEnvironmentTheTemplateSets(t *testing.T) {
+	lambdatest.CheckEnvironment(t, "WorkerFunction", load)
+}
+
+func TestReadmeListsWhatTheTemplateLeavesOrFixes(t *testing.T) {
+	lambdatest.CheckReadme(t, "WorkerFunction", load)
+}
+
+func TestLoadSettings(t *testing.T) {
+	env := map[string]string{"QUEUE_URL": "q", "DLQ_URL": "d", "LEDGER_TABLE": "ledger", "LEDGER_RETENTION": "100d", "MAX_RECEIVE_COUNT": "5"}
+	s, err := loadSettings(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.QueueURL != "q" || s.DLQURL != "d" || s.LedgerTable != "ledger" || s.LedgerRetention != 100*24*time.Hour || s.LogLevel != "info" || s.MaxReceiveCount != 5 {
+		t.Errorf("settings = %+v", s)
+	}
+	env = map[string]string{"LEDGER_RETENTION": "forever"}
+	_, err = loadSettings(func(k string) string { return env[k] })
+	for _, name := range []string{"QUEUE_URL", "LEDGER_RETENTION"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %v does not name %s", err, name)
+		}
+	}
+}
