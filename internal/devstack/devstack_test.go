@@ -115,6 +115,7 @@ func queueDepth(t *testing.T, s *devstack.Stack, logicalID string) int {
 }
 
 func TestDevStackEndToEnd(t *testing.T) {
+	t.Parallel()
 	s, l := startStack(t, "", devstack.Overrides{})
 
 	t.Run("verification answers the challenge", func(t *testing.T) {
@@ -166,6 +167,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 }
 
 func TestDevStackFailingEventReachesDLQ(t *testing.T) {
+	t.Parallel()
 	// A test-only worker whose handler for test.always.fail always fails.
 	worker := devstacktest.Build(t, "./internal/devstack/testdata/failworker")
 	const maxReceive = 2
@@ -211,6 +213,7 @@ func TestDevStackFailingEventReachesDLQ(t *testing.T) {
 // template.yaml, read independently of the Spec: queue settings, redrive,
 // function env var names, routes and function timeouts.
 func TestLocalResourcesMatchTemplate(t *testing.T) {
+	t.Parallel()
 	s, _ := startStack(t, "", devstack.Overrides{})
 	tmpl, err := samtemplate.Load(filepath.Join("..", "..", "template.yaml"))
 	if err != nil {
@@ -312,6 +315,7 @@ func TestLocalResourcesMatchTemplate(t *testing.T) {
 // sends (kumo's own events carry host:port), so ALLOWED_SOURCE_CIDRS works
 // end to end: the HTTP API, the Runtime API and the real receiver.
 func TestReceiverSeesBareSourceIP(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		cidrs  string
 		status int
