@@ -77,8 +77,9 @@ test: tools bootstraps ## all tests: unit, kumo and rie integration, template (w
 test-short: ## unit tests only, no emulators
 	$(GO) test -short ./...
 
-bench: ## receiver and worker benchmarks, binary sizes
+bench: tools ## receiver, reconciler and worker benchmarks, binary sizes
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/receiver/
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/reconcile/
 	bash infra/bench/binary-size.sh
 	$(GO) test -run '^$$' -bench . -benchtime 100x ./internal/worker/
 
