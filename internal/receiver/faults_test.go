@@ -181,6 +181,20 @@ func TestSecretsManagerHangingGets503BeforeTheTimeout(t *testing.T) {
 	}
 }
 
+// A cold start while Secrets Manager hangs: under rie the init's read
+// counts against the function's timeout (on Lambda init has its own), and
+// the first request is still answered 503 in time.
+func TestColdStartWithSecretsManagerHangingGets503InTime(t *testing.T) {
+	r := startRig(t)
+	r.sm.SetMode(faultproxy.Hang) // before the first invocation starts the bootstrap
+	if status, took := r.post(t, devstack.DevSecret, tinyDelivery("cold", 1)); status != 503 {
+		t.Fatalf("status %d after %v, want 503", status, took)
+	}
+	if len(r.logLines(t, func(rec map[string]any) bool { return rec["msg"] == "hook secret not readable at init" })) != 1 {
+		t.Fatalf("init did not log the unreadable secret:\n%s", r.fn.Logs())
+	}
+}
+
 // 100 ms added to every SQS call: batches go out concurrently, so a 500
 // event delivery (50 batches) is still answered 200 with every event
 // queued, where one batch after another needed 5 s.
