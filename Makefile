@@ -15,7 +15,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './.bin/*' 2>/dev/null) go.
 FN ?= receiver
 EVENT ?= events/delivery.json
 
-.PHONY: help build tools bootstraps cli test test-short bench bench-dev bench-faults lint fmt deploy invoke dev send redrive replay clean
+.PHONY: help build tools bootstraps cli test test-short bench bench-dev bench-faults lint fmt deploy invoke dev send redrive replay okta clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -123,6 +123,9 @@ redrive: cli ## move parked events from the DLQ back: make redrive ARGS='--stack
 
 replay: cli ## queue events from the Okta System Log: make replay ARGS='--stack hookline --since 6h [--until T] [--type T] [--force] [--dry-run]'
 	$(BIN)/hookline replay $(ARGS)
+
+okta: cli ## the Okta event hook as code: make okta ARGS='register --stack hookline' (list, status NAME, rotate, preview, ip-ranges; ARGS=-h lists them)
+	$(BIN)/hookline okta $(ARGS)
 
 clean:
 	rm -rf build .bin/receiver .bin/worker .bin/reconciler .bin/hookline

@@ -45,7 +45,8 @@ func main() {
 }
 
 // run runs the command args names and returns the exit status: 0, 1 for a
-// failure, 2 for a bad call.
+// failure, 2 for a bad call, or the status of an error with an ExitCode
+// method.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
@@ -67,6 +68,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookline %s: %v\n", c.name, err)
 		if errors.Is(err, errUsage) {
 			return 2
+		}
+		// A command may say more than "failed" to scripts.
+		var coded interface{ ExitCode() int }
+		if errors.As(err, &coded) {
+			return coded.ExitCode()
 		}
 		return 1
 	}

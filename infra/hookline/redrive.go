@@ -110,7 +110,8 @@ func stackQueues(ctx context.Context, cf describeStacksAPI, stack, queueURL, dlq
 	return queueURL, dlqURL, nil
 }
 
-// readStackOutputs reads a stack's outputs by key.
+// readStackOutputs reads a stack's outputs by key; a key no output has
+// takes the stack parameter of that name, if any (OktaEventTypes is both).
 func readStackOutputs(ctx context.Context, cf describeStacksAPI, stack string) (map[string]string, error) {
 	out, err := cf.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: &stack})
 	if err != nil {
@@ -120,6 +121,9 @@ func readStackOutputs(ctx context.Context, cf describeStacksAPI, stack string) (
 		return nil, fmt.Errorf("stack %s not found", stack)
 	}
 	outs := map[string]string{}
+	for _, p := range out.Stacks[0].Parameters {
+		outs[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
 	for _, o := range out.Stacks[0].Outputs {
 		outs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
 	}

@@ -130,7 +130,7 @@ func (a *serviceApp) fetch(ctx context.Context) error {
 	}
 	switch tok.Error {
 	case "invalid_scope":
-		return fmt.Errorf("%w: the service app is not granted scope %s (Okta API Scopes tab): %s", ErrForbidden, LogsScope, tok.Description)
+		return fmt.Errorf("%w: the service app is not granted scope %s (Okta API Scopes tab): %s", ErrForbidden, a.scopes, tok.Description)
 	case "invalid_dpop_proof", "use_dpop_nonce":
 		return fmt.Errorf("%w: the service app requires DPoP, which this client does not send: turn off \"Require DPoP\" (Proof of possession) in its settings: %s", ErrUnauthorized, tok.Description)
 	}

@@ -1,6 +1,7 @@
 package oktaapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,8 @@ type Client struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// onWait is told about each rate-limit wait.
 	onWait func(d time.Duration, reason string)
+	// scope is what a service app asks the token endpoint for.
+	scope string
 
 	requests atomic.Int64
 
@@ -63,13 +66,17 @@ func WithWaitNotifier(f func(d time.Duration, reason string)) Option {
 	return func(c *Client) { c.onWait = f }
 }
 
+// WithScope sets the scope a service app asks for: LogsScope (the default)
+// or EventHooksScope.
+func WithScope(scope string) Option { return func(c *Client) { c.scope = scope } }
+
 // New returns a Client for the credentials (see Credentials.Validate).
 func New(creds Credentials, opts ...Option) (*Client, error) {
 	if err := creds.Validate(); err != nil {
 		return nil, err
 	}
 	org, _ := OrgURL(creds.OrgURL)
-	c := &Client{org: org, http: &http.Client{Timeout: 30 * time.Second}, now: time.Now, sleep: sleepCtx, remaining: -1}
+	c := &Client{org: org, http: &http.Client{Timeout: 30 * time.Second}, now: time.Now, sleep: sleepCtx, remaining: -1, scope: LogsScope}
 	for _, o := range opts {
 		o(c)
 	}
@@ -83,7 +90,7 @@ func New(creds Credentials, opts ...Option) (*Client, error) {
 		clientID: strings.TrimSpace(creds.ClientID),
 		keyID:    strings.TrimSpace(creds.KeyID),
 		key:      key,
-		scopes:   LogsScope,
+		scopes:   c.scope,
 		http:     c.http,
 		now:      c.now,
 		onCall:   func() { c.requests.Add(1) },
@@ -171,52 +178,71 @@ func (c *Client) Logs(ctx context.Context, pageURL string) (Page, error) {
 		// Never send the credentials anywhere but the org.
 		return Page{}, fmt.Errorf("%w: page URL %q is not this org's /api/v1/logs", ErrOrgURL, pageURL)
 	}
+	resp, body, err := c.roundTrip(ctx, http.MethodGet, pageURL, nil, logsOp)
+	if err != nil {
+		return Page{}, err
+	}
+	return c.page(pageURL, resp, body)
+}
+
+// roundTrip sends one request to the org and returns a 2xx answer. It waits
+// out rate limits within ctx's deadline (a 429 means Okta did nothing, so
+// any method may be sent again), gets a new access token once after a 401,
+// and turns any other answer into an error naming op's fix.
+func (c *Client) roundTrip(ctx context.Context, method, target string, reqBody []byte, op operation) (*http.Response, []byte, error) {
 	reauthorized := false
 	for attempt := 0; ; attempt++ {
 		if err := c.waitForWindow(ctx); err != nil {
-			return Page{}, err
+			return nil, nil, err
 		}
-		resp, body, err := c.get(ctx, pageURL)
+		resp, body, err := c.send(ctx, method, target, reqBody)
 		if err != nil {
-			return Page{}, err
+			return nil, nil, err
 		}
 		switch {
-		case resp.StatusCode == http.StatusOK:
-			return c.page(pageURL, resp, body)
+		case resp.StatusCode >= 200 && resp.StatusCode < 300:
+			return resp, body, nil
 		case resp.StatusCode == http.StatusTooManyRequests:
 			if attempt >= maxRateLimitRetries {
-				return Page{}, fmt.Errorf("%w: still 429 after %d waits for the reset", ErrRateLimited, attempt)
+				return nil, nil, fmt.Errorf("%w: still 429 after %d waits for the reset", ErrRateLimited, attempt)
 			}
 			wait := c.resetWait(resp)
 			if err := c.wait(ctx, wait, "429 "+errorCode(body)); err != nil {
-				return Page{}, err
+				return nil, nil, err
 			}
 		case resp.StatusCode == http.StatusUnauthorized && !reauthorized:
 			// A cached access token may have been revoked: get a new one once.
 			c.auth.invalidate()
 			reauthorized = true
 			if _, ok := c.auth.(apiToken); ok {
-				return Page{}, apiError(resp, body)
+				return nil, nil, op.error(method, target, resp, body)
 			}
 		default:
-			return Page{}, apiError(resp, body)
+			return nil, nil, op.error(method, target, resp, body)
 		}
 	}
 }
 
-func (c *Client) get(ctx context.Context, pageURL string) (*http.Response, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, pageURL, nil)
+func (c *Client) send(ctx context.Context, method, target string, reqBody []byte) (*http.Response, []byte, error) {
+	var rd io.Reader
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if err := c.auth.authorize(ctx, req); err != nil {
 		return nil, nil, err
 	}
 	c.requests.Add(1)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, nil, unreachable(pageURL, err)
+		return nil, nil, unreachable(target, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes))
@@ -348,6 +374,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 type oktaError struct {
 	ErrorCode    string `json:"errorCode"`
 	ErrorSummary string `json:"errorSummary"`
+	ErrorCauses  []struct {
+		ErrorSummary string `json:"errorSummary"`
+	} `json:"errorCauses"`
 }
 
 func errorCode(body []byte) string {
@@ -356,29 +385,64 @@ func errorCode(body []byte) string {
 	return e.ErrorCode
 }
 
-// apiError turns a refused request into an error naming the fix.
-func apiError(resp *http.Response, body []byte) error {
+// operation says what a kind of request needs, for its errors.
+type operation struct {
+	scope string // the OAuth scope it needs
+	role  string // the admin role an API token's user needs
+	what  string // what it does, "read the System Log"
+}
+
+var logsOp = operation{scope: LogsScope, role: "an admin role that may read the System Log (Read-only Administrator or higher)", what: "read the System Log"}
+
+// error turns a refused request into an error naming the fix.
+func (op operation) error(method, target string, resp *http.Response, body []byte) error {
 	var e oktaError
 	isOkta := json.Unmarshal(body, &e) == nil && e.ErrorCode != ""
 	detail := ""
 	if isOkta {
 		detail = ": " + e.ErrorCode + " " + e.ErrorSummary
+		for _, c := range e.ErrorCauses {
+			detail += "; " + c.ErrorSummary
+		}
+	}
+	path := target
+	if u, err := url.Parse(target); err == nil {
+		path = u.Path
 	}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
 		return fmt.Errorf("%w (401%s): check the apiToken, or the service app's clientId and key", ErrUnauthorized, detail)
 	case http.StatusForbidden:
 		if www := resp.Header.Get("WWW-Authenticate"); strings.Contains(www, "insufficient_scope") {
-			return fmt.Errorf("%w (403%s): the access token lacks scope %s: grant it to the service app (Okta API Scopes tab)", ErrForbidden, detail, LogsScope)
+			return fmt.Errorf("%w to %s (403%s): the access token lacks scope %s: grant it to the service app (Okta API Scopes tab)", ErrForbidden, op.what, detail, op.scope)
 		}
-		return fmt.Errorf("%w (403%s): the token or service app needs scope %s and an admin role that may read the System Log (Read-only Administrator or higher)", ErrForbidden, detail, LogsScope)
+		return fmt.Errorf("%w to %s (403%s): the token or service app needs scope %s and %s", ErrForbidden, op.what, detail, op.scope, op.role)
 	case http.StatusNotFound:
-		return fmt.Errorf("%w: GET /api/v1/logs answered 404%s: is orgUrl your Okta org?", ErrOrgURL, detail)
+		if e.ErrorCode == "E0000007" {
+			return fmt.Errorf("%w: %s %s: 404%s", ErrNotFound, method, path, detail)
+		}
+		return fmt.Errorf("%w: %s %s answered 404%s: is orgUrl your Okta org?", ErrOrgURL, method, path, detail)
 	}
 	if !isOkta && resp.StatusCode < 500 {
-		return fmt.Errorf("%w: GET /api/v1/logs answered %d with no Okta error: is orgUrl your Okta org?", ErrOrgURL, resp.StatusCode)
+		return fmt.Errorf("%w: %s %s answered %d with no Okta error: is orgUrl your Okta org?", ErrOrgURL, method, path, resp.StatusCode)
 	}
-	return fmt.Errorf("okta: GET /api/v1/logs answered %d%s", resp.StatusCode, detail)
+	return &APIError{Status: resp.StatusCode, Code: e.ErrorCode, Summary: strings.TrimPrefix(detail, ": "), Method: method, Path: path}
+}
+
+// APIError is an answer of Okta's that is neither success nor one of the
+// sentinel cases: a validation error (400 E0000001), a server error.
+type APIError struct {
+	Status       int
+	Code         string // errorCode, such as E0000001
+	Summary      string // errorCode, errorSummary and the errorCauses
+	Method, Path string
+}
+
+func (e *APIError) Error() string {
+	if e.Summary == "" {
+		return fmt.Sprintf("okta: %s %s answered %d", e.Method, e.Path, e.Status)
+	}
+	return fmt.Sprintf("okta: %s %s answered %d: %s", e.Method, e.Path, e.Status, e.Summary)
 }
 
 func unreachable(target string, err error) error {

@@ -1,6 +1,7 @@
-// Package oktaapi calls Okta's API for everything in hookline that reads
-// from Okta: today the System Log (GET /api/v1/logs), with an API token
-// (SSWS) or an OAuth 2.0 service app (private_key_jwt, scope okta.logs.read).
+// Package oktaapi calls Okta's API for everything in hookline that talks to
+// Okta: the System Log (GET /api/v1/logs, scope okta.logs.read) and the
+// event hooks (/api/v1/eventHooks, scope okta.eventHooks.manage), with an API
+// token (SSWS) or an OAuth 2.0 service app (private_key_jwt).
 //
 // Events come back as Okta's raw JSON, byte for byte. The client honours
 // Okta's rate-limit headers: with nothing left in the window it waits for the
@@ -34,9 +35,11 @@ var (
 	// ErrUnauthorized means Okta refused the credentials (401, or the token
 	// endpoint refused the client).
 	ErrUnauthorized = errors.New("okta refused the credentials")
-	// ErrForbidden means the credentials are valid but may not read the
-	// System Log (403, or the scope is not granted).
-	ErrForbidden = errors.New("okta forbids reading the System Log")
+	// ErrForbidden means the credentials are valid but may not make the
+	// request (403, or the scope is not granted); the error names the scope.
+	ErrForbidden = errors.New("okta forbids it")
+	// ErrNotFound means Okta has no such object (404 E0000007).
+	ErrNotFound = errors.New("okta: not found")
 	// ErrRateLimited means Okta's rate limit would make the caller wait
 	// past its deadline; RateLimitError says until when.
 	ErrRateLimited = errors.New("okta rate limit")

@@ -88,7 +88,7 @@ func Delivery(events []json.RawMessage) []byte {
 		"eventTypeVersion":   "1.0",
 		"cloudEventsVersion": "0.1",
 		"source":             "https://dev-00000000.okta.com/api/v1/eventHooks/hookline-dev",
-		"eventId":            newUUID(),
+		"eventId":            NewUUID(),
 		"eventTime":          time.Now().UTC().Format(time.RFC3339Nano),
 		"contentType":        "application/json",
 		"data":               map[string]any{"events": events},
@@ -99,7 +99,7 @@ func Delivery(events []json.RawMessage) []byte {
 
 // LogEvent generates an Okta System Log event of eventType with a fresh uuid.
 func LogEvent(eventType string) (uuid string, raw json.RawMessage) {
-	uuid = newUUID()
+	uuid = NewUUID()
 	ev := map[string]any{
 		"uuid":           uuid,
 		"published":      time.Now().UTC().Format(time.RFC3339Nano),
@@ -111,7 +111,7 @@ func LogEvent(eventType string) (uuid string, raw json.RawMessage) {
 		"outcome":        map[string]any{"result": "SUCCESS"},
 		"target":         []any{map[string]any{"id": "00u2hooklinedev", "type": "User", "alternateId": "target@example.com", "displayName": "Target User"}},
 		"client":         map[string]any{"ipAddress": "198.51.100.23", "userAgent": map[string]any{"rawUserAgent": "hookline-send"}},
-		"transaction":    map[string]any{"id": newUUID(), "type": "WEB"},
+		"transaction":    map[string]any{"id": NewUUID(), "type": "WEB"},
 	}
 	b, _ := json.Marshal(ev)
 	return uuid, b
@@ -158,7 +158,8 @@ func DeliveryFromFile(data []byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: neither an API Gateway event nor an Okta delivery", ErrNotDelivery)
 }
 
-func newUUID() string {
+// NewUUID returns a random (version 4) UUID.
+func NewUUID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

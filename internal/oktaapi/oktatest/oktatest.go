@@ -1,5 +1,6 @@
 // Package oktatest is a stand-in Okta org for tests: the System Log API
-// (GET /api/v1/logs) and the org authorization server's token endpoint
+// (GET /api/v1/logs), the Event Hooks API (/api/v1/eventHooks, see
+// hooks.go) and the org authorization server's token endpoint
 // (POST /oauth2/v1/token), behaving as Okta's API reference documents:
 //
 //   - Auth: "Authorization: SSWS <api token>", or "Bearer <access token>"
@@ -56,6 +57,10 @@ type Org struct {
 	mu       sync.Mutex
 	events   []stored
 	apiToken string
+	// readOnlyToken is a read-only admin's API token: it reads the System
+	// Log but may not manage event hooks.
+	readOnlyToken string
+	hooks         *hooks
 	apps     map[string]app
 	tokens   map[string]string // access token -> scopes
 	secret   string            // makes after cursors opaque
@@ -92,6 +97,8 @@ func Start(cleanup func(func())) *Org {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/logs", o.logs)
 	mux.HandleFunc("POST /oauth2/v1/token", o.token)
+	o.hooks = newHooks()
+	o.routeHooks(mux)
 	o.srv = httptest.NewServer(mux)
 	o.URL = o.srv.URL
 	cleanup(o.srv.Close)
@@ -100,6 +107,10 @@ func Start(cleanup func(func())) *Org {
 
 // SetAPIToken sets the API token accepted as SSWS.
 func (o *Org) SetAPIToken(tok string) { o.mu.Lock(); o.apiToken = tok; o.mu.Unlock() }
+
+// SetReadOnlyAPIToken sets the API token of a read-only admin, accepted as
+// SSWS for the System Log and refused (403 E0000006) for event hooks.
+func (o *Org) SetReadOnlyAPIToken(tok string) { o.mu.Lock(); o.readOnlyToken = tok; o.mu.Unlock() }
 
 // AddServiceApp registers a service app and the scopes granted to it.
 func (o *Org) AddServiceApp(clientID string, pub crypto.PublicKey, scopes ...string) {
@@ -315,20 +326,33 @@ func bounds(q url.Values, now time.Time) (since, until time.Time, err error) {
 }
 
 func (o *Org) authorized(w http.ResponseWriter, r *http.Request) bool {
+	return o.authorizedFor(w, r, "okta.logs.read")
+}
+
+// authorizedFor checks the credentials of a request that needs scope: an
+// API token (a read-only admin's may not manage event hooks), or an access
+// token granted the scope.
+func (o *Org) authorizedFor(w http.ResponseWriter, r *http.Request, scope string) bool {
 	h := r.Header.Get("Authorization")
 	scheme, cred, _ := strings.Cut(h, " ")
 	switch {
 	case scheme == "SSWS" && o.apiToken != "" && cred == o.apiToken:
 		return true
+	case scheme == "SSWS" && o.readOnlyToken != "" && cred == o.readOnlyToken:
+		if scope == "okta.logs.read" {
+			return true
+		}
+		writeError(w, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
+		return false
 	case scheme == "Bearer":
 		scopes, ok := o.tokens[cred]
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+o.URL+`/oauth2/v1/authorize", realm="`+o.URL+`", scope="okta.logs.read", error="invalid_token", error_description="The token is not valid."`)
+			w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+o.URL+`/oauth2/v1/authorize", realm="`+o.URL+`", scope="`+scope+`", error="invalid_token", error_description="The token is not valid."`)
 			writeError(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
 			return false
 		}
-		if !strings.Contains(" "+scopes+" ", " okta.logs.read ") {
-			w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+o.URL+`/oauth2/v1/authorize", realm="`+o.URL+`", scope="okta.logs.read", error="insufficient_scope", error_description="The access token provided does not contain the required scopes."`)
+		if !strings.Contains(" "+scopes+" ", " "+scope+" ") {
+			w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+o.URL+`/oauth2/v1/authorize", realm="`+o.URL+`", scope="`+scope+`", error="insufficient_scope", error_description="The access token provided does not contain the required scopes."`)
 			writeError(w, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
 			return false
 		}

@@ -1,0 +1,435 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/reconcile"
+)
+
+func init() {
+	register(command{name: "okta", summary: "set up and operate the Okta event hook: register, status, rotate, preview (make okta)", run: runOkta})
+}
+
+// Exit codes of `hookline okta`, for scripts (also 0 success, 1 any other
+// failure, 2 a bad call).
+const (
+	exitUnverified = 3 // the hook exists but Okta could not verify it, or status found it unhealthy
+	exitOktaAccess = 4 // Okta refused the credentials or the scope, or the org URL is wrong
+	exitRateLimit  = 5 // Okta's rate limit outlasted the command
+	exitNoHook     = 6 // no event hook of that name
+)
+
+// exitError carries an exit status other than 1.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// ExitCode is the status run exits with.
+func (e *exitError) ExitCode() int { return e.code }
+
+// errNoHook means no event hook has the name asked for.
+var errNoHook = errors.New("no such event hook")
+
+const oktaUsage = `usage: hookline okta <command> [flags]
+
+Sets up and operates the Okta side of hookline through Okta's management API
+(/api/v1/eventHooks). The hook secret is read from Secrets Manager and sent
+to Okta; no command ever prints it.
+
+commands:
+  register   --stack NAME [--name N]  create or update the event hook and verify it
+  list       [--stack NAME]           the org's event hooks
+  status     NAME [--stack NAME]      one hook: status, verification, URI, types vs OktaEventTypes
+  activate   NAME                     Okta resumes deliveries
+  deactivate NAME                     Okta stops deliveries (nothing is deleted)
+  delete     NAME                     deactivate and delete the hook
+  rotate     --stack NAME [--name N]  new hook secret, with no delivery refused meanwhile
+  preview    --type T [--url URL]     send a sample delivery of type T to the endpoint
+  ip-ranges  --cell CELL [--file F]   Okta's published CIDRs of a cell, for AllowedSourceCidrs
+
+Okta credentials (the reconciler's): OKTA_ORG_URL with OKTA_API_TOKEN, or with
+OKTA_CLIENT_ID, OKTA_PRIVATE_KEY (PEM) and optionally OKTA_KEY_ID, from the
+environment; otherwise the credentials secret (--okta-secret,
+OKTA_CREDENTIALS_SECRET_ID, or the stack's OktaCredentialsSecretArn output).
+A service app needs scope okta.eventHooks.manage; an API token's admin needs
+the Super Administrator role.
+
+exit codes: 0 done; 1 failed; 2 bad call; 3 the hook is not verified (register,
+rotate: Okta's verification failed; status: not ACTIVE, not VERIFIED or its
+types differ from the stack's); 4 Okta refused the credentials or the scope, or
+the org URL is wrong; 5 Okta's rate limit outlasted the command; 6 no hook of
+that name.
+
+Run 'hookline okta <command> -h' for a command's flags.
+`
+
+var oktaCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+	"register":   runOktaRegister,
+	"list":       runOktaList,
+	"status":     runOktaStatus,
+	"activate":   runOktaLifecycle("activate"),
+	"deactivate": runOktaLifecycle("deactivate"),
+	"delete":     runOktaLifecycle("delete"),
+	"rotate":     runOktaRotate,
+	"preview":    runOktaPreview,
+	"ip-ranges":  runOktaIPRanges,
+}
+
+func runOkta(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, oktaUsage)
+		if len(args) == 0 {
+			return fmt.Errorf("%w: name a command", errUsage)
+		}
+		return flag.ErrHelp
+	}
+	sub, ok := oktaCommands[args[0]]
+	if !ok {
+		fmt.Fprint(stderr, oktaUsage)
+		return fmt.Errorf("%w: unknown okta command %q", errUsage, args[0])
+	}
+	return oktaExit(sub(ctx, args[1:], stdout, stderr))
+}
+
+// oktaExit gives Okta's refusals their exit codes.
+func oktaExit(err error) error {
+	var ee *exitError
+	switch {
+	case err == nil || errors.As(err, &ee):
+		return err
+	case errors.Is(err, oktaapi.ErrVerification):
+		return &exitError{exitUnverified, err}
+	case errors.Is(err, oktaapi.ErrUnauthorized), errors.Is(err, oktaapi.ErrForbidden),
+		errors.Is(err, oktaapi.ErrOrgURL), errors.Is(err, oktaapi.ErrCredentials):
+		return &exitError{exitOktaAccess, err}
+	case errors.Is(err, oktaapi.ErrRateLimited):
+		return &exitError{exitRateLimit, err}
+	case errors.Is(err, errNoHook):
+		return &exitError{exitNoHook, err}
+	}
+	return err
+}
+
+// oktaFlags are the flags every command talking to Okta or the stack has.
+type oktaFlags struct {
+	stack, oktaSecret, endpoint, url, secretID, types *string
+}
+
+func addOktaFlags(fs *flag.FlagSet, withTarget bool) *oktaFlags {
+	f := &oktaFlags{
+		stack:      fs.String("stack", "", "CloudFormation stack: its EndpointUrl, HookSecretArn, OktaEventTypes and OktaCredentialsSecretArn"),
+		oktaSecret: fs.String("okta-secret", "", "Okta credentials secret (default: OKTA_CREDENTIALS_SECRET_ID, then the stack's OktaCredentialsSecretArn)"),
+		endpoint:   fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)"),
+		types:      fs.String("types", "", "comma-separated event types (instead of the stack's OktaEventTypes)"),
+	}
+	if withTarget {
+		f.url = fs.String("url", "", "hook endpoint URL (instead of the stack's EndpointUrl)")
+		f.secretID = fs.String("secret-id", "", "hook secret (instead of the stack's HookSecretArn)")
+	} else {
+		f.url, f.secretID = new(string), new(string)
+	}
+	return f
+}
+
+// oktaEnv is what a command resolved: the stack's values (flags win), the
+// AWS clients it needed, and the Okta client.
+type oktaEnv struct {
+	url, secretID, credsSecret string
+	types                      []string
+	typesKnown                 bool
+	sm                         *secretsmanager.Client
+	okta                       *oktaapi.Client
+}
+
+// resolve reads what f names: the stack's outputs for anything the flags
+// left empty, then the Okta client.
+func (f *oktaFlags) resolve(ctx context.Context, stderr io.Writer, needAWS bool) (*oktaEnv, error) {
+	e := &oktaEnv{url: *f.url, secretID: *f.secretID, credsSecret: *f.oktaSecret}
+	if *f.types != "" {
+		e.types, e.typesKnown = reconcile.ParseTypes(*f.types), true
+	}
+	if *f.stack != "" || needAWS || e.credsSecret != "" || (os.Getenv("OKTA_ORG_URL") == "" && os.Getenv("OKTA_CREDENTIALS_SECRET_ID") != "") {
+		if err := f.readAWS(ctx, e); err != nil {
+			return nil, err
+		}
+	}
+	creds, err := oktaCredentials(ctx, e.sm, first(e.credsSecret, os.Getenv("OKTA_CREDENTIALS_SECRET_ID")))
+	if err != nil {
+		return nil, err
+	}
+	e.okta, err = oktaapi.New(creds, oktaapi.WithScope(oktaapi.EventHooksScope), oktaapi.WithWaitNotifier(func(d time.Duration, reason string) {
+		fmt.Fprintf(stderr, "okta rate limit (%s): waiting %s for the reset\n", reason, d.Round(time.Second))
+	}))
+	return e, err
+}
+
+// readAWS makes e's Secrets Manager client and fills what the flags left
+// empty from the stack's outputs.
+func (f *oktaFlags) readAWS(ctx context.Context, e *oktaEnv) error {
+	cfg, err := awsConfig(ctx, f.endpoint)
+	if err != nil {
+		return err
+	}
+	local := *f.endpoint != ""
+	e.sm = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		if local {
+			o.HTTPClient = awsenv.EmulatorHTTPClient() // see its doc: an emulator needs it
+		}
+	})
+	if *f.stack == "" {
+		return nil
+	}
+	outs, err := readStackOutputs(ctx, cloudformation.NewFromConfig(cfg), *f.stack)
+	if err != nil {
+		return err
+	}
+	e.fill(outs)
+	return nil
+}
+
+// fill takes what the flags left empty from a stack's outputs.
+func (e *oktaEnv) fill(outs map[string]string) {
+	e.url = first(e.url, outs["EndpointUrl"])
+	e.secretID = first(e.secretID, outs["HookSecretArn"])
+	e.credsSecret = first(e.credsSecret, os.Getenv("OKTA_CREDENTIALS_SECRET_ID"), outs["OktaCredentialsSecretArn"])
+	if !e.typesKnown && outs["OktaEventTypes"] != "" {
+		e.types, e.typesKnown = reconcile.ParseTypes(outs["OktaEventTypes"]), true
+	}
+}
+
+// oktaCredentials reads the Okta credentials from the environment
+// (OKTA_ORG_URL and OKTA_API_TOKEN, or OKTA_CLIENT_ID, OKTA_PRIVATE_KEY and
+// OKTA_KEY_ID) or else from the credentials secret.
+func oktaCredentials(ctx context.Context, sm oktaapi.SecretsManagerAPI, secretID string) (oktaapi.Credentials, error) {
+	if org := os.Getenv("OKTA_ORG_URL"); org != "" {
+		c := oktaapi.Credentials{OrgURL: org, APIToken: os.Getenv("OKTA_API_TOKEN"), ClientID: os.Getenv("OKTA_CLIENT_ID"),
+			PrivateKey: os.Getenv("OKTA_PRIVATE_KEY"), KeyID: os.Getenv("OKTA_KEY_ID")}
+		if err := c.Validate(); err != nil {
+			return c, fmt.Errorf("credentials from OKTA_* variables: %w", err)
+		}
+		return c, nil
+	}
+	if secretID == "" || sm == nil {
+		return oktaapi.Credentials{}, fmt.Errorf("%w: none given: set OKTA_ORG_URL with OKTA_API_TOKEN (or OKTA_CLIENT_ID and OKTA_PRIVATE_KEY), or give --okta-secret, OKTA_CREDENTIALS_SECRET_ID or a --stack with OktaCredentialsSecretArn", oktaapi.ErrCredentials)
+	}
+	return oktaapi.LoadCredentials(ctx, sm, secretID)
+}
+
+// hookSecret reads the hook secret's AWSCURRENT value and version.
+func (e *oktaEnv) hookSecret(ctx context.Context) (value, version string, err error) {
+	if e.secretID == "" {
+		return "", "", fmt.Errorf("%w: give --stack, or --secret-id", errUsage)
+	}
+	out, err := e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &e.secretID})
+	if err != nil {
+		return "", "", fmt.Errorf("read the hook secret %s: %w", e.secretID, err)
+	}
+	if aws.ToString(out.SecretString) == "" {
+		return "", "", fmt.Errorf("the hook secret %s has no string value", e.secretID)
+	}
+	return *out.SecretString, aws.ToString(out.VersionId), nil
+}
+
+// findHook returns the hook named name (or with that id), else the first
+// with uri ("" matches none), else nil.
+func findHook(hooks []oktaapi.EventHook, name, uri string) *oktaapi.EventHook {
+	for i := range hooks {
+		if hooks[i].Name == name || hooks[i].ID == name {
+			return &hooks[i]
+		}
+	}
+	for i := range hooks {
+		if uri != "" && hooks[i].Channel.Config.URI == uri {
+			return &hooks[i]
+		}
+	}
+	return nil
+}
+
+func (e *oktaEnv) hookNamed(ctx context.Context, name string) (oktaapi.EventHook, error) {
+	hooks, err := e.okta.EventHooks(ctx)
+	if err != nil {
+		return oktaapi.EventHook{}, err
+	}
+	h := findHook(hooks, name, "")
+	if h == nil {
+		return oktaapi.EventHook{}, fmt.Errorf("%w: Okta has no event hook named %q (hookline okta list shows them)", errNoHook, name)
+	}
+	return *h, nil
+}
+
+// typesDiff says how a hook's types differ from want ("" when they match).
+func typesDiff(have, want []string) string {
+	var missing, extra []string
+	for _, t := range want {
+		if !slices.Contains(have, t) {
+			missing = append(missing, t)
+		}
+	}
+	for _, t := range have {
+		if !slices.Contains(want, t) {
+			extra = append(extra, t)
+		}
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "not subscribed to "+strings.Join(missing, ","))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "also subscribed to "+strings.Join(extra, ","))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// splitName takes a leading NAME argument, so that flags may follow it.
+func splitName(args []string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return "", args
+}
+
+func runOktaList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("okta list", stderr)
+	f := addOktaFlags(fs, false)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	e, err := f.resolve(ctx, stderr, false)
+	if err != nil {
+		return err
+	}
+	hooks, err := e.okta.EventHooks(ctx)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(hooks, func(i, j int) bool { return hooks[i].Name < hooks[j].Name })
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "NAME\tID\tSTATUS\tVERIFICATION\tTYPES")
+	if e.typesKnown {
+		fmt.Fprint(tw, "\tMATCHES STACK")
+	}
+	fmt.Fprintln(tw, "\tURI")
+	for _, h := range hooks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d", h.Name, h.ID, h.Status, h.VerificationStatus, len(h.Events.Items))
+		if e.typesKnown {
+			fmt.Fprintf(tw, "\t%s", map[bool]string{true: "yes", false: "no"}[typesDiff(h.Events.Items, e.types) == ""])
+		}
+		fmt.Fprintf(tw, "\t%s\n", h.Channel.Config.URI)
+	}
+	tw.Flush()
+	fmt.Fprintf(stderr, "%d of Okta's %d event hooks per org in use\n", len(hooks), oktaapi.MaxEventHooks)
+	return nil
+}
+
+func runOktaStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	name, rest := splitName(args)
+	fs := newFlags("okta status", stderr)
+	f := addOktaFlags(fs, false)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: hookline okta status NAME [flags]\n\nexits 0 when the hook is ACTIVE, VERIFIED and (with --stack or --types) subscribed to exactly those types, 3 otherwise, 6 when there is no such hook")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, rest); err != nil {
+		return err
+	}
+	if name == "" {
+		return fmt.Errorf("%w: name the hook: hookline okta status NAME", errUsage)
+	}
+	e, err := f.resolve(ctx, stderr, false)
+	if err != nil {
+		return err
+	}
+	h, err := e.hookNamed(ctx, name)
+	if err != nil {
+		return err
+	}
+	var problems []string
+	fmt.Fprintf(stdout, "name:          %s\nid:            %s\nstatus:        %s\nverification:  %s\nuri:           %s\n",
+		h.Name, h.ID, h.Status, h.VerificationStatus, h.Channel.Config.URI)
+	fmt.Fprintf(stdout, "event types:   %d: %s\n", len(h.Events.Items), strings.Join(h.Events.Items, ","))
+	if h.Status != oktaapi.StatusActive {
+		problems = append(problems, "the hook is "+h.Status+": Okta delivers nothing (hookline okta activate "+h.Name+")")
+	}
+	if h.VerificationStatus != oktaapi.StatusVerified {
+		problems = append(problems, "the hook is "+h.VerificationStatus+": Okta delivers nothing until it is verified (hookline okta register)")
+	}
+	if m := rotationInProgress(h); m != "" {
+		problems = append(problems, "a rotation to secret version "+m+" is unfinished: run hookline okta rotate again")
+	}
+	if e.typesKnown {
+		if d := typesDiff(h.Events.Items, e.types); d != "" {
+			fmt.Fprintf(stdout, "stack types:   differ: %s\n", d)
+			problems = append(problems, "its event types differ from the stack's OktaEventTypes: run hookline okta register")
+		} else {
+			fmt.Fprintln(stdout, "stack types:   match OktaEventTypes")
+		}
+	}
+	if len(problems) > 0 {
+		return &exitError{exitUnverified, errors.New(strings.Join(problems, "; "))}
+	}
+	return nil
+}
+
+func runOktaLifecycle(action string) func(context.Context, []string, io.Writer, io.Writer) error {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		name, rest := splitName(args)
+		fs := newFlags("okta "+action, stderr)
+		f := addOktaFlags(fs, false)
+		if err := parse(fs, rest); err != nil {
+			return err
+		}
+		if name == "" {
+			return fmt.Errorf("%w: name the hook: hookline okta %s NAME", errUsage, action)
+		}
+		e, err := f.resolve(ctx, stderr, false)
+		if err != nil {
+			return err
+		}
+		h, err := e.hookNamed(ctx, name)
+		if err != nil {
+			return err
+		}
+		switch action {
+		case "activate":
+			if h, err = e.okta.ActivateEventHook(ctx, h.ID); err == nil {
+				fmt.Fprintf(stdout, "event hook %q (%s) is %s, %s\n", h.Name, h.ID, h.Status, h.VerificationStatus)
+			}
+		case "deactivate":
+			if h, err = e.okta.DeactivateEventHook(ctx, h.ID); err == nil {
+				fmt.Fprintf(stdout, "event hook %q (%s) is %s: Okta delivers nothing until it is activated\n", h.Name, h.ID, h.Status)
+			}
+		case "delete":
+			// Okta deletes only an inactive hook.
+			if h.Status != oktaapi.StatusInactive {
+				if _, err = e.okta.DeactivateEventHook(ctx, h.ID); err != nil {
+					return err
+				}
+			}
+			if err = e.okta.DeleteEventHook(ctx, h.ID); err == nil {
+				fmt.Fprintf(stdout, "event hook %q (%s) deleted\n", h.Name, h.ID)
+			}
+		}
+		return err
+	}
+}
