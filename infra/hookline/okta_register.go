@@ -102,7 +102,7 @@ func verifyHook(ctx context.Context, e *oktaEnv, h oktaapi.EventHook, secret str
 		return err
 	}
 	why := diagnose(ctx, h.Channel.Config.URI, secret)
-	return &exitError{exitUnverified, fmt.Errorf("Okta could not verify %s: %s\n(%v)\nthe hook stays UNVERIFIED and Okta delivers nothing to it; fix that and run the command again", h.Channel.Config.URI, why, err)}
+	return &exitError{exitUnverified, fmt.Errorf("verification failed: Okta could not verify %s: %s\n(%v)\nthe hook stays UNVERIFIED and Okta delivers nothing to it; fix that and run the command again", h.Channel.Config.URI, why, err)}
 }
 
 // diagnose sends Okta's verification request itself and says in plain words

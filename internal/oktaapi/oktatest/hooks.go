@@ -59,11 +59,11 @@ type Hook struct {
 }
 
 type hooks struct {
-	mu      sync.Mutex
-	order   []string
-	byID    map[string]*Hook
-	calls   int
-	fail    map[int]int // request number -> status to answer
+	mu    sync.Mutex
+	order []string
+	byID  map[string]*Hook
+	calls int
+	fail  map[int]int // request number -> status to answer
 	// verifies counts verification requests sent, by hook id.
 	verifies map[string]int
 	http     *http.Client

@@ -61,9 +61,9 @@ type Org struct {
 	// Log but may not manage event hooks.
 	readOnlyToken string
 	hooks         *hooks
-	apps     map[string]app
-	tokens   map[string]string // access token -> scopes
-	secret   string            // makes after cursors opaque
+	apps          map[string]app
+	tokens        map[string]string // access token -> scopes
+	secret        string            // makes after cursors opaque
 
 	// rate limiting of /api/v1/logs
 	limit     int
