@@ -9,10 +9,11 @@
 // arrived: the secret is read again (one read at a time, bounded by its own
 // timeout) and the value refused only if it matches neither fresh value. To
 // keep a flood of wrong values from hammering Secrets Manager, those re-reads
-// draw on a small budget (RefreshBurst, one more every RefreshEvery); when it
-// is spent, or Secrets Manager is failing, such a value is neither accepted
-// nor refused but left unconfirmed (ErrUnconfirmed: callers answer 503, so
-// Okta retries instead of dropping the delivery as it would on a 401).
+// draw on a small budget (DefaultRefreshBurst, then one more every
+// DefaultRefreshEvery; see WithRefreshBudget); when it is spent, or Secrets
+// Manager is failing, such a value is neither accepted nor refused but left
+// unconfirmed (ErrUnconfirmed: callers answer 503, so Okta retries instead of
+// dropping the delivery as it would on a 401).
 //
 // When the secret cannot be read and the cached values have expired, nothing
 // is accepted (ErrUnavailable).

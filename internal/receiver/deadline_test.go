@@ -90,6 +90,17 @@ func TestEventsLeftBehindAreGroupedByCause(t *testing.T) {
 	}
 }
 
+// An event without a uuid is still counted on its line, as (no-uuid).
+func TestEventWithoutUUIDLeftBehindIsShown(t *testing.T) {
+	f := newFixture(Config{})
+	f.mem.Err = func(int) error { return errors.New("sqs down") }
+	resp, _ := f.h.Handle(context.Background(), request("POST", authed(nil), `{"eventType":"com.okta.event_hook","data":{"events":[{"uuid":"a"},{"eventType":"x"}]}}`))
+	lines := notEnqueuedLines(t, f.logs.Bytes())
+	if resp.StatusCode != 503 || len(lines) != 1 || lines[0]["count"] != float64(2) || !strings.Contains(lines[0]["eventUuids"].(string), "(no-uuid)") {
+		t.Fatalf("status %d, lines %v", resp.StatusCode, lines)
+	}
+}
+
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 // invokeWithDeadline runs Handle with a 2 s deadline, as Lambda gives the
