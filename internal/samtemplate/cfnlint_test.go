@@ -17,8 +17,9 @@ import (
 // lints template.yaml together with broken copies of it, in one run, and
 // expects each break reported by the rule named, so a cfn-lint that stopped
 // checking one of these would be noticed. The breaks the SAM transform itself
-// refuses (E0001) each get their own copy, as the first stops the lint of its
-// file; the others share one copy, each reported on its own.
+// refuses (E0001), and the missing transform (E3038), each get their own
+// copy, as they stop or change the lint of their file; the others share one
+// copy, each reported on its own.
 //
 // cfn-lint is a Python tool (pip install cfn-lint aws-sam-translator). Where
 // it is missing this test skips, except on CI (CI=true), which must have it.
@@ -60,6 +61,7 @@ func TestCfnLint(t *testing.T) {
 		{"payload-version-number", "            Method: GET\n            Path: /okta/events\n            PayloadFormatVersion: \"2.0\"", "            Method: GET\n            Path: /okta/events\n            PayloadFormatVersion: 2.0", "E0001", "PayloadFormatVersion"},
 		{"duplicate-route", "            Method: GET\n", "            Method: POST\n", "E0001", "defined multiple times"},
 		{"timeout-over-900", "Timeout: 30\n", "Timeout: 3000\n", "E3034", "3000"},
+		{"no-sam-transform", "Transform: AWS::Serverless-2016-10-31", "Transform: []", "E3038", "without the serverless transform"},
 		{"retention-cloudwatch-refuses", "AllowedValues: [1, 3, 5, 7, 14, 30,", "AllowedValues: [1, 3, 5, 7, 14, 30, 31,", "W1030", "31"},
 	}
 	dir := t.TempDir()
@@ -71,7 +73,7 @@ func TestCfnLint(t *testing.T) {
 		if !strings.Contains(string(data), c.old) {
 			t.Fatalf("%s: template.yaml no longer contains %q; update this case", c.name, c.old)
 		}
-		if c.rule != "E0001" {
+		if c.rule != "E0001" && c.rule != "E3038" {
 			if !strings.Contains(sharedText, c.old) {
 				t.Fatalf("%s: an earlier case changed %q; pick other text", c.name, c.old)
 			}
