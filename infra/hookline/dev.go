@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,7 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 )
 
 func init() {
@@ -30,6 +36,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	statePath := fs.String("state", defaultState, "state file for `hookline send`")
 	logPath := fs.String("log-file", ".bin/dev.log", "copy of the function logs ('' for none)")
 	secret := fs.String("secret", "", "hook secret value (default: random, printed)")
+	reconcileEvery := fs.Duration("reconcile-every", 20*time.Second, "run the reconciler this often against the stand-in System Log (0: never)")
+	reconcileGrace := fs.Duration("reconcile-grace", 10*time.Second, "the hook's head start before the reconciler recovers an event")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -51,12 +59,30 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		out.file = f
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
 	began := time.Now()
+	// A stand-in Okta org: the System Log that `hookline send` writes every
+	// event to, and that the reconciler reads.
+	var cleanups []func()
+	defer func() {
+		for _, c := range cleanups {
+			c()
+		}
+	}()
+	org := oktatest.Start(func(f func()) { cleanups = append(cleanups, f) })
+	oktaToken := rand.Text()
+	org.SetAPIToken(oktaToken)
+	fns := []string{"receiver", "worker"}
+	if *reconcileEvery > 0 {
+		fns = append(fns, "reconciler")
+	}
 	stack, err := devstack.Start(ctx, devstack.Options{
-		Template:    *tmpl,
-		KumoBin:     kumo,
-		Bootstraps:  devstack.DefaultBootstraps(*binDir, "receiver", "worker"),
+		Template:   *tmpl,
+		KumoBin:    kumo,
+		Bootstraps: devstack.DefaultBootstraps(*binDir, fns...),
+		// Only the reconciler reads these: the stand-in's credentials, and
+		// a grace short enough to watch.
+		ExtraEnv: []string{"OKTA_CREDENTIALS_SECRET_ID=" + devOktaSecret, "RECONCILE_GRACE=" + reconcileGrace.String(),
+			"RECONCILE_LOOKBACK=1h"},
 		Port:        *port,
 		Concurrency: *concurrency,
 		Secret:      *secret,
@@ -85,7 +111,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		fmt.Fprintf(stderr, "stopped in %v; no process left behind\n", time.Since(stopAt).Round(time.Millisecond))
 	}()
+	if _, err := stack.Clients.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(devOktaSecret),
+		SecretString: aws.String(`{"orgUrl":"` + org.URL + `","apiToken":"` + oktaToken + `"}`)}); err != nil {
+		return fmt.Errorf("okta credentials secret: %w", err)
+	}
+	if *reconcileEvery > 0 {
+		f, _ := stack.Spec.Function("reconciler")
+		go schedule(ctx, stack, f.Name, *reconcileEvery, log)
+	}
 	st := stateOf(stack)
+	st.OktaURL, st.OktaToken = org.URL, oktaToken
+	if *reconcileEvery > 0 {
+		st.ReconcileEvery, st.ReconcileGrace = reconcileEvery.String(), reconcileGrace.String()
+	}
 	if *publicPort != 0 {
 		st.Public = fmt.Sprintf("http://127.0.0.1:%d/okta/events", *publicPort)
 	}
@@ -95,6 +133,35 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	printBanner(stdout, stack, st, *statePath, *logPath, time.Since(began))
 	out.start()
 	return stack.Wait(ctx)
+}
+
+// devOktaSecret names the local Okta credentials secret.
+const devOktaSecret = "hookline-dev-okta-credentials"
+
+// schedule invokes the reconciler every interval, as the template's
+// EventBridge schedule does.
+func schedule(ctx context.Context, s *devstack.Stack, fn string, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		out, err := s.Clients.Lambda.Invoke(ictx, &lambda.InvokeInput{FunctionName: aws.String(fn),
+			Payload: []byte(`{"source":"aws.events","detail-type":"Scheduled Event"}`)})
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Warn("scheduled reconciler run not invoked", "error", err.Error())
+		case out.FunctionError != nil:
+			log.Warn("scheduled reconciler run failed", "error", string(out.Payload))
+		}
+	}
 }
 
 func printBanner(w io.Writer, s *devstack.Stack, st State, statePath, logPath string, ready time.Duration) {
@@ -122,6 +189,12 @@ deliver one event:
 or act as Okta:  make send   (or: make send COUNT=100 TYPE=user.lifecycle.create)
 state:           %[3]s
 `, st.URL, st.Secret, statePath)
+	if st.ReconcileEvery != "" {
+		fmt.Fprintf(w, `okta (stand-in) %s: its System Log holds every event make send sends
+reconciler:      every %s, recovering events older than %s that the hook did not bring
+lose some:       make send COUNT=100 LOSE=10%%   (drops 10%% of deliveries, as Okta giving up would)
+`, st.OktaURL, st.ReconcileEvery, st.ReconcileGrace)
+	}
 	if logPath != "" {
 		fmt.Fprintf(w, "logs:            below, prefixed by function, and copied to %s\n", logPath)
 	} else {

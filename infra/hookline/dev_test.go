@@ -50,7 +50,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestDevAndSend(t *testing.T) {
 	root := devstacktest.RepoRoot(t)
 	bin := t.TempDir()
-	for _, fn := range []string{"receiver", "worker"} {
+	for _, fn := range []string{"receiver", "worker", "reconciler"} {
 		if err := os.MkdirAll(filepath.Join(bin, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,8 @@ func TestDevAndSend(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"dev", "--port", fmt.Sprint(port), "--bin", bin, "--state", state, "--log-file", logFile}, &stdout, &stderr)
+		done <- run(ctx, []string{"dev", "--port", fmt.Sprint(port), "--bin", bin, "--state", state, "--log-file", logFile,
+			"--reconcile-every", "1s", "--reconcile-grace", "1s"}, &stdout, &stderr)
 	}()
 	stopped := false
 	stop := func() {
@@ -107,13 +108,26 @@ func TestDevAndSend(t *testing.T) {
 	}
 	// The three files carry the same 4 events: the worker handles each once.
 	waitFor(t, "the worker's event lines", func() bool { return strings.Count(stdout.String(), `"msg":"okta event"`) >= 4 })
+
+	// make send COUNT=20 LOSE=50%: half the deliveries never reach the hook;
+	// the reconciler brings their events from the stand-in System Log.
+	sendOut.Reset()
+	if code := run(ctx, []string{"send", "--count", "20", "--per-delivery", "2", "--lose", "50%", "--state", state}, &sendOut, &sendErr); code != 0 {
+		t.Fatalf("hookline send --lose exit %d:\n%s%s", code, sendOut.String(), sendErr.String())
+	}
+	if !strings.Contains(sendOut.String(), "5 deliveries (10 events) lost on purpose") {
+		t.Errorf("send --lose printed:\n%s", sendOut.String())
+	}
+	waitFor(t, "the lost events recovered and handled", func() bool {
+		return strings.Count(stdout.String(), `"msg":"event recovered"`) >= 10 && strings.Count(stdout.String(), `"msg":"okta event"`) >= 24
+	})
 	stop()
 	fileLog, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for where, text := range map[string]string{"terminal": stdout.String(), "log file": string(fileLog)} {
-		for _, prefix := range []string{"receiver | {", "worker | {"} {
+		for _, prefix := range []string{"receiver | {", "worker | {", "reconciler | {"} {
 			if !strings.Contains(text, "\n"+prefix) {
 				t.Errorf("%s has no line starting %q", where, prefix)
 			}

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,16 +37,21 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	parallel := fs.Int("parallel", 1, "deliveries in flight at once")
 	verify := fs.Bool("verify", true, "send the verification GET first")
 	quiet := fs.Bool("quiet", false, "print only failures and the summary")
+	lose := fs.String("lose", "", "drop this share of the deliveries (10% or 0.1), as Okta giving up would; their events stay in the dev stack's stand-in System Log for the reconciler")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *per < 1 || *parallel < 1 || *count < 0 {
 		return fmt.Errorf("%w: --per-delivery and --parallel must be >= 1, --count >= 0", errUsage)
 	}
+	share, err := parseShare(*lose)
+	if err != nil {
+		return fmt.Errorf("%w: --lose: %v", errUsage, err)
+	}
 	c := &asokta.Client{URL: *url, Host: *host, Secret: *secret}
+	st, stErr := readState(*statePath)
 	if c.URL == "" || c.Secret == "" {
-		st, err := readState(*statePath)
-		if err != nil {
+		if err := stErr; err != nil {
 			return fmt.Errorf("no --url/--secret and no dev stack state (%v): run `make dev` first", err)
 		}
 		if !devstack.ProcessAlive(st.PID) {
@@ -54,6 +63,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if c.Secret == "" {
 			c.Secret = st.Secret
 		}
+	}
+	if stErr != nil || !devstack.ProcessAlive(st.PID) {
+		st = State{} // a stale state file names no live stand-in System Log
 	}
 
 	var bodies [][]byte
@@ -73,6 +85,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 
+	if st.OktaURL != "" {
+		// Okta writes every event to its System Log, delivered or not.
+		if err := writeSystemLog(ctx, st, bodies); err != nil {
+			return fmt.Errorf("stand-in System Log: %w", err)
+		}
+	} else if share > 0 {
+		return fmt.Errorf("%w: --lose needs the dev stack's stand-in System Log (run `make dev`)", errUsage)
+	}
 	if *verify {
 		challenge := "hookline-" + time.Now().Format("150405.000")
 		r, err := c.Verify(ctx, challenge)
@@ -89,11 +109,21 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var (
 		mu                        sync.Mutex
 		accepted, failed, nEvents int
+		lost, lostEvents          int
 		wg                        sync.WaitGroup
 		sem                       = make(chan struct{}, *parallel)
 	)
 	for i, body := range bodies {
 		n := eventCount(body)
+		if dropped(i, share) {
+			lost++
+			lostEvents += n
+			nEvents += n
+			if !*quiet {
+				fmt.Fprintf(stdout, "POST delivery %-3d lost (%d events): Okta gave up on it\n", i+1, n)
+			}
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -122,8 +152,66 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	d := time.Since(start)
 	fmt.Fprintf(stdout, "\nsent %d deliveries (%d events): %d accepted, %d failed in %v (%.0f events/s)\n",
 		len(bodies), nEvents, accepted, failed, d.Round(time.Millisecond), float64(nEvents)/d.Seconds())
+	if lost > 0 {
+		fmt.Fprintf(stdout, "%d deliveries (%d events) lost on purpose: the reconciler brings them to the handlers within about %s + %s\n",
+			lost, lostEvents, st.ReconcileGrace, st.ReconcileEvery)
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d deliveries failed", failed)
+	}
+	return nil
+}
+
+// parseShare reads "10%" or "0.1" as 0.1; "" is 0.
+func parseShare(s string) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	pct := strings.HasSuffix(s, "%")
+	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if pct {
+		f /= 100
+	}
+	if err != nil || f < 0 || f > 1 {
+		return 0, fmt.Errorf("%q is not a share such as 10%% or 0.1", s)
+	}
+	return f, nil
+}
+
+// dropped spreads the lost deliveries evenly: delivery i (from 0) is lost
+// when it takes the running count of share·(i+1) past a whole number.
+func dropped(i int, share float64) bool {
+	return math.Floor(float64(i+1)*share+1e-9) > math.Floor(float64(i)*share+1e-9)
+}
+
+// writeSystemLog stores every event of the deliveries in the dev stack's
+// stand-in System Log.
+func writeSystemLog(ctx context.Context, st State, bodies [][]byte) error {
+	var all []json.RawMessage
+	for _, b := range bodies {
+		var d struct {
+			Data struct {
+				Events []json.RawMessage `json:"events"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(b, &d) == nil {
+			all = append(all, d.Data.Events...)
+		}
+	}
+	doc, _ := json.Marshal(all)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.OktaURL+"/api/v1/logs", bytes.NewReader(doc))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "SSWS "+st.OktaToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("POST /api/v1/logs answered %d", resp.StatusCode)
 	}
 	return nil
 }

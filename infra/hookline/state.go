@@ -19,6 +19,11 @@ type State struct {
 	Secret   string            `json:"secret"`
 	Queues   map[string]string `json:"queues"` // logical ID → URL
 	Public   string            `json:"publicUrl,omitempty"`
+	// The stand-in Okta org whose System Log the reconciler reads.
+	OktaURL        string `json:"oktaUrl,omitempty"`
+	OktaToken      string `json:"oktaToken,omitempty"`
+	ReconcileEvery string `json:"reconcileEvery,omitempty"`
+	ReconcileGrace string `json:"reconcileGrace,omitempty"`
 }
 
 // stateOf returns a running stack's state for the state file.

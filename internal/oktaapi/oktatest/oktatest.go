@@ -23,7 +23,10 @@
 //     on every answer; past the limit, 429 with errorCode E0000047 until the
 //     window resets.
 //
-// It is test support and never linked into a function.
+// Beyond Okta's API, POST /api/v1/logs stores a JSON array of events, as
+// Okta writes to its System Log; `hookline send` writes what it sends there
+// for the local dev stack. It is test and local-stack support, never linked
+// into a function.
 package oktatest
 
 import (
@@ -99,6 +102,7 @@ func Start(cleanup func(func())) *Org {
 	mux.HandleFunc("POST /oauth2/v1/token", o.token)
 	o.hooks = newHooks()
 	o.routeHooks(mux)
+	mux.HandleFunc("POST /api/v1/logs", o.store)
 	o.srv = httptest.NewServer(mux)
 	o.URL = o.srv.URL
 	cleanup(o.srv.Close)
@@ -164,6 +168,28 @@ func Event(uuid, eventType string, published time.Time) []byte {
 		`"client":{"ipAddress":"198.51.100.7"},"displayMessage":"Test <event> & more","eventType":"` + eventType +
 		`","outcome":{"result":"SUCCESS"},"published":"` + published.UTC().Format("2006-01-02T15:04:05.000Z") +
 		`","severity":"INFO","uuid":"` + uuid + `","version":"0","target":[{"id":"00u2","type":"User"}]}`)
+}
+
+// store adds the events in a JSON array body (not an Okta API: the local
+// stand-in of Okta writing its System Log). It takes the same credentials.
+func (o *Org) store(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	ok := o.authorized(w, r)
+	o.mu.Unlock()
+	if !ok {
+		return
+	}
+	var raws []json.RawMessage
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&raws); err != nil {
+		writeError(w, http.StatusBadRequest, "E0000003", "The request body was not well-formed: want a JSON array of events")
+		return
+	}
+	docs := make([][]byte, len(raws))
+	for i, raw := range raws {
+		docs[i] = raw
+	}
+	o.Add(docs...)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (o *Org) logs(w http.ResponseWriter, r *http.Request) {
