@@ -15,7 +15,7 @@ GO_SOURCES := $(shell find . -name '*.go' -not -path './.bin/*' 2>/dev/null) go.
 FN ?= receiver
 EVENT ?= events/delivery.json
 
-.PHONY: help build tools bootstraps cli test test-short bench bench-dev bench-faults lint fmt deploy invoke dev send redrive replay okta clean
+.PHONY: help build tools bootstraps cli test test-short bench bench-cost bench-dev bench-faults lint fmt deploy invoke dev send redrive replay okta clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -71,7 +71,10 @@ CFN_LINT_PRESENT = command -v cfn-lint >/dev/null || { echo '*** cfn-lint is not
 
 test: tools bootstraps ## all tests: unit, kumo and rie integration, template (with cfn-lint), fuzz seeds
 	@$(CFN_LINT_PRESENT) || true
-	$(TEST_ENV) $(GO) test -count=1 -timeout 9m ./...
+	@# Every line the functions and kumo print in a test is in the output
+	@# (HOOKLINE_TEST_LOGS=all); testscan prints it as go test would and fails
+	@# on a failed test or on any hook secret in it.
+	set -o pipefail; $(TEST_ENV) HOOKLINE_TEST_LOGS=all $(GO) test -count=1 -timeout 9m -json ./... | $(GO) run ./infra/testscan
 	cd $(TOOLS_DIR) && $(GO) mod verify >/dev/null
 
 test-short: ## unit tests only, no emulators
@@ -82,6 +85,7 @@ bench: tools ## receiver, reconciler and worker benchmarks, binary sizes
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./internal/reconcile/
 	bash infra/bench/binary-size.sh
 	$(GO) test -run '^$$' -bench . -benchtime 100x ./internal/worker/
+	$(GO) test -run '^$$' -bench LogBytes -benchtime 200x ./internal/metrics/
 
 lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck, cfn-lint template.yaml
 	@out="$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -112,11 +116,14 @@ send: cli ## act as Okta against `make dev`: make send [EVENTS=events/delivery.j
 bench-faults: tools bootstraps ## receiver under SQS latency and a wrong-auth flood (rie, kumo, fault proxy): largest delivery answered 200, GetSecretValue calls a minute
 	$(GO) run ./infra/bench/receiverfaults --bin $(BIN) --bootstrap $(BIN)/receiver/bootstrap
 
+bench-cost: ## monthly AWS cost at 10k/100k/400k events a day, from template.yaml and list prices
+	$(GO) run ./infra/bench/cost
+
 bench-dev: tools bootstraps cli ## dev stack figures: start time, events/s and POST-to-handler latency
 	$(GO) run ./infra/bench/devbench --bin $(BIN)
 
-deploy: ## sam build && sam deploy (run `sam deploy --guided` once first)
-	sam build && sam deploy
+deploy: ## sam build && sam deploy, no prompts, fine when nothing changed (run `sam deploy --guided` once first)
+	sam build && sam deploy --no-confirm-changeset --no-fail-on-empty-changeset
 
 redrive: cli ## move parked events from the DLQ back: make redrive ARGS='--stack hookline [--dry-run] [--type T] [--rate N]'
 	$(BIN)/hookline redrive $(ARGS)

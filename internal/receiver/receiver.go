@@ -167,6 +167,7 @@ type outcome struct {
 	enqueued   int
 	failed     int // events not enqueued
 	recorded   int
+	uuids      []string // the delivery's event uuids, so a search by uuid finds its request
 	err        error
 }
 
@@ -300,6 +301,9 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	out := outcome{deliveryID: delivery.EventID, events: len(delivery.Events)}
 	evs, dups := okta.Dedupe(delivery.Events)
 	out.duplicates = dups
+	for _, ev := range evs {
+		out.uuids = append(out.uuids, ev.UUID)
+	}
 	if len(evs) == 0 {
 		*resp = jsonResponse(http.StatusOK, `{"accepted":0}`)
 		out.status = resp.StatusCode
@@ -474,6 +478,9 @@ func (h *Handler) logRequest(ctx context.Context, req events.APIGatewayV2HTTPReq
 		attrs = append(attrs, "events", out.events, "duplicates", out.duplicates, "enqueued", out.enqueued)
 		if h.rec != nil {
 			attrs = append(attrs, "recorded", out.recorded)
+		}
+		if len(out.uuids) > 0 {
+			attrs = append(attrs, "eventUuids", out.uuids)
 		}
 	}
 	if out.reason != "" {

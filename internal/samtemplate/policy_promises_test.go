@@ -2,14 +2,15 @@ package samtemplate
 
 import (
 	"encoding/json"
-
+	"fmt"
 	"testing"
 )
 
 // Promises the README makes about the deployed stack: the worker's
 // MAX_RECEIVE_COUNT is the queue's maxReceiveCount, the ledger keeps records
-// longer than the System Log's 90 days, the three alarms fire where the README
-// says and notify AlarmTopicArn when it is set, the log groups have the names
+// longer than the System Log's 90 days, the first three alarms fire where the
+// README says and every alarm notifies AlarmTopicArn when it is set, else the
+// AlarmEmail topic, the log groups have the names
 // the README gives, and the event log's fields are a parameter whose default
 // writes everything.
 func TestPolicyPromises(t *testing.T) {
@@ -24,7 +25,7 @@ func TestPolicyPromises(t *testing.T) {
 			want: "LEDGER_RETENTION"},
 		{name: "DLQ alarm from 5 messages", edit: func(t *Template) { props(t, "ParkedEventsAlarm")["Threshold"] = 4 },
 			want: "ParkedEventsAlarm: fires when"},
-		{name: "stuck queue after an hour", old: "Threshold: 900", new: "Threshold: 3600",
+		{name: "stuck queue after an hour", edit: func(t *Template) { t.Parameters["StuckQueueAgeSeconds"]["Default"] = 3600 },
 			want: "StuckQueueAlarm: fires when"},
 		{name: "5xx alarm on the average", edit: func(t *Template) { props(t, "Receiver5xxAlarm")["Statistic"] = "Average" },
 			want: "Receiver5xxAlarm: fires when"},
@@ -33,6 +34,9 @@ func TestPolicyPromises(t *testing.T) {
 		{name: "alarm notifies a fixed topic", edit: func(t *Template) {
 			props(t, "Receiver5xxAlarm")["AlarmActions"] = []any{"arn:aws:sns:us-east-1:123456789012:x"}
 		}, want: "Receiver5xxAlarm.AlarmActions"},
+		{name: "email topic used although a topic ARN is given", edit: func(t *Template) {
+			t.Conditions["HasAlarmEmail"] = map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AlarmEmail"}, ""}}}}
+		}, want: "Conditions.HasAlarmEmail"},
 		{name: "topic condition inverted", edit: func(t *Template) {
 			t.Conditions["HasAlarmTopic"] = map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AlarmTopicArn"}, ""}}
 		}, want: "Conditions.HasAlarmTopic"},
@@ -76,33 +80,47 @@ func checkPromises(t *Template) problems {
 		}
 	}
 
-	// The README's alarm table.
+	// The README's alarm table: where the first three fire by default, and
+	// that every alarm notifies AlarmTopicArn, else AlarmEmail's topic.
 	for _, a := range []struct {
 		id, namespace, metric, dimension, statistic string
 		threshold                                   int
 	}{
 		{"ParkedEventsAlarm", "AWS/SQS", "ApproximateNumberOfMessagesVisible", dlqID, "Maximum", 0},
 		{"StuckQueueAlarm", "AWS/SQS", "ApproximateAgeOfOldestMessage", queueID, "Maximum", 900},
-		{"Receiver5xxAlarm", "", "Receiver5xx", "", "Sum", 0},
+		{"Receiver5xxAlarm", "{MetricsNamespace}", "Deliveries", "", "Sum", 0},
 	} {
 		r := props(t, a.id)
-		threshold, err := t.Int(r["Threshold"])
-		ok := err == nil && threshold == a.threshold && r["ComparisonOperator"] == "GreaterThanThreshold" &&
-			r["MetricName"] == a.metric && r["Statistic"] == a.statistic
-		if a.namespace != "" && r["Namespace"] != a.namespace {
-			ok = false
+		th := r["Threshold"]
+		if fn, arg, ok := Intrinsic(th); ok && fn == "Ref" {
+			th = t.Parameters[fmt.Sprint(arg)]["Default"]
 		}
+		threshold, err := t.Int(th)
+		ok := err == nil && threshold == a.threshold && r["ComparisonOperator"] == "GreaterThanThreshold" &&
+			r["MetricName"] == a.metric && r["Statistic"] == a.statistic && refText(r["Namespace"]) == a.namespace
+		dims, _ := r["Dimensions"].([]any)
 		if a.dimension != "" {
-			dims, _ := r["Dimensions"].([]any)
 			ok = ok && len(dims) == 1 && isGetAtt(dims[0].(map[string]any)["Value"], a.dimension, "QueueName")
+		} else {
+			ok = ok && sameJSON(dims, []any{
+				map[string]any{"Name": "Stack", "Value": map[string]any{"Ref": "AWS::StackName"}},
+				map[string]any{"Name": "StatusClass", "Value": "5xx"}})
 		}
 		if !ok {
-			p.addf("%s: fires when %v %v of %v > %v, want %s %s of %s > %d", a.id, r["Statistic"], r["MetricName"], r["Dimensions"], r["Threshold"], a.statistic, a.metric, a.dimension, a.threshold)
+			p.addf("%s: fires when %v %v of %v > %v, want %s %s of %s > %d", a.id, r["Statistic"], r["MetricName"], r["Dimensions"], th, a.statistic, a.metric, a.dimension, a.threshold)
 		}
-		want := map[string]any{"Fn::If": []any{"HasAlarmTopic", []any{map[string]any{"Ref": "AlarmTopicArn"}}, map[string]any{"Ref": "AWS::NoValue"}}}
-		if !sameJSON(r["AlarmActions"], want) {
-			p.addf("%s.AlarmActions: %v, want !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]", a.id, r["AlarmActions"])
+	}
+	want := map[string]any{"Fn::If": []any{"HasAlarmTopic", []any{map[string]any{"Ref": "AlarmTopicArn"}},
+		map[string]any{"Fn::If": []any{"HasAlarmEmail", []any{map[string]any{"Ref": "AlarmTopic"}}, map[string]any{"Ref": "AWS::NoValue"}}}}}
+	for _, id := range t.ResourcesOfType("AWS::CloudWatch::Alarm") {
+		if r := props(t, id); !sameJSON(r["AlarmActions"], want) {
+			p.addf("%s.AlarmActions: %v, want !If [HasAlarmTopic, [!Ref AlarmTopicArn], !If [HasAlarmEmail, [!Ref AlarmTopic], !Ref AWS::NoValue]]", id, r["AlarmActions"])
 		}
+	}
+	if !sameJSON(t.Conditions["HasAlarmEmail"], map[string]any{"Fn::And": []any{
+		map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AlarmTopicArn"}, ""}},
+		map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AlarmEmail"}, ""}}}}}}) {
+		p.addf("Conditions.HasAlarmEmail: %v, want AlarmTopicArn empty and AlarmEmail set", t.Conditions["HasAlarmEmail"])
 	}
 	if !sameJSON(t.Conditions["HasAlarmTopic"], map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AlarmTopicArn"}, ""}}}}) {
 		p.addf("Conditions.HasAlarmTopic: %v, want !Not [!Equals [!Ref AlarmTopicArn, \"\"]]", t.Conditions["HasAlarmTopic"])

@@ -355,9 +355,12 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 	o.ran++
 	began := w.now()
 	err := run(ctx, route, ev, timeout)
+	ms := float64(w.now().Sub(began).Microseconds()) / 1000
+	// One line per run: the "slowest handlers" saved query reads it.
+	log.InfoContext(ctx, "handler ran", "durationMs", ms, "result", runResult(err))
 	if w.Metrics != nil {
 		handler := metrics.Dim{Name: metrics.DimHandler, Value: route.Name}
-		w.Metrics.Add(metrics.HandlerDuration, float64(w.now().Sub(began).Microseconds())/1000, handler)
+		w.Metrics.Add(metrics.HandlerDuration, ms, handler)
 		if err != nil {
 			w.Metrics.Add(metrics.HandlerErrors, 1, handler)
 		}
@@ -389,6 +392,18 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 		log.ErrorContext(ctx, "ledger complete failed", "error", cerr.Error(), "claimLost", errors.Is(cerr, ledger.ErrNotOwner))
 	}
 	return nil
+}
+
+// runResult is the result field of a "handler ran" line.
+func runResult(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case handlers.IsPermanent(err):
+		return "permanent error"
+	default:
+		return "error"
+	}
 }
 
 // handlerTimeout is the route's timeout, shortened so the handler ends a

@@ -151,8 +151,13 @@ func stop(t testing.TB, what string, stopFn func(), logs *logBuffer) {
 	case <-time.After(15 * time.Second):
 		t.Errorf("devstacktest: %s did not stop", what)
 	}
-	if t.Failed() {
+	switch {
+	case t.Failed():
 		t.Logf("devstacktest: last output of %s:\n%s", what, logs.Tail(8<<10))
+	case os.Getenv("HOOKLINE_TEST_LOGS") == "all":
+		// make test checks the whole test output for secrets, so it asks
+		// for every line the processes wrote, not only a failure's tail.
+		t.Logf("devstacktest: output of %s:\n%s", what, logs.String())
 	}
 }
 

@@ -1,0 +1,192 @@
+// Command cost prints hookline's monthly AWS bill, item by item, at a few
+// event rates (`make bench-cost`). It reads the settings that drive the bill
+// from template.yaml (memory, batch size, batching window, retention, the
+// alarms and dashboards it creates, the handlers' ledger writes) and uses
+// us-east-1 list prices. Measured inputs (log bytes per event, from
+// BenchmarkLogBytesPerEvent) and assumptions are flags, printed with the
+// table so every figure can be traced.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"os"
+	"strconv"
+
+	"github.com/hookline/hookline/internal/metrics"
+	"github.com/hookline/hookline/internal/samtemplate"
+)
+
+// us-east-1 list prices (USD), as published by AWS for each service.
+const (
+	priceHTTPAPIPerMillion     = 1.00         // API Gateway HTTP API, first 300 M requests a month
+	priceLambdaPerMillion      = 0.20         // Lambda requests
+	priceLambdaARMPerGBSecond  = 0.0000133334 // Lambda duration, arm64, first 7.5 B GB-s
+	priceSQSPerMillion         = 0.40         // SQS standard requests (64 KB chunks), after 1 M free
+	priceDynamoWritePerMillion = 0.625        // DynamoDB on-demand write request units
+	priceDynamoReadPerMillion  = 0.125        // DynamoDB on-demand read request units
+	priceDynamoStorageGBMonth  = 0.25         // DynamoDB Standard storage
+	priceLogsIngestGB          = 0.50         // CloudWatch Logs ingestion (Lambda logs, first 10 TB)
+	priceLogsStorageGBMonth    = 0.03         // CloudWatch Logs storage (compressed)
+	priceSecretMonth           = 0.40         // Secrets Manager, per secret
+	priceSecretPer10k          = 0.05         // Secrets Manager API calls
+	priceAlarmMonth            = 0.10         // CloudWatch standard-resolution alarm metric
+	priceCustomMetricMonth     = 0.30         // CloudWatch custom metric, first 10 k
+	priceDashboardMonth        = 3.00         // CloudWatch dashboard (3 free per account)
+	daysPerMonth               = 30.4
+)
+
+func main() {
+	tpl := flag.String("template", "template.yaml", "the SAM template")
+	perDelivery := flag.Float64("events-per-delivery", 1, "events Okta sends per delivery (1 is the worst case for requests)")
+	receiverMs := flag.Float64("receiver-ms", 50, "billed receiver duration per delivery (auth from cache, one SendMessageBatch, one BatchWriteItem of delivery marks)")
+	workerBaseMs := flag.Float64("worker-ms", 30, "billed worker duration per batch, plus worker-record-ms per record")
+	workerRecordMs := flag.Float64("worker-record-ms", 10, "billed worker duration per record (two ledger writes, handlers)")
+	logBytes := flag.Float64("log-bytes-per-event", 2573, "stdout bytes per event (JSON logs + EMF), from BenchmarkLogBytesPerEvent at one event per delivery")
+	platformBytes := flag.Float64("platform-bytes-per-invocation", 900, "Lambda's JSON platform lines (start, runtimeDone, report) per invocation")
+	handlers := flag.Int("handlers", 1, "handlers per event (the built-in event-log is one); each costs two ledger writes")
+	containers := flag.Float64("containers", 4, "warm receiver containers, each reading the secret every SECRET_CACHE_TTL (5 min)")
+	pollers := flag.Float64("pollers", 5, "SQS pollers Lambda runs for the worker when idle, each long-polling every 20 s")
+	flag.Parse()
+
+	t, err := samtemplate.Load(*tpl)
+	if err != nil {
+		log.Fatal(err)
+	}
+	memGB := float64(intOf(t, t.Globals["Function"].(map[string]any)["MemorySize"])) / 1024
+	batchSize := float64(paramInt(t, "WorkerBatchSize"))
+	window := float64(paramInt(t, "WorkerBatchingWindowSeconds"))
+	retentionDays := float64(paramInt(t, "LogRetentionDays"))
+	ledgerDays := float64(paramInt(t, "LedgerRetentionDays"))
+	// The optional reconciler (its function and alarms) is left out.
+	alarms := 0
+	for _, id := range t.ResourcesOfType("AWS::CloudWatch::Alarm") {
+		if t.Resources[id].Condition == "" {
+			alarms++
+		}
+	}
+	dashboards := len(t.ResourcesOfType("AWS::CloudWatch::Dashboard"))
+	customMetrics := 0
+	for _, d := range metrics.Defs {
+		if d.Emitter == "reconciler" {
+			continue
+		}
+		n := 1 // one handler, one status class seen most of the time
+		if d.Total && len(d.Dimensions) > 0 {
+			n++
+		}
+		customMetrics += n
+	}
+
+	fmt.Printf("Assumptions: %.0f event(s) per delivery; Lambda arm64 %.0f MB; worker batches fill for up to %.0f s (max %.0f); "+
+		"receiver %.0f ms per delivery, worker %.0f ms + %.0f ms per record; %d handler(s) per event, 2 ledger writes each, plus the receiver's delivery mark; "+
+		"%.0f B of logs per event + %.0f B of Lambda platform lines per invocation, kept %.0f days; ledger records of ~250 B kept %.0f days; "+
+		"%.0f warm receivers reading the secret every 5 min; %.0f idle SQS pollers; %d custom metrics (one handler); no free tier; "+
+		"without the optional reconciler.\n\n",
+		*perDelivery, memGB*1024, window, batchSize, *receiverMs, *workerBaseMs, *workerRecordMs, *handlers,
+		*logBytes, *platformBytes, retentionDays, ledgerDays, *containers, *pollers, customMetrics)
+
+	rates := []float64{10_000, 100_000, 400_000}
+	type row struct {
+		item string
+		f    func(perDay float64) float64
+	}
+	perMonth := func(perDay float64) float64 { return perDay * daysPerMonth }
+	deliveries := func(perDay float64) float64 { return perMonth(perDay) / *perDelivery }
+	batches := func(perDay float64) float64 {
+		perSecond := perDay / 86400
+		fill := math.Max(1, math.Min(batchSize, perSecond*window))
+		return perMonth(perDay) / fill
+	}
+	rows := []row{
+		{"API Gateway HTTP API (requests)", func(d float64) float64 { return deliveries(d) / 1e6 * priceHTTPAPIPerMillion }},
+		{"Lambda receiver (requests + duration)", func(d float64) float64 {
+			n := deliveries(d)
+			return n/1e6*priceLambdaPerMillion + n**receiverMs/1000*memGB*priceLambdaARMPerGBSecond
+		}},
+		{"Lambda worker (requests + duration)", func(d float64) float64 {
+			n := batches(d)
+			seconds := (n**workerBaseMs + perMonth(d)**workerRecordMs) / 1000
+			return n/1e6*priceLambdaPerMillion + seconds*memGB*priceLambdaARMPerGBSecond
+		}},
+		{"SQS (send, receive, delete, idle polls)", func(d float64) float64 {
+			idle := *pollers * 3 * 60 * 24 * daysPerMonth
+			return (deliveries(d) + 2*batches(d) + idle) / 1e6 * priceSQSPerMillion
+		}},
+		{"DynamoDB ledger (writes + storage)", func(d float64) float64 {
+			// Two writes per handler run (claim, complete) and the
+			// receiver's delivery mark, one record each kept ledgerDays.
+			writes := perMonth(d) * float64(2**handlers+1)
+			storedGB := d * ledgerDays * float64(*handlers+1) * 250 / 1e9
+			return writes/1e6*priceDynamoWritePerMillion + storedGB*priceDynamoStorageGBMonth
+		}},
+		{"CloudWatch Logs (ingestion + storage)", func(d float64) float64 {
+			bytes := perMonth(d)**logBytes + (deliveries(d)+batches(d))**platformBytes
+			gb := bytes / 1e9
+			// Stored compressed, about 1/6 of the raw size, for the retention.
+			stored := gb / daysPerMonth * retentionDays / 6
+			return gb*priceLogsIngestGB + stored*priceLogsStorageGBMonth
+		}},
+		{"Secrets Manager (1 secret + reads)", func(float64) float64 {
+			reads := *containers * 12 * 24 * daysPerMonth
+			return priceSecretMonth + reads/1e4*priceSecretPer10k
+		}},
+		{fmt.Sprintf("CloudWatch alarms (%d)", alarms), func(float64) float64 { return float64(alarms) * priceAlarmMonth }},
+		{fmt.Sprintf("CloudWatch dashboard (%d)", dashboards), func(float64) float64 { return float64(dashboards) * priceDashboardMonth }},
+		{fmt.Sprintf("CloudWatch custom metrics (EMF, %d)", customMetrics), func(float64) float64 { return float64(customMetrics) * priceCustomMetricMonth }},
+	}
+	fmt.Print("| item |")
+	for _, r := range rates {
+		fmt.Printf(" %s events/day |", human(r))
+	}
+	fmt.Print("\n|---|")
+	for range rates {
+		fmt.Print("---:|")
+	}
+	fmt.Println()
+	totals := make([]float64, len(rates))
+	for _, r := range rows {
+		fmt.Printf("| %s |", r.item)
+		for i, rate := range rates {
+			v := r.f(rate)
+			totals[i] += v
+			fmt.Printf(" $%.2f |", v)
+		}
+		fmt.Println()
+	}
+	fmt.Print("| **total per month** |")
+	for _, v := range totals {
+		fmt.Printf(" **$%.2f** |", v)
+	}
+	fmt.Println()
+}
+
+func human(n float64) string {
+	if n >= 1000 {
+		return strconv.FormatFloat(n/1000, 'f', -1, 64) + "k"
+	}
+	return strconv.FormatFloat(n, 'f', -1, 64)
+}
+
+func intOf(t *samtemplate.Template, v any) int {
+	n, err := t.Int(v)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return n
+}
+
+func paramInt(t *samtemplate.Template, name string) int {
+	v, ok := t.ParameterDefault(name)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "template has no parameter %s\n", name)
+		os.Exit(1)
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return n
+}
