@@ -46,7 +46,7 @@ func BenchmarkLogBytesPerEvent(b *testing.B) {
 			rcv := receiver.New(receiver.Config{Metrics: metrics.New("Hookline", "hookline", emf)},
 				auth.NewVerifier(authtest.NewStatic(secret, ""), time.Hour), &queue.Publisher{Sender: mem}, log)
 			reg := &handlers.Registry{}
-			reg.On("*", handlers.LogEvents(log), handlers.Name("event-log"))
+			reg.On("*", handlers.EventLog(log), handlers.Name("event-log"))
 			w := &worker.Worker{Registry: reg, Log: log, Ledger: &ledger.Memory{}, Metrics: metrics.New("Hookline", "hookline", emf)}
 			ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8f5c5b6e-3c1a-4a0e-9f57-1b2c3d4e5f60"})
 
