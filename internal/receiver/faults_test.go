@@ -4,7 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/hookline/hookline/internal/auth"
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/faultproxy"
@@ -252,6 +258,51 @@ func TestSQSDownAnswers503InTimeNamingEveryEvent(t *testing.T) {
 		}
 	}
 	t.Logf("%d events: 503 after %v (handler: %v ms), named in %d lines", n, took, reqLines[0]["durationMs"], len(lines))
+}
+
+// A flood of wrong values on the real bootstrap: Secrets Manager sees at
+// most the re-read budget (auth.DefaultRefreshBurst, then one every
+// auth.DefaultRefreshEvery), two GetSecretValue calls a read; once it is
+// spent the values get 503, and the real secret keeps passing from the cache.
+func TestFloodOfWrongValuesBoundsSecretsManagerCalls(t *testing.T) {
+	s := devstacktest.Start(t, devstacktest.Options{})
+	target, err := url.Parse(s.Kumo.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	counter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasSuffix(req.Header.Get("X-Amz-Target"), ".GetSecretValue") {
+			calls.Add(1)
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(counter.Close)
+	r := &rig{stack: s, fn: devstacktest.StartRIE(t, s, "receiver", "", "AWS_ENDPOINT_URL_SECRETS_MANAGER="+counter.URL)}
+
+	if status, _ := r.post(t, devstack.DevSecret, tinyDelivery("warm", 1)); status != 200 {
+		t.Fatalf("warm-up: status %d", status)
+	}
+	before, start := calls.Load(), time.Now()
+	statuses := map[int]int{}
+	for i := range 300 {
+		status, _ := r.post(t, fmt.Sprintf("wrong-value-%d", i), tinyDelivery("flood", 1))
+		statuses[status]++
+	}
+	reads := int(calls.Load()-before) / 2
+	allowed := auth.DefaultRefreshBurst + int(time.Since(start)/auth.DefaultRefreshEvery) + 1
+	if reads > allowed || statuses[401] > allowed || statuses[401]+statuses[503] != 300 {
+		t.Fatalf("%d reads, statuses %v for 300 wrong values in %v: want at most %d reads, the rest 503", reads, statuses, time.Since(start), allowed)
+	}
+	if statuses[503] == 0 {
+		t.Fatalf("statuses %v: the budget was never spent", statuses)
+	}
+	before = calls.Load()
+	if status, _ := r.post(t, devstack.DevSecret, tinyDelivery("during", 1)); status != 200 || calls.Load() != before {
+		t.Fatalf("the real secret during the flood: status %d, %d calls", status, calls.Load()-before)
+	}
+	t.Logf("300 wrong values in %v: statuses %v, %d reads", time.Since(start).Round(time.Millisecond), statuses, reads)
 }
 
 // A wrong value right before a rotation (a scanner, or Okta switched a
