@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -32,7 +33,7 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	stack := fs.String("stack", "", "CloudFormation stack whose EventsQueueUrl and EventsDLQUrl outputs to use")
 	queueURL := fs.String("queue-url", "", "events queue URL (instead of --stack)")
 	dlqURL := fs.String("dlq-url", "", "dead-letter queue URL (instead of --stack)")
-	dryRun := fs.Bool("dry-run", false, "list what would move: uuid, event type, receive count, first failure; move nothing")
+	dryRun := fs.Bool("dry-run", false, "list what would move: uuid, event type, the worker's tries, first failure, reason; move nothing")
 	eventType := fs.String("type", "", "move only events of this exact type (copies messages instead of a move task)")
 	rate := fs.Int("rate", 0, "messages per second (0: as fast as SQS allows)")
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
@@ -64,13 +65,20 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *dryRun {
 		entries, err := redrive.List(ctx, client, o)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "UUID\tEVENT TYPE\tRECEIVES\tFIRST FAILURE\tREASON")
+		fmt.Fprintln(tw, "UUID\tEVENT TYPE\tTRIES\tFIRST FAILURE\tREASON")
 		for _, e := range entries {
 			first := "-"
 			if !e.FirstFailure.IsZero() {
 				first = e.FirstFailure.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", e.UUID, e.Type, e.ReceiveCount, first, oneLine(e.Reason, 80))
+			tries, reason := "-", oneLine(e.Reason, 80)
+			if e.Tries > 0 {
+				tries = strconv.Itoa(e.Tries)
+			}
+			if reason == "" {
+				reason = "(none recorded: moved by the redrive policy, or too large for the attributes; see the worker log for this uuid)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.UUID, e.Type, tries, first, reason)
 		}
 		tw.Flush()
 		if err != nil {

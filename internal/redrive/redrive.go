@@ -72,10 +72,15 @@ type Result struct {
 
 // Entry is one parked message, as --dry-run lists it.
 type Entry struct {
-	MessageID    string
-	UUID         string
-	Type         string
-	ReceiveCount int
+	MessageID string
+	UUID      string
+	Type      string
+	// Tries is how many times the events queue had delivered the event to
+	// the worker when the worker parked it (its receiveCount attribute).
+	// Zero means unknown: the queue's redrive policy moved it, after
+	// maxReceiveCount receives, or an older worker parked it. The DLQ's own
+	// ApproximateReceiveCount is not shown: every listing raises it.
+	Tries int
 	// FirstFailure is the worker's firstFailureAt attribute when it parked
 	// the message, else the message's first receive.
 	FirstFailure time.Time
@@ -97,7 +102,8 @@ func (o Options) printf(format string, args ...any) {
 
 // List returns the DLQ's messages (of Options.Type, when set) without moving
 // any: each is hidden while the listing runs, so it is seen once, and made
-// visible again at the end.
+// visible again at the end. What it reports comes from the message and the
+// worker's attributes, so listing again reports the same.
 func List(ctx context.Context, api API, o Options) ([]Entry, error) {
 	var entries []Entry
 	held := newHeld(api, o.DLQURL)
@@ -379,7 +385,7 @@ func entryOf(m types.Message) Entry {
 			e.UUID, e.Type = f.UUID, f.EventType
 		}
 	}
-	e.ReceiveCount, _ = strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	e.Tries, _ = strconv.Atoi(attr(envelope.AttrReceiveCount))
 	if t, err := time.Parse(time.RFC3339, attr(envelope.AttrFirstFailureAt)); err == nil {
 		e.FirstFailure = t
 	} else if ms, err := strconv.ParseInt(m.Attributes[string(types.MessageSystemAttributeNameApproximateFirstReceiveTimestamp)], 10, 64); err == nil {

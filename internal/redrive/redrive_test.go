@@ -50,7 +50,7 @@ func park(t *testing.T, c *sqs.Client, dlqURL string, events [][2]string) {
 	for _, ev := range events {
 		_, err := c.SendMessage(t.Context(), &sqs.SendMessageInput{
 			QueueUrl: &dlqURL, MessageBody: aws.String(body(ev[0], ev[1])),
-			MessageAttributes: attrs(ev[0], ev[1], "firstFailureAt", "2024-05-01T10:00:00Z", "failureReason", "permanent: bad"),
+			MessageAttributes: attrs(ev[0], ev[1], "firstFailureAt", "2024-05-01T10:00:00Z", "failureReason", "permanent: bad", "receiveCount", "3"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -111,7 +111,7 @@ func TestDryRunTypeFilterAndFallback(t *testing.T) {
 		t.Fatalf("list %+v %v", list, err)
 	}
 	for _, e := range list {
-		if e.UUID == "" || !strings.HasPrefix(e.Type, "user.") || e.ReceiveCount != 1 || e.Reason != "permanent: bad" ||
+		if e.UUID == "" || !strings.HasPrefix(e.Type, "user.") || e.Tries != 3 || e.Reason != "permanent: bad" ||
 			!e.FirstFailure.Equal(time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)) {
 			t.Errorf("entry %+v", e)
 		}
