@@ -60,7 +60,9 @@ func TestDryRunShowsTheWorkersTriesAndChangesNothing(t *testing.T) {
 
 	list2, err := redrive.List(ctx, c, o)
 	// SQS returns messages in any order: compare them by id.
-	byID := func(l []redrive.Entry) { slices.SortFunc(l, func(a, b redrive.Entry) int { return strings.Compare(a.MessageID, b.MessageID) }) }
+	byID := func(l []redrive.Entry) {
+		slices.SortFunc(l, func(a, b redrive.Entry) int { return strings.Compare(a.MessageID, b.MessageID) })
+	}
 	byID(list1)
 	byID(list2)
 	if err != nil || !reflect.DeepEqual(list1, list2) {
