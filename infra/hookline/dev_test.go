@@ -46,7 +46,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // the README describes them, on a port other than 4566: the banner names
 // that port, send sends every delivery in events/ and names the files it
 // skips, and the functions' log lines are `worker | {...}` on the terminal
-// and in the log file.
+// and in the log file. With a public port, the API answers there whatever
+// the Host header, as behind a tunnel.
 func TestDevAndSend(t *testing.T) {
 	root := devstacktest.RepoRoot(t)
 	bin := t.TempDir()
@@ -64,6 +65,10 @@ func TestDevAndSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	public, err := devstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	state, logFile := filepath.Join(bin, "dev-stack.json"), filepath.Join(bin, "dev.log")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -71,7 +76,7 @@ func TestDevAndSend(t *testing.T) {
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"dev", "--port", fmt.Sprint(port), "--bin", bin, "--state", state, "--log-file", logFile,
-			"--reconcile-every", "1s", "--reconcile-grace", "1s"}, &stdout, &stderr)
+			"--reconcile-every", "1s", "--reconcile-grace", "1s", "--public-port", fmt.Sprint(public)}, &stdout, &stderr)
 	}()
 	stopped := false
 	stop := func() {
@@ -94,6 +99,13 @@ func TestDevAndSend(t *testing.T) {
 		}
 	}
 
+	var tunnelOut, tunnelErr strings.Builder
+	tunnel := fmt.Sprintf("http://127.0.0.1:%d/okta/events", public)
+	if code := run(ctx, []string{"send", "--url", tunnel, "--host", "tunnel.example.com", "--state", state, "--events", "events/delivery.json"},
+		&tunnelOut, &tunnelErr); code != 0 || !strings.Contains(tunnelOut.String(), `{"accepted":4}`) {
+		t.Errorf("through the public port with Host tunnel.example.com: exit %d\n%s%s", code, tunnelOut.String(), tunnelErr.String())
+	}
+
 	var sendOut, sendErr strings.Builder
 	if code := run(ctx, []string{"send", "--events", "events/*.json", "--state", state}, &sendOut, &sendErr); code != 0 {
 		t.Fatalf("hookline send exit %d:\n%s%s", code, sendOut.String(), sendErr.String())
@@ -106,7 +118,8 @@ func TestDevAndSend(t *testing.T) {
 			t.Errorf("send did not name %s as skipped:\n%s", skipped, sendErr.String())
 		}
 	}
-	// The three files carry the same 4 events: the worker handles each once.
+	// The files (and the delivery sent through the public port) carry the
+	// same 4 events: the worker handles each once.
 	waitFor(t, "the worker's event lines", func() bool { return strings.Count(stdout.String(), `"msg":"okta event"`) >= 4 })
 
 	// make send COUNT=20 LOSE=50%: half the deliveries never reach the hook;

@@ -27,15 +27,22 @@ func servePublic(port int, kumoEndpoint, apiHost string, log *slog.Logger) (*htt
 			r.SetXForwarded()
 		},
 	}
+	srv, _, err := serveLocal(port, proxy, "public proxy", log)
+	return srv, err
+}
+
+// serveLocal serves h on 127.0.0.1:port (0 picks a free port) until the
+// server is closed, and returns the port.
+func serveLocal(port int, h http.Handler, what string, log *slog.Logger) (*http.Server, int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("public proxy stopped", "error", err.Error())
+			log.Error(what+" stopped", "error", err.Error())
 		}
 	}()
-	return srv, nil
+	return srv, l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -3,7 +3,6 @@ package devstack
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // serveRuntimeAPI serves a Lambda Runtime API on 127.0.0.1 that forwards
@@ -46,17 +44,7 @@ func serveRuntimeAPI(kumoEndpoint string, log *slog.Logger) (*http.Server, int, 
 			return nil
 		},
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, 0, err
-	}
-	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("runtime API proxy stopped", "error", err.Error())
-		}
-	}()
-	return srv, l.Addr().(*net.TCPAddr).Port, nil
+	return serveLocal(0, proxy, "runtime API proxy", log)
 }
 
 // normalizeEvent returns an invocation event as AWS would deliver it: in
