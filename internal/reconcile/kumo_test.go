@@ -378,6 +378,22 @@ func TestChangedEventTypesStartAgainFromTheLookback(t *testing.T) {
 	}
 }
 
+func TestACursorOfAnotherOrgStartsAgainFromTheLookback(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.events("o", 3, 30*time.Minute)
+	if err := f.cursors.Save(t.Context(), reconcile.CursorName, ledger.Cursor{
+		Next: "https://old-org.okta.com/api/v1/logs?after=x", Filter: oktaapi.TypeFilter([]string{subscribed})}); err != nil {
+		t.Fatal(err)
+	}
+	if st := run(t, f.reconciler(10)); st.Queued != 3 {
+		t.Fatalf("run: %+v\n%s", st, f.logs)
+	}
+	if !strings.Contains(f.logs.String(), "the cursor is not for this org") {
+		t.Fatalf("no warning: %s", f.logs)
+	}
+}
+
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -202,7 +202,7 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 			st.Stopped = StopDeadline
 			return st, nil
 		}
-		page, err := r.Source.Logs(ctx, pageURL)
+		page, err := r.read(ctx, pageURL)
 		if errors.Is(err, oktaapi.ErrRateLimited) {
 			r.log().WarnContext(ctx, "okta rate limit: the next run resumes at the cursor", "error", err.Error())
 			st.Stopped = StopRateLimited
@@ -248,20 +248,44 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 }
 
 func (r *Reconciler) startURL(ctx context.Context, filter string) (string, error) {
-	cur, err := r.Cursors.Load(ctx, CursorName)
-	switch {
-	case err == nil && cur.Filter == filter && cur.Next != "":
-		return cur.Next, nil
-	case err == nil:
-		r.log().WarnContext(ctx, "subscribed event types changed: reading again from the lookback", "was", cur.Filter, "now", filter)
-	case !errors.Is(err, ledger.ErrNoCursor):
-		return "", err
-	}
 	lookback := r.Lookback
 	if lookback <= 0 {
 		lookback = DefaultLookback
 	}
-	return r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.Types, Limit: r.Limit}), nil
+	first := r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.Types, Limit: r.Limit})
+	org, _, _ := strings.Cut(first, "/api/v1/logs")
+	cur, err := r.Cursors.Load(ctx, CursorName)
+	switch {
+	case err == nil && cur.Filter == filter && strings.HasPrefix(cur.Next, org+"/api/v1/logs?"):
+		return cur.Next, nil
+	case err == nil && cur.Filter != filter:
+		r.log().WarnContext(ctx, "subscribed event types changed: reading again from the lookback", "was", cur.Filter, "now", filter)
+	case err == nil:
+		// A cursor of another org (orgUrl changed) would send the
+		// credentials elsewhere; the client refuses it, so start anew.
+		r.log().WarnContext(ctx, "the cursor is not for this org: reading again from the lookback", "org", org)
+	case !errors.Is(err, ledger.ErrNoCursor):
+		return "", err
+	}
+	return first, nil
+}
+
+// read reads a page, waiting out a rate limit only until the reserve: the
+// page still has to be queued and the cursor saved.
+func (r *Reconciler) read(ctx context.Context, pageURL string) (oktaapi.Page, error) {
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-r.reserve()))
+		defer cancel()
+	}
+	return r.Source.Logs(ctx, pageURL)
+}
+
+func (r *Reconciler) reserve() time.Duration {
+	if r.Reserve > 0 {
+		return r.Reserve
+	}
+	return DefaultReserve
 }
 
 func (r *Reconciler) outOfTime(ctx context.Context) bool {
@@ -269,11 +293,7 @@ func (r *Reconciler) outOfTime(ctx context.Context) bool {
 	if !ok {
 		return ctx.Err() != nil
 	}
-	reserve := r.Reserve
-	if reserve <= 0 {
-		reserve = DefaultReserve
-	}
-	return time.Until(deadline) < reserve // the deadline is on the real clock
+	return time.Until(deadline) < r.reserve() // the deadline is on the real clock
 }
 
 // queue queues the events that have no delivery mark (all of them with
