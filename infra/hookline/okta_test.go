@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hookline/hookline/internal/devstack"
@@ -370,12 +372,19 @@ func TestOktaCommandsRefuseBadCallsAndLimits(t *testing.T) {
 	org.SetReadOnlyAPIToken("readonly")
 	t.Setenv("OKTA_ORG_URL", org.URL)
 	t.Setenv("OKTA_API_TOKEN", oktaToken)
+	var printed strings.Builder
 	call := func(args ...string) (int, string) {
 		var o, e strings.Builder
 		code := run(context.Background(), append([]string{"okta"}, args...), &o, &e)
+		printed.WriteString(o.String() + e.String())
 		return code, o.String() + e.String()
 	}
-	for _, args := range [][]string{{"register", "-h"}, {"rotate", "-h"}, {"status", "-h"}, {"list", "-h"}, {"preview", "-h"}, {"ip-ranges", "-h"}, {"-h"}} {
+	defer func() {
+		if strings.Contains(printed.String(), oktaToken) {
+			t.Error("a command printed the API token")
+		}
+	}()
+	for _, args := range [][]string{{"register", "-h"}, {"rotate", "-h"}, {"status", "-h"}, {"list", "-h"}, {"preview", "-h"}, {"ip-ranges", "-h"}, {"activate", "-h"}, {"delete", "-h"}, {"-h"}} {
 		if code, out := call(args...); code != 0 || !strings.Contains(strings.ToLower(out), "usage") {
 			t.Fatalf("%v: exit %d %s", args, code, out)
 		}
@@ -421,4 +430,67 @@ func TestOktaCommandsRefuseBadCallsAndLimits(t *testing.T) {
 		"--endpoint-url", "http://127.0.0.1:1"); code != 1 || !strings.Contains(out, "301 event types: Okta allows at most 300") || org.HooksRequests() != before {
 		t.Fatalf("301 types: exit %d %s", code, out)
 	}
+	printed.WriteString(o.String() + e.String())
+}
+
+func TestDiagnoseSaysWhyVerificationFailed(t *testing.T) {
+	answer := func(status int, echo bool, delay time.Duration) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(delay)
+			if r.Header.Get("Authorization") != "s" {
+				t.Errorf("the diagnosis sent another auth value")
+			}
+			w.WriteHeader(status)
+			if echo {
+				fmt.Fprintf(w, `{"verification":%q}`, r.Header.Get("x-okta-verification-challenge"))
+			}
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	cases := []struct{ name, url, says string }{
+		{"unreachable", dead.URL, "unreachable from here"},
+		{"slow", answer(200, true, 3500*time.Millisecond), "within 3 seconds"},
+		{"401", answer(401, false, 0), "refused the secret (401)"},
+		{"403", answer(403, false, 0), "AllowedSourceCidrs"},
+		{"fine from here", answer(200, true, 0), "Okta itself cannot reach it"},
+		{"500", answer(500, false, 0), "answered HTTP 500"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := diagnose(t.Context(), tc.url, "s"); !strings.Contains(got, tc.says) || strings.Contains(got, `"s"`) {
+				t.Fatalf("diagnose: %q, want %q", got, tc.says)
+			}
+		})
+	}
+}
+
+func TestOktaTargetFromStackOutputsAndParameters(t *testing.T) {
+	t.Setenv("OKTA_CREDENTIALS_SECRET_ID", "")
+	// OktaEventTypes is a parameter too: a stack without the output still has it.
+	outs := map[string]string{"EndpointUrl": "https://api/okta/events", "HookSecretArn": "arn:hook", "OktaCredentialsSecretArn": "arn:creds",
+		"OktaEventTypes": "a, b"}
+	e := &oktaEnv{secretID: "mine"}
+	e.fill(outs)
+	if e.url != "https://api/okta/events" || e.secretID != "mine" || e.credsSecret != "arn:creds" || strings.Join(e.types, "|") != "a|b" || !e.typesKnown {
+		t.Fatalf("%+v", e)
+	}
+	got, err := readStackOutputs(t.Context(), stackWithParameters{"OktaEventTypes": "x,y"}, "hookline")
+	if err != nil || got["OktaEventTypes"] != "x,y" {
+		t.Fatalf("parameter fallback: %v %v", got, err)
+	}
+}
+
+// stackWithParameters answers DescribeStacks with parameters and no outputs.
+type stackWithParameters map[string]string
+
+func (s stackWithParameters) DescribeStacks(context.Context, *cloudformation.DescribeStacksInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
+	var ps []cftypes.Parameter
+	for k, v := range s {
+		ps = append(ps, cftypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v)})
+	}
+	return &cloudformation.DescribeStacksOutput{Stacks: []cftypes.Stack{{Parameters: ps}}}, nil
 }
