@@ -235,47 +235,78 @@ func TestOktaRegisterVerifiesAgainstTheRealReceiver(t *testing.T) {
 	h.neverPrinted(secret, "a-different-secret-value-0123456789", oktaToken)
 }
 
-// deliverAll has Okta deliver to hook id until stop is closed, and
-// returns the statuses seen.
-func deliverAll(t *testing.T, org *oktatest.Org, id string, stop chan struct{}) func() []int {
-	var mu sync.Mutex
-	var statuses []int
-	done := make(chan struct{})
+// deliveries has Okta deliver to a hook, one delivery after another, until
+// stop, and keeps every status.
+type deliveries struct {
+	mu       sync.Mutex
+	statuses []int
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func deliverAll(org *oktatest.Org, id string) *deliveries {
+	d := &deliveries{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(d.done)
 		for {
-			st, err := org.Deliver(context.Background(), id, []byte(`{"eventType":"com.okta.event_hook","data":{"events":[]}}`))
-			if err != nil {
-				st = -1
-			}
-			mu.Lock()
-			statuses = append(statuses, st)
-			mu.Unlock()
+			d.one(org, id)
 			select {
-			case <-stop:
+			case <-d.stop:
 				return
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(10 * time.Millisecond):
 			}
 		}
 	}()
-	return func() []int {
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		return statuses
-	}
+	return d
 }
 
-func allAccepted(t *testing.T, statuses []int, min int) {
-	t.Helper()
-	if len(statuses) < min {
-		t.Fatalf("only %d deliveries", len(statuses))
+// one has Okta deliver once and keeps the status.
+func (d *deliveries) one(org *oktatest.Org, id string) {
+	st, err := org.Deliver(context.Background(), id, []byte(`{"eventType":"com.okta.event_hook","data":{"events":[]}}`))
+	if err != nil {
+		st = -1
 	}
-	for i, st := range statuses {
-		if st != http.StatusOK {
-			t.Fatalf("delivery %d of %d answered %d: %v", i+1, len(statuses), st, statuses)
+	d.mu.Lock()
+	d.statuses = append(d.statuses, st)
+	d.mu.Unlock()
+}
+
+// duringEachStep has Okta deliver after each change the command makes in
+// Okta, before the command goes on.
+func (d *deliveries) duringEachStep(org *oktatest.Org, id string) {
+	org.AfterHooksRequest(func(*http.Request) { d.one(org, id) })
+}
+
+// await waits until n more deliveries were answered.
+func (d *deliveries) await(t *testing.T, n int) {
+	t.Helper()
+	d.mu.Lock()
+	want := len(d.statuses) + n
+	d.mu.Unlock()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		d.mu.Lock()
+		got := len(d.statuses)
+		d.mu.Unlock()
+		if got >= want {
+			return
 		}
 	}
+	t.Fatalf("fewer than %d deliveries in 30 s", n)
+}
+
+// allAccepted stops the deliveries and fails unless every one got 200.
+func (d *deliveries) allAccepted(t *testing.T) {
+	t.Helper()
+	close(d.stop)
+	<-d.done
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, st := range d.statuses {
+		if st != http.StatusOK {
+			t.Fatalf("delivery %d of %d answered %d: %v", i+1, len(d.statuses), st, d.statuses)
+		}
+	}
+	t.Logf("%d deliveries, all accepted", len(d.statuses))
 }
 
 func (h *oktaHarness) register() oktatest.Hook {
@@ -292,13 +323,12 @@ func TestOktaRotateNeverFailsADelivery(t *testing.T) {
 	h := startOkta(t)
 	hk := h.register()
 	old, oldVersion := h.current("AWSCURRENT")
-	stop := make(chan struct{})
-	results := deliverAll(t, h.org, hk.ID, stop)
-	time.Sleep(200 * time.Millisecond) // deliveries before
+	d := deliverAll(h.org, hk.ID)
+	d.await(t, 5) // deliveries before, during (all along, and between any two steps) and after
+	d.duringEachStep(h.org, hk.ID)
 	out := h.mustOkta("rotate", "--secret-id", h.hookARN)
-	time.Sleep(300 * time.Millisecond) // and after
-	close(stop)
-	allAccepted(t, results(), 10)
+	d.await(t, 5)
+	d.allAccepted(t)
 
 	now, version := h.current("AWSCURRENT")
 	prev, prevVersion := h.current("AWSPREVIOUS")
@@ -319,8 +349,9 @@ func TestOktaRotateResumesAfterAFailure(t *testing.T) {
 	old, oldVersion := h.current("AWSCURRENT")
 	// rotate: list, mark (PUT), then the PUT of the new secret fails.
 	h.org.FailHooks(h.org.HooksRequests()+3, http.StatusInternalServerError)
-	stop := make(chan struct{})
-	results := deliverAll(t, h.org, hk.ID, stop)
+	d := deliverAll(h.org, hk.ID)
+	d.await(t, 5)
+	d.duringEachStep(h.org, hk.ID)
 	code, out, errOut := h.okta("rotate", "--secret-id", h.hookARN)
 	if code != 1 || !strings.Contains(errOut, "Okta still sends the old one, which is accepted as AWSPREVIOUS; run again to resume") {
 		t.Fatalf("interrupted rotate: exit %d\n%s%s", code, out, errOut)
@@ -332,11 +363,10 @@ func TestOktaRotateResumesAfterAFailure(t *testing.T) {
 	if code, _, errOut = h.okta("status", "hookline"); code != exitUnverified || !strings.Contains(errOut, "rotation to secret version "+nextVersion+" is unfinished") {
 		t.Fatalf("status during an unfinished rotation: exit %d %s", code, errOut)
 	}
-	time.Sleep(300 * time.Millisecond) // Okta keeps sending the old value meanwhile
-
+	d.await(t, 5) // Okta keeps sending the old value meanwhile
 	out = h.mustOkta("rotate", "--secret-id", h.hookARN)
-	close(stop)
-	allAccepted(t, results(), 10)
+	d.await(t, 5)
+	d.allAccepted(t)
 	if !strings.Contains(out, "resuming the rotation to secret version "+nextVersion) {
 		t.Fatalf("second run did not resume: %s", out)
 	}
@@ -413,7 +443,8 @@ func TestOktaCommandsRefuseBadCallsAndLimits(t *testing.T) {
 
 	// A rate limit that outlasts the command exits 5.
 	org.FailHooks429(org.HooksRequests() + 1)
-	short, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// The reset is over 1 s away, so a 1 s deadline cannot wait it out.
+	short, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var o, e strings.Builder
 	if code := run(short, []string{"okta", "list"}, &o, &e); code != exitRateLimit || !strings.Contains(e.String(), "rate limit") {

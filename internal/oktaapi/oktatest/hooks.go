@@ -67,6 +67,7 @@ type hooks struct {
 	// verifies counts verification requests sent, by hook id.
 	verifies map[string]int
 	http     *http.Client
+	after    func(r *http.Request)
 }
 
 func newHooks() *hooks {
@@ -95,6 +96,15 @@ func (o *Org) FailHooks429(n int) { o.FailHooks(n, http.StatusTooManyRequests) }
 func (o *Org) FailHooks(n, status int) {
 	o.hooks.mu.Lock()
 	o.hooks.fail[n] = status
+	o.hooks.mu.Unlock()
+}
+
+// AfterHooksRequest calls f after the stand-in has served each request to
+// /api/v1/eventHooks and before the client gets the answer, so a test can
+// act while a command waits between its steps.
+func (o *Org) AfterHooksRequest(f func(r *http.Request)) {
+	o.hooks.mu.Lock()
+	o.hooks.after = f
 	o.hooks.mu.Unlock()
 }
 
@@ -156,8 +166,11 @@ func (o *Org) routeHooks(mux *http.ServeMux) {
 			o.hooks.mu.Lock()
 			o.hooks.calls++
 			n := o.hooks.calls
-			fail := o.hooks.fail[n]
+			fail, after := o.hooks.fail[n], o.hooks.after
 			o.hooks.mu.Unlock()
+			if after != nil {
+				defer after(r)
+			}
 			w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
 			w.Header().Set("X-Rate-Limit-Limit", "100")
 			w.Header().Set("X-Rate-Limit-Remaining", "99")
