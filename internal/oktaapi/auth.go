@@ -18,6 +18,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -125,7 +126,19 @@ func (a *serviceApp) fetch(ctx context.Context) error {
 		a.expires = a.now().Add(max(life-time.Minute, life/2))
 		return nil
 	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		// The token endpoint has its own rate limit (E0000047): the caller
+		// stops and tries after the reset, as for the API's.
+		reset := a.now().Add(DefaultNoResetWait)
+		if sec, err := strconv.ParseInt(resp.Header.Get("X-Rate-Limit-Reset"), 10, 64); err == nil && sec > 0 {
+			reset = time.Unix(sec, 0)
+		}
+		return &RateLimitError{ResetAt: reset}
+	}
 	if jsonErr != nil || tok.Error == "" {
+		if resp.StatusCode >= 500 {
+			return fmt.Errorf("okta: POST %s answered %d", a.tokenURL, resp.StatusCode)
+		}
 		return fmt.Errorf("%w: POST %s answered %d with no OAuth error: is orgUrl your Okta org?", ErrOrgURL, a.tokenURL, resp.StatusCode)
 	}
 	switch tok.Error {

@@ -324,3 +324,25 @@ func TestPageURLsOutsideTheOrgAreRefused(t *testing.T) {
 		t.Fatal("a request was sent")
 	}
 }
+
+func TestATokenEndpointRateLimitIsARateLimit(t *testing.T) {
+	reset := time.Now().Add(42 * time.Second).Unix()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Rate-Limit-Remaining", "0")
+		w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(reset))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusTooManyRequests)
+		w.Write([]byte(`{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`))
+	}))
+	t.Cleanup(srv.Close)
+	_, pemText := rsaPEM(t)
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: srv.URL, ClientID: "0oa", PrivateKey: pemText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Logs(t.Context(), c.LogsURL(oktaapi.LogsQuery{Since: time.Now()}))
+	var rl *oktaapi.RateLimitError
+	if !errors.As(err, &rl) || rl.ResetAt.Unix() != reset {
+		t.Fatalf("error %v, want a RateLimitError until the reset", err)
+	}
+}
