@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -205,5 +207,42 @@ func TestConcurrentAddsAreAllCounted(t *testing.T) {
 	_, ms := parseAll(t, out.String())
 	if d := find(ms, metrics.DuplicatesSkipped, nil); len(d) != 1 || d[0].Values[0] != 1000 {
 		t.Errorf("DuplicatesSkipped = %+v, want 1000", d)
+	}
+}
+
+// The README's metrics table is the operator's copy of Defs: same names,
+// units and emitters, in the same order.
+func TestReadmeListsEveryMetric(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(data)
+	start := strings.Index(section, "### Metrics\n")
+	if start < 0 {
+		t.Fatal("README has no ### Metrics section")
+	}
+	section = section[start:]
+	if end := strings.Index(section[1:], "\n### "); end > 0 {
+		section = section[:end+1]
+	}
+	var rows [][]string
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 6 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.Trim(strings.TrimSpace(cells[i]), "`")
+		}
+		rows = append(rows, cells[1:])
+	}
+	if len(rows) != len(metrics.Defs) {
+		t.Fatalf("README lists %d metrics, internal/metrics defines %d", len(rows), len(metrics.Defs))
+	}
+	for i, d := range metrics.Defs {
+		if r := rows[i]; r[0] != d.Name || r[1] != string(d.Unit) || r[3] != d.Emitter {
+			t.Errorf("README row %d is %v, want %s, %s, written by %s", i+1, r[:4], d.Name, d.Unit, d.Emitter)
+		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
+	"github.com/hookline/hookline/internal/metrics"
+	"github.com/hookline/hookline/internal/metrics/emftest"
 	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/reconcile"
 )
@@ -144,6 +146,20 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("reconciler log lacks %s", want)
 		}
+	}
+	// Its EMF lines are valid by the specification and name only the
+	// reconciler's metrics.
+	sums, err := emftest.Sums([]byte(logs))
+	if err != nil {
+		t.Errorf("reconciler EMF: %v", err)
+	}
+	for name := range sums {
+		if def, ok := metrics.Find(name); !ok || def.Emitter != "reconciler" {
+			t.Errorf("the reconciler wrote metric %s, which internal/metrics does not give it", name)
+		}
+	}
+	if sums[metrics.EventsRecovered] != 5 {
+		t.Errorf("EventsRecovered = %v over both runs, want 5", sums[metrics.EventsRecovered])
 	}
 }
 

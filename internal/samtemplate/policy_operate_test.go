@@ -411,3 +411,84 @@ func refersToResource(t *Template, v any) bool {
 	}
 	return false
 }
+
+// TestDeployAsksNothing: `make deploy` runs unattended and succeeds when
+// nothing changed, as the README says, and samconfig.toml holds no setting
+// that does nothing (`cached = true`: SAM never caches makefile builds).
+func TestDeployAsksNothing(t *testing.T) {
+	root := filepath.Dir(templatePath)
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(root, "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range checkDeploy(string(mk), string(cfg)) {
+		t.Errorf("%s", s)
+	}
+	for _, bc := range []struct{ name, file, old, new, want string }{
+		{"deploy asks to confirm", "Makefile", " --no-confirm-changeset", "", "--no-confirm-changeset"},
+		{"deploy fails when nothing changed", "Makefile", " --no-fail-on-empty-changeset", "", "--no-fail-on-empty-changeset"},
+		{"samconfig confirms", "samconfig.toml", "confirm_changeset = false", "confirm_changeset = true", "confirm_changeset = false"},
+		{"samconfig caches nothing", "samconfig.toml", "parallel = true", "cached = true\nparallel = true", "cached = true"},
+	} {
+		t.Run(bc.name, func(t *testing.T) {
+			m, c := string(mk), string(cfg)
+			target := &m
+			if bc.file == "samconfig.toml" {
+				target = &c
+			}
+			if !strings.Contains(*target, bc.old) {
+				t.Fatalf("%s no longer contains %q; update this case", bc.file, bc.old)
+			}
+			*target = strings.Replace(*target, bc.old, bc.new, 1)
+			got := checkDeploy(m, c)
+			if !strings.Contains(strings.Join(got, "\n"), bc.want) {
+				t.Errorf("broken copy passed: want a problem naming %q, got %q", bc.want, got)
+			}
+		})
+	}
+}
+
+func checkDeploy(makefile, samconfig string) []string {
+	var p []string
+	var recipe []string
+	in := false
+	for _, line := range strings.Split(makefile, "\n") {
+		switch {
+		case strings.HasPrefix(line, "deploy:"):
+			in = true
+		case in && strings.HasPrefix(line, "\t"):
+			recipe = append(recipe, line)
+		case in:
+			in = false
+		}
+	}
+	r := strings.Join(recipe, "\n")
+	if !strings.Contains(r, "sam deploy") {
+		p = append(p, "Makefile deploy: does not run sam deploy")
+	}
+	for _, flag := range []string{"--no-confirm-changeset", "--no-fail-on-empty-changeset"} {
+		if !strings.Contains(r, flag) {
+			p = append(p, "Makefile deploy: sam deploy without "+flag)
+		}
+	}
+	settings := map[string]string{}
+	for _, line := range strings.Split(samconfig, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			settings[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	if settings["confirm_changeset"] != "false" {
+		p = append(p, "samconfig.toml: want confirm_changeset = false, so plain sam deploy asks nothing")
+	}
+	if settings["fail_on_empty_changeset"] != "false" {
+		p = append(p, "samconfig.toml: want fail_on_empty_changeset = false")
+	}
+	if _, ok := settings["cached"]; ok {
+		p = append(p, "samconfig.toml: cached = true does nothing for makefile builds; remove it")
+	}
+	return p
+}
