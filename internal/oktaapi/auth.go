@@ -43,7 +43,10 @@ func (apiToken) invalidate() {}
 
 // serviceApp gets access tokens for an OAuth 2.0 service app with the
 // client credentials grant and a private_key_jwt client assertion, and
-// caches each until shortly before it expires.
+// caches each until shortly before it expires. When the app requires DPoP
+// (Okta's default for new apps) the token endpoint says so, and the app's
+// tokens are then bound to a key made for this client: every request
+// carries a DPoP proof signed with it.
 type serviceApp struct {
 	tokenURL string
 	clientID string
@@ -54,9 +57,12 @@ type serviceApp struct {
 	now      func() time.Time
 	onCall   func() // counts token requests
 
-	mu      sync.Mutex
-	token   string
-	expires time.Time
+	mu        sync.Mutex
+	token     string
+	tokenType string // "Bearer" or "DPoP"
+	expires   time.Time
+	dpopKey   *ecdsa.PrivateKey // nil until the token endpoint asks for DPoP
+	nonce     string            // the last DPoP-Nonce the org sent
 }
 
 func (a *serviceApp) invalidate() {
@@ -73,16 +79,101 @@ func (a *serviceApp) authorize(ctx context.Context, req *http.Request) error {
 			return err
 		}
 	}
-	req.Header.Set("Authorization", "Bearer "+a.token)
+	if a.tokenType != "DPoP" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+		return nil
+	}
+	ath := sha256.Sum256([]byte(a.token))
+	proof, err := a.proof(req.Method, req.URL, map[string]any{"ath": base64.RawURLEncoding.EncodeToString(ath[:])})
+	if err != nil {
+		return fmt.Errorf("okta: DPoP proof: %w", err)
+	}
+	req.Header.Set("Authorization", "DPoP "+a.token)
+	req.Header.Set("DPoP", proof)
 	return nil
 }
 
+// tokenAnswer is the token endpoint's answer, success or OAuth error.
+type tokenAnswer struct {
+	TokenType   string `json:"token_type"`
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int    `json:"expires_in"`
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+	// json is false when the body was not a JSON object.
+	json bool
+}
+
 // fetch exchanges a fresh client assertion for an access token
-// (POST /oauth2/v1/token on the org authorization server).
+// (POST /oauth2/v1/token on the org authorization server). Asked for DPoP
+// (invalid_dpop_proof) it makes a key and sends a proof; asked for a nonce
+// (use_dpop_nonce) it sends the proof again with the nonce given.
 func (a *serviceApp) fetch(ctx context.Context) error {
+	for range 3 {
+		resp, tok, err := a.tokenRequest(ctx)
+		if err != nil {
+			return err
+		}
+		if n := resp.Header.Get("DPoP-Nonce"); n != "" {
+			a.nonce = n
+		}
+		if resp.StatusCode == http.StatusOK && tok.json && tok.AccessToken != "" {
+			switch {
+			case strings.EqualFold(tok.TokenType, "Bearer"):
+				a.tokenType = "Bearer"
+			case strings.EqualFold(tok.TokenType, "DPoP") && a.dpopKey != nil:
+				a.tokenType = "DPoP"
+			default:
+				return fmt.Errorf("%w: the token endpoint issued a %q token, which this client cannot use", ErrUnauthorized, tok.TokenType)
+			}
+			life := time.Duration(tok.ExpiresIn) * time.Second
+			if life <= 0 {
+				life = 5 * time.Minute
+			}
+			a.token = tok.AccessToken
+			// Renew a minute early, so a token never expires mid-request.
+			a.expires = a.now().Add(max(life-time.Minute, life/2))
+			return nil
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			// The token endpoint has its own rate limit (E0000047): the
+			// caller stops and tries after the reset, as for the API's.
+			reset := a.now().Add(DefaultNoResetWait)
+			if sec, err := strconv.ParseInt(resp.Header.Get("X-Rate-Limit-Reset"), 10, 64); err == nil && sec > 0 {
+				reset = time.Unix(sec, 0)
+			}
+			return &RateLimitError{ResetAt: reset}
+		}
+		if !tok.json || tok.Error == "" {
+			if resp.StatusCode >= 500 {
+				return fmt.Errorf("okta: POST %s answered %d", a.tokenURL, resp.StatusCode)
+			}
+			return fmt.Errorf("%w: POST %s answered %d with no OAuth error: is orgUrl your Okta org?", ErrOrgURL, a.tokenURL, resp.StatusCode)
+		}
+		switch {
+		case tok.Error == "invalid_dpop_proof" && a.dpopKey == nil,
+			tok.Error == "use_dpop_nonce" && a.nonce != "":
+			if a.dpopKey == nil {
+				k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				if err != nil {
+					return err
+				}
+				a.dpopKey = k
+			}
+			continue
+		case tok.Error == "invalid_scope":
+			return fmt.Errorf("%w: the service app is not granted scope %s (Okta API Scopes tab): %s", ErrForbidden, a.scopes, tok.Description)
+		}
+		return fmt.Errorf("%w: token endpoint: %s: %s (check clientId, privateKey and keyId against the service app's public keys)", ErrUnauthorized, tok.Error, tok.Description)
+	}
+	return fmt.Errorf("%w: the token endpoint kept refusing the DPoP proof", ErrUnauthorized)
+}
+
+func (a *serviceApp) tokenRequest(ctx context.Context) (*http.Response, tokenAnswer, error) {
+	var tok tokenAnswer
 	assertion, err := a.assertion()
 	if err != nil {
-		return fmt.Errorf("%w: sign client assertion: %v", ErrCredentials, err)
+		return nil, tok, fmt.Errorf("%w: sign client assertion: %v", ErrCredentials, err)
 	}
 	form := url.Values{
 		"grant_type":            {"client_credentials"},
@@ -92,62 +183,63 @@ func (a *serviceApp) fetch(ctx context.Context) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return err
+		return nil, tok, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	if a.dpopKey != nil {
+		proof, err := a.proof(http.MethodPost, req.URL, nil)
+		if err != nil {
+			return nil, tok, fmt.Errorf("okta: DPoP proof: %w", err)
+		}
+		req.Header.Set("DPoP", proof)
+	}
 	if a.onCall != nil {
 		a.onCall()
 	}
 	resp, err := a.http.Do(req)
 	if err != nil {
-		return unreachable(a.tokenURL, err)
+		return nil, tok, unreachable(a.tokenURL, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var tok struct {
-		TokenType   string `json:"token_type"`
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int    `json:"expires_in"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
+	tok.json = json.Unmarshal(body, &tok) == nil
+	return resp, tok, nil
+}
+
+// proof is a DPoP proof (RFC 9449) for method and u, signed with the DPoP
+// key, carrying the org's last nonce and the extra claims (ath).
+func (a *serviceApp) proof(method string, u *url.URL, extra map[string]any) (string, error) {
+	pub := a.dpopKey.PublicKey
+	x, y, err := ecPoint(&pub)
+	if err != nil {
+		return "", err
 	}
-	jsonErr := json.Unmarshal(body, &tok)
-	if resp.StatusCode == http.StatusOK && jsonErr == nil && tok.AccessToken != "" {
-		if !strings.EqualFold(tok.TokenType, "Bearer") {
-			return fmt.Errorf("%w: the token endpoint issued a %q token; this client sends Bearer tokens: turn off \"Require DPoP\" (Proof of possession) in the service app's settings", ErrUnauthorized, tok.TokenType)
-		}
-		life := time.Duration(tok.ExpiresIn) * time.Second
-		if life <= 0 {
-			life = 5 * time.Minute
-		}
-		a.token = tok.AccessToken
-		// Renew a minute early, so a token never expires mid-request.
-		a.expires = a.now().Add(max(life-time.Minute, life/2))
-		return nil
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", err
 	}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		// The token endpoint has its own rate limit (E0000047): the caller
-		// stops and tries after the reset, as for the API's.
-		reset := a.now().Add(DefaultNoResetWait)
-		if sec, err := strconv.ParseInt(resp.Header.Get("X-Rate-Limit-Reset"), 10, 64); err == nil && sec > 0 {
-			reset = time.Unix(sec, 0)
-		}
-		return &RateLimitError{ResetAt: reset}
+	htu := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	claims := map[string]any{"htm": method, "htu": htu.String(), "iat": a.now().Unix(),
+		"jti": base64.RawURLEncoding.EncodeToString(jti)}
+	if a.nonce != "" {
+		claims["nonce"] = a.nonce
 	}
-	if jsonErr != nil || tok.Error == "" {
-		if resp.StatusCode >= 500 {
-			return fmt.Errorf("okta: POST %s answered %d", a.tokenURL, resp.StatusCode)
-		}
-		return fmt.Errorf("%w: POST %s answered %d with no OAuth error: is orgUrl your Okta org?", ErrOrgURL, a.tokenURL, resp.StatusCode)
+	for k, v := range extra {
+		claims[k] = v
 	}
-	switch tok.Error {
-	case "invalid_scope":
-		return fmt.Errorf("%w: the service app is not granted scope %s (Okta API Scopes tab): %s", ErrForbidden, a.scopes, tok.Description)
-	case "invalid_dpop_proof", "use_dpop_nonce":
-		return fmt.Errorf("%w: the service app requires DPoP, which this client does not send: turn off \"Require DPoP\" (Proof of possession) in its settings: %s", ErrUnauthorized, tok.Description)
+	header := map[string]any{"typ": "dpop+jwt", "alg": "ES256",
+		"jwk": map[string]string{"kty": "EC", "crv": "P-256", "x": x, "y": y}}
+	return signJWT(a.dpopKey, header, claims)
+}
+
+// ecPoint is a P-256 public key's coordinates, base64url, as a JWK has them.
+func ecPoint(pub *ecdsa.PublicKey) (x, y string, err error) {
+	b, err := pub.Bytes() // 0x04 || X || Y
+	if err != nil || len(b) != 65 {
+		return "", "", errors.New("not a P-256 key")
 	}
-	return fmt.Errorf("%w: token endpoint: %s: %s (check clientId, privateKey and keyId against the service app's public keys)", ErrUnauthorized, tok.Error, tok.Description)
+	return base64.RawURLEncoding.EncodeToString(b[1:33]), base64.RawURLEncoding.EncodeToString(b[33:]), nil
 }
 
 // assertion is the signed JWT that authenticates the client: iss and sub
@@ -157,7 +249,7 @@ func (a *serviceApp) assertion() (string, error) {
 	if _, ok := a.key.(*ecdsa.PrivateKey); ok {
 		alg = "ES256"
 	}
-	header := map[string]string{"alg": alg, "typ": "JWT"}
+	header := map[string]any{"alg": alg, "typ": "JWT"}
 	if a.keyID != "" {
 		header["kid"] = a.keyID
 	}
@@ -171,12 +263,17 @@ func (a *serviceApp) assertion() (string, error) {
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"jti": base64.RawURLEncoding.EncodeToString(jti),
 	}
+	return signJWT(a.key, header, claims)
+}
+
+// signJWT signs a compact JWS: RS256 with an RSA key, ES256 with a P-256 key.
+func signJWT(key crypto.Signer, header, claims map[string]any) (string, error) {
 	h, _ := json.Marshal(header)
 	c, _ := json.Marshal(claims)
 	signing := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
 	digest := sha256.Sum256([]byte(signing))
 	var sig []byte
-	switch k := a.key.(type) {
+	switch k := key.(type) {
 	case *rsa.PrivateKey:
 		s, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
 		if err != nil {

@@ -346,3 +346,24 @@ func TestATokenEndpointRateLimitIsARateLimit(t *testing.T) {
 		t.Fatalf("error %v, want a RateLimitError until the reset", err)
 	}
 }
+
+func TestServiceAppThatRequiresDPoPGetsABoundToken(t *testing.T) {
+	org := oktatest.Start(t.Cleanup)
+	key, pemText := rsaPEM(t)
+	org.AddServiceApp("0oa-dpop", &key.PublicKey, oktaapi.LogsScope)
+	org.RequireDPoP("0oa-dpop")
+	want := addEvents(org, 7, "user.lifecycle.create")
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-dpop", PrivateKey: pemText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, pages := readAll(t, c, c.LogsURL(oktaapi.LogsQuery{Since: time.Now().Add(-time.Hour), Limit: 3}))
+	if len(got) != len(want) || pages != 4 {
+		t.Fatalf("got %d events in %d pages", len(got), pages)
+	}
+	// Without a proof, with a proof but no nonce, then the token; each page
+	// after that carries a proof with the cached token.
+	if n := org.TokenRequests(); n != 3 {
+		t.Fatalf("token requests %d, want 3", n)
+	}
+}

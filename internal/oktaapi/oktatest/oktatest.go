@@ -32,6 +32,7 @@ package oktatest
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -66,6 +67,7 @@ type Org struct {
 	hooks         *hooks
 	apps          map[string]app
 	tokens        map[string]string // access token -> scopes
+	boundTo       map[string]string // DPoP-bound access token -> its key
 	secret        string            // makes after cursors opaque
 
 	// rate limiting of /api/v1/logs
@@ -89,11 +91,12 @@ type stored struct {
 type app struct {
 	key    crypto.PublicKey
 	scopes map[string]bool
+	dpop   bool // "Require Demonstrating Proof of Possession (DPoP)"
 }
 
 // Start starts an org on a loopback port, closed in cleanup.
 func Start(cleanup func(func())) *Org {
-	o := &Org{apps: map[string]app{}, tokens: map[string]string{}, fail429: map[int]bool{}, limit: 600, window: time.Minute, now: time.Now}
+	o := &Org{apps: map[string]app{}, tokens: map[string]string{}, boundTo: map[string]string{}, fail429: map[int]bool{}, limit: 600, window: time.Minute, now: time.Now}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	o.secret = hex.EncodeToString(b)
@@ -125,6 +128,20 @@ func (o *Org) AddServiceApp(clientID string, pub crypto.PublicKey, scopes ...str
 		s[sc] = true
 	}
 	o.apps[clientID] = app{key: pub, scopes: s}
+}
+
+// RequireDPoP makes the app's tokens DPoP-bound (RFC 9449), as Okta's
+// "Require DPoP" setting (on by default for new apps) does: the token
+// endpoint wants a DPoP proof (invalid_dpop_proof without one) carrying its
+// nonce (use_dpop_nonce, with a DPoP-Nonce header, until it does), and every
+// API request then needs "Authorization: DPoP <token>" and a proof signed by
+// the same key for its method and URL, with ath, the token's hash.
+func (o *Org) RequireDPoP(clientID string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	a := o.apps[clientID]
+	a.dpop = true
+	o.apps[clientID] = a
 }
 
 // SetRateLimit sets the requests allowed per window on /api/v1/logs.
@@ -370,8 +387,17 @@ func (o *Org) authorizedFor(w http.ResponseWriter, r *http.Request, scope string
 		}
 		writeError(w, http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
 		return false
-	case scheme == "Bearer":
+	case scheme == "DPoP" || scheme == "Bearer":
 		scopes, ok := o.tokens[cred]
+		if jkt, bound := o.boundTo[cred]; ok && (bound || scheme == "DPoP") {
+			claims, key, err := verifyProof(r.Header.Get("DPoP"), r.Method, o.URL+r.URL.Path)
+			ath := sha256.Sum256([]byte(cred))
+			if scheme != "DPoP" || !bound || err != nil || key != jkt || claims.Ath != base64.RawURLEncoding.EncodeToString(ath[:]) {
+				w.Header().Set("WWW-Authenticate", `DPoP algs="ES256", error="invalid_dpop_proof", error_description="'DPoP' proof missing or invalid."`)
+				writeError(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
+				return false
+			}
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="`+o.URL+`/oauth2/v1/authorize", realm="`+o.URL+`", scope="`+scope+`", error="invalid_token", error_description="The token is not valid."`)
 			writeError(w, http.StatusUnauthorized, "E0000011", "Invalid token provided")
@@ -411,6 +437,25 @@ func (o *Org) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := o.apps[clientID]
+	var jkt string // the key a DPoP-bound token is bound to
+	if a.dpop {
+		proof := r.Header.Get("DPoP")
+		if proof == "" {
+			oauthError(w, http.StatusBadRequest, "invalid_dpop_proof", "The DPoP proof JWT header is missing.")
+			return
+		}
+		claims, key, err := verifyProof(proof, http.MethodPost, o.URL+"/oauth2/v1/token")
+		if err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_dpop_proof", "The DPoP proof is invalid: "+err.Error())
+			return
+		}
+		if claims.Nonce == "" || claims.Nonce != o.dpopNonce() {
+			w.Header().Set("DPoP-Nonce", o.dpopNonce())
+			oauthError(w, http.StatusBadRequest, "use_dpop_nonce", "Authorization server requires nonce in DPoP proof.")
+			return
+		}
+		jkt = key
+	}
 	for _, s := range strings.Fields(f.Get("scope")) {
 		if !a.scopes[s] {
 			oauthError(w, http.StatusBadRequest, "invalid_scope", "The following scopes are not allowed: "+s)
@@ -421,8 +466,60 @@ func (o *Org) token(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(b)
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	o.tokens[tok] = f.Get("scope")
+	tokenType := "Bearer"
+	if jkt != "" {
+		o.boundTo[tok] = jkt
+		tokenType = "DPoP"
+	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"token_type": "Bearer", "expires_in": 3600, "access_token": tok, "scope": f.Get("scope")})
+	json.NewEncoder(w).Encode(map[string]any{"token_type": tokenType, "expires_in": 3600, "access_token": tok, "scope": f.Get("scope")})
+}
+
+func (o *Org) dpopNonce() string { return "nonce-" + o.secret[:8] }
+
+// proofClaims are the DPoP proof claims the stand-in checks.
+type proofClaims struct {
+	Htm, Htu, Nonce, Ath, Jti string
+	Iat                       int64
+}
+
+// verifyProof checks a DPoP proof: typ dpop+jwt, an ES256 signature by the
+// P-256 key in its jwk header, htm and htu as the request's. It returns the
+// claims and the key (as "x.y") the proof is signed with.
+func verifyProof(proof, method, htu string) (proofClaims, string, error) {
+	var c proofClaims
+	parts := strings.Split(proof, ".")
+	if len(parts) != 3 {
+		return c, "", fmt.Errorf("not a JWS")
+	}
+	var hdr struct {
+		Typ, Alg string
+		JWK      struct{ Kty, Crv, X, Y string }
+	}
+	if err := decodeSegment(parts[0], &hdr); err != nil {
+		return c, "", err
+	}
+	if err := decodeSegment(parts[1], &c); err != nil {
+		return c, "", err
+	}
+	if hdr.Typ != "dpop+jwt" || hdr.Alg != "ES256" || hdr.JWK.Kty != "EC" || hdr.JWK.Crv != "P-256" {
+		return c, "", fmt.Errorf("header")
+	}
+	x, errX := base64.RawURLEncoding.DecodeString(hdr.JWK.X)
+	y, errY := base64.RawURLEncoding.DecodeString(hdr.JWK.Y)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if errX != nil || errY != nil || err != nil {
+		return c, "", fmt.Errorf("jwk")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if err != nil || len(sig) != 64 || !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+		return c, "", fmt.Errorf("signature")
+	}
+	if c.Htm != method || c.Htu != htu || c.Jti == "" || c.Iat == 0 {
+		return c, "", fmt.Errorf("htm, htu, jti or iat")
+	}
+	return c, hdr.JWK.X + "." + hdr.JWK.Y, nil
 }
 
 func (o *Org) verifyAssertion(jwt, aud string) (string, error) {
