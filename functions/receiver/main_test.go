@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookline/hookline/internal/lambdatest"
 )
@@ -52,5 +53,20 @@ func TestLoadSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}
+	}
+}
+
+// TestDefaults: what the README's Configuration table promises for the
+// variables left unset (the template leaves SECRET_CACHE_TTL and
+// PUBLISH_BUDGET unset, so these are what runs on AWS).
+func TestDefaults(t *testing.T) {
+	env := map[string]string{"QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/events", "SECRET_ID": "arn:secret"}
+	s, err := loadSettings(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Receiver.AuthHeader != "Authorization" || s.Receiver.MaxBodyBytes != 1048576 || s.SecretTTL != 5*time.Minute ||
+		s.PublishBudget != 2*time.Second || s.LogLevel != "info" || len(s.Receiver.AllowedCIDRs) != 0 || s.LedgerTable != "" {
+		t.Errorf("defaults = %+v, want Authorization, 1048576 bytes, 5m, 2s, info, any source, no delivery marks", s)
 	}
 }
