@@ -79,7 +79,11 @@ func scan(r io.Reader, w io.Writer, secrets []string) error {
 				fmt.Fprint(w, redact(strings.Join(outputs[key], ""), secrets))
 			} else {
 				packages++
-				failed = append(failed, ev.Package)
+				name := ev.Package
+				if name == "" {
+					name = "a build"
+				}
+				failed = append(failed, name)
 				fmt.Fprint(w, redact(strings.Join(outputs[key], ""), secrets))
 			}
 			delete(outputs, key)
