@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -200,6 +204,15 @@ func TestOktaRegisterVerifiesAgainstTheRealReceiver(t *testing.T) {
 	}
 	if code, out, _ = h.okta("preview", "--type", "user.account.lock", "--url", h.s.URL(), "--secret-id", wrong); code != 1 || !strings.Contains(out, "answer: 401") {
 		t.Fatalf("preview with a wrong secret: exit %d %s", code, out)
+	}
+
+	// preview with no target: the running dev stack named in the state file.
+	state := filepath.Join(t.TempDir(), "dev-stack.json")
+	if err := writeState(state, State{PID: os.Getpid(), URL: h.s.URL(), Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	if out = h.mustOkta("preview", "--type", "user.account.lock", "--state", state); !strings.Contains(out, "answer: 200") {
+		t.Fatalf("preview of the dev stack: %s", out)
 	}
 
 	// Lifecycle.
@@ -434,6 +447,29 @@ func TestOktaCommandsRefuseBadCallsAndLimits(t *testing.T) {
 	if code, out := call("list"); code != exitOktaAccess || !strings.Contains(out, "403") || !strings.Contains(out, oktaapi.EventHooksScope) {
 		t.Fatalf("read-only admin: exit %d %s", code, out)
 	}
+	// A service app: with scope okta.eventHooks.manage it may list hooks;
+	// without it, the token endpoint refuses and the error names the scope.
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	org.AddServiceApp("0oa-hooks", &key.PublicKey, oktaapi.EventHooksScope)
+	org.AddServiceApp("0oa-logs", &key.PublicKey, oktaapi.LogsScope)
+	t.Setenv("OKTA_API_TOKEN", "")
+	t.Setenv("OKTA_PRIVATE_KEY", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	t.Setenv("OKTA_CLIENT_ID", "0oa-hooks")
+	if code, out := call("list"); code != 0 {
+		t.Fatalf("service app with the scope: exit %d %s", code, out)
+	}
+	t.Setenv("OKTA_CLIENT_ID", "0oa-logs")
+	if code, out := call("list"); code != exitOktaAccess || !strings.Contains(out, "not granted scope "+oktaapi.EventHooksScope) {
+		t.Fatalf("service app without the scope: exit %d %s", code, out)
+	}
+	t.Setenv("OKTA_CLIENT_ID", "")
+	t.Setenv("OKTA_PRIVATE_KEY", "")
+	t.Setenv("OKTA_API_TOKEN", oktaToken)
+
 	t.Setenv("OKTA_ORG_URL", "https://example-admin.okta.com")
 	if code, out := call("list"); code != exitOktaAccess || !strings.Contains(out, "admin console") {
 		t.Fatalf("admin URL: exit %d %s", code, out)
