@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -131,35 +132,32 @@ func TestLedgerSkipsDuplicates(t *testing.T) {
 }
 
 func TestInProgressFailsAndCrashedClaimIsRetaken(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	var mu sync.Mutex
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	led := &ledger.Memory{Now: clock}
-	// A crashed attempt: claimed with a 30 s lease, never completed.
-	if c, err := led.Claim(context.Background(), ledger.Key{EventUUID: "u1", Handler: "h"}, "crashed", 30*time.Second); err != nil || c.Status != ledger.Acquired {
-		t.Fatal(c, err)
-	}
-	h := &counter{}
-	reg := &handlers.Registry{}
-	reg.On("user.x", h.handle, handlers.Name("h"))
-	q := &fakeQueue{}
-	w := &Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: led, Delayer: q, Parker: q, Now: clock,
-		Backoff: Backoff{Rand: func(n int64) int64 { return n - 1 }}}
+	synctest.Test(t, func(t *testing.T) {
+		led := &ledger.Memory{}
+		// A crashed attempt: claimed with a 30 s lease, never completed.
+		if c, err := led.Claim(context.Background(), ledger.Key{EventUUID: "u1", Handler: "h"}, "crashed", 30*time.Second); err != nil || c.Status != ledger.Acquired {
+			t.Fatal(c, err)
+		}
+		h := &counter{}
+		reg := &handlers.Registry{}
+		reg.On("user.x", h.handle, handlers.Name("h"))
+		q := &fakeQueue{}
+		w := &Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: led, Delayer: q, Parker: q,
+			Backoff: Backoff{Rand: func(n int64) int64 { return n - 1 }}}
 
-	resp, _ := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{recordN("m1", eventBody("u1", "user.x"), 1)}})
-	if failedIDs(resp) != "m1" || h.count("u1") != 0 {
-		t.Fatalf("within the lease: failed %q, runs %d", failedIDs(resp), h.count("u1"))
-	}
-	if q.delays["m1"] != 10*time.Second {
-		t.Errorf("delay %v, want 10s", q.delays["m1"])
-	}
-	mu.Lock()
-	now = now.Add(31 * time.Second)
-	mu.Unlock()
-	resp, _ = w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{recordN("m1", eventBody("u1", "user.x"), 2)}})
-	if failedIDs(resp) != "" || h.count("u1") != 1 {
-		t.Fatalf("after the lease: failed %q, runs %d", failedIDs(resp), h.count("u1"))
-	}
+		resp, _ := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{recordN("m1", eventBody("u1", "user.x"), 1)}})
+		if failedIDs(resp) != "m1" || h.count("u1") != 0 {
+			t.Fatalf("within the lease: failed %q, runs %d", failedIDs(resp), h.count("u1"))
+		}
+		if q.delays["m1"] != 10*time.Second {
+			t.Errorf("delay %v, want 10s", q.delays["m1"])
+		}
+		time.Sleep(31 * time.Second)
+		resp, _ = w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{recordN("m1", eventBody("u1", "user.x"), 2)}})
+		if failedIDs(resp) != "" || h.count("u1") != 1 {
+			t.Fatalf("after the lease: failed %q, runs %d", failedIDs(resp), h.count("u1"))
+		}
+	})
 }
 
 func TestFailuresReleaseBackOffAndPark(t *testing.T) {
@@ -286,20 +284,22 @@ func TestHandlerTimeoutFromDeadline(t *testing.T) {
 		{"short invocation: a quarter kept", 2 * time.Second, reg.Match("a")[0], 1500 * time.Millisecond, true},
 		{"no time left", 0, reg.Match("a")[0], 0, false},
 	}
-	now := time.Unix(1_700_000_000, 0)
-	w := &Worker{Now: func() time.Time { return now }}
+	w := &Worker{}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			if tc.deadline > 0 || !tc.ok {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithDeadline(ctx, now.Add(tc.deadline))
-				defer cancel()
-			}
-			got, ok := w.handlerTimeout(ctx, tc.route)
-			if got != tc.want || ok != tc.ok {
-				t.Fatalf("got %v %v, want %v %v", got, ok, tc.want, tc.ok)
-			}
+			// In a bubble the clock stands still: the deadline is exact.
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				if tc.deadline > 0 || !tc.ok {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithDeadline(ctx, time.Now().Add(tc.deadline))
+					defer cancel()
+				}
+				got, ok := w.handlerTimeout(ctx, tc.route)
+				if got != tc.want || ok != tc.ok {
+					t.Fatalf("got %v %v, want %v %v", got, ok, tc.want, tc.ok)
+				}
+			})
 		})
 	}
 

@@ -83,8 +83,6 @@ type Worker struct {
 	// LeaseMargin is added to a handler's timeout to make its ledger lease;
 	// default DefaultLeaseMargin.
 	LeaseMargin time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 }
 
 // Metrics records CloudWatch metrics named in internal/metrics and writes
@@ -138,7 +136,7 @@ type outcome struct {
 // Handle is the Lambda handler. It never returns an error for a record's
 // failure, only lists it in BatchItemFailures.
 func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
-	start := w.now()
+	start := time.Now()
 	outcomes := make([]outcome, len(batch.Records))
 	limit := w.Concurrency
 	if limit <= 0 {
@@ -187,7 +185,7 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 	}
 	w.Log.InfoContext(ctx, "batch handled", "records", len(batch.Records), "failed", len(resp.BatchItemFailures),
 		"parked", parked, "handlersRun", ran, "duplicatesSkipped", duplicates, "inProgressElsewhere", inProgress,
-		"durationMs", w.now().Sub(start).Milliseconds(), requestID(ctx))
+		"durationMs", time.Since(start).Milliseconds(), requestID(ctx))
 	w.record(ctx, outcomes, parked, len(resp.BatchItemFailures), duplicates)
 	return resp, nil
 }
@@ -200,7 +198,7 @@ func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed,
 		return
 	}
 	handled := len(outcomes) - parked - failed
-	now := w.now()
+	now := time.Now()
 	for _, o := range outcomes {
 		if o.verdict == done && o.reason == "" && o.ran > 0 && !o.published.IsZero() {
 			w.Metrics.Add(metrics.EndToEndLag, float64(max(0, now.Sub(o.published).Milliseconds())))
@@ -225,7 +223,7 @@ func (w *Worker) park(ctx context.Context, recs []events.SQSMessage, outcomes []
 	for i, o := range outcomes {
 		if o.verdict == park {
 			idx = append(idx, i)
-			batch = append(batch, Parked{Record: recs[i], Reason: o.reason, Handler: o.handler, At: w.now()})
+			batch = append(batch, Parked{Record: recs[i], Reason: o.reason, Handler: o.handler, At: time.Now()})
 		}
 	}
 	if len(batch) == 0 {
@@ -268,7 +266,7 @@ func (w *Worker) park(ctx context.Context, recs []events.SQSMessage, outcomes []
 
 // handleRecord runs every matching handler on one record.
 func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcome {
-	start := w.now()
+	start := time.Now()
 	log := w.Log.With("messageId", rec.MessageId, requestID(ctx))
 	ev, err := decode(rec)
 	if err != nil {
@@ -315,7 +313,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		}
 	}
 	log.DebugContext(ctx, "record handled", "handlers", len(routes), "ran", o.ran, "duplicatesSkipped", o.duplicates,
-		"failed", len(permanent)+len(transient), "durationMs", w.now().Sub(start).Milliseconds())
+		"failed", len(permanent)+len(transient), "durationMs", time.Since(start).Milliseconds())
 	return o
 }
 
@@ -353,9 +351,9 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 	}
 
 	o.ran++
-	began := w.now()
+	began := time.Now()
 	err := run(ctx, route, ev, timeout)
-	ms := float64(w.now().Sub(began).Microseconds()) / 1000
+	ms := float64(time.Since(began).Microseconds()) / 1000
 	// One line per run: the "slowest handlers" saved query reads it.
 	log.InfoContext(ctx, "handler ran", "durationMs", ms, "result", runResult(err))
 	if w.Metrics != nil {
@@ -412,7 +410,7 @@ func runResult(err error) string {
 func (w *Worker) handlerTimeout(ctx context.Context, route handlers.Route) (d time.Duration, ok bool) {
 	d = route.Timeout
 	if deadline, has := ctx.Deadline(); has {
-		remaining := deadline.Sub(w.now())
+		remaining := time.Until(deadline)
 		margin := w.SafetyMargin
 		if margin <= 0 {
 			// A quarter of a short invocation, so a 2 s one still runs.
@@ -434,13 +432,6 @@ func (w *Worker) leaseMargin() time.Duration {
 		return w.LeaseMargin
 	}
 	return DefaultLeaseMargin
-}
-
-func (w *Worker) now() time.Time {
-	if w.Now != nil {
-		return w.Now()
-	}
-	return time.Now()
 }
 
 // run calls one handler, turning a panic into an error. The handler runs on
