@@ -51,6 +51,12 @@ func TestRedriveCommand(t *testing.T) {
 	if !strings.Contains(stderr.String(), "3 message(s) would move") || strings.Count(stdout.String(), "\n") != 4 {
 		t.Errorf("dry run printed:\n%s%s", stdout.String(), stderr.String())
 	}
+	// The columns: the worker's tries, not the DLQ's receive count; these
+	// three carry no worker attributes, as the redrive policy moves them.
+	if lines := strings.Split(stdout.String(), "\n"); !strings.Contains(lines[0], "TRIES") || strings.Contains(lines[0], "RECEIVES") ||
+		!strings.Contains(lines[1], " - ") || !strings.Contains(lines[1], "moved by the redrive policy") {
+		t.Errorf("dry run table:\n%s", stdout.String())
+	}
 	if d := depth(queueURL); d != "0" {
 		t.Fatalf("a dry run moved messages: queue depth %s", d)
 	}
