@@ -33,6 +33,8 @@ var Secrets = []string{
 	"new-secret-0123456789abcdef012345",                 // internal/receiver rotation test
 	"wrong-secret-that-must-never-be-logged-0123456789", // internal/devstack observability test
 	"bench-secret-0123456789abcdef0123456789",           // internal/metrics benchmark
+	"a-different-secret-value-0123456789",               // infra/hookline okta tests (the wrong hook secret)
+	"00okta-api-token-for-tests",                        // infra/hookline okta tests (Okta API token)
 }
 
 // event is one line of `go test -json` (test2json).
