@@ -3,7 +3,9 @@ package worker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -211,5 +213,33 @@ func TestTooLargeMessageIsParkedWithoutFailureAttributes(t *testing.T) {
 	}
 	if n := MessageSize("ab", map[string]types.MessageAttributeValue{"k": {DataType: aws.String("String"), StringValue: aws.String("vv")}}); n != 2+1+6+2 {
 		t.Fatalf("MessageSize = %d, want body + name + data type + value", n)
+	}
+}
+
+// TestTooLargeParkLogsTheReason: when the failure attributes cannot go with
+// the message, the worker's "parked in the DLQ" line says so and carries the
+// reason and uuid, the only place left for them.
+func TestTooLargeParkLogsTheReason(t *testing.T) {
+	reg := &handlers.Registry{}
+	reg.On("app.bad", func(context.Context, handlers.Event) error { return handlers.Permanent(errors.New("schema mismatch")) }, handlers.Name("bad"))
+	q := &fakeQueue{}
+	var logs bytes.Buffer
+	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Delayer: q, Parker: q}
+	big := eventBody("u-big", "app.bad")
+	big = big[:len(big)-2] + `,"pad":"` + strings.Repeat("x", MaxMessageBytes-len(big)-20) + `"}}`
+	uuid := "u-big"
+	rec := recordN("m-big", big, 1)
+	rec.MessageAttributes = map[string]events.SQSMessageAttribute{"eventUuid": {DataType: "String", StringValue: &uuid}}
+	if resp, _ := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec}}); len(resp.BatchItemFailures) != 0 || len(q.parked) != 1 {
+		t.Fatalf("failures %v, parked %d: want the message parked", resp.BatchItemFailures, len(q.parked))
+	}
+	var line map[string]any
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"parked in the DLQ"`) {
+			json.Unmarshal([]byte(l), &line)
+		}
+	}
+	if line["withoutFailureAttributes"] != true || !strings.Contains(fmt.Sprint(line["reason"]), "schema mismatch") || line["eventUuid"] != "u-big" {
+		t.Fatalf("parked line %v, want withoutFailureAttributes with the reason and uuid", line)
 	}
 }
