@@ -11,7 +11,8 @@ package oktatest
 //   - The hook's authScheme value is write-only: no answer carries it.
 //   - POST .../lifecycle/verify sends the one-time verification request:
 //     a GET to the hook's URI carrying x-okta-verification-challenge and
-//     the auth header, with a 3 s timeout. An answer of 200 with
+//     the auth header, with a 3 s timeout, and one retry after a timeout or
+//     an error answer. An answer of 200 with
 //     {"verification": <challenge>} makes the hook VERIFIED; anything else
 //     is 400 E0000001 with the reason in errorCauses, and the hook stays
 //     UNVERIFIED. A PUT that changes the URI makes the hook UNVERIFIED.
@@ -123,7 +124,8 @@ func (o *Org) Hooks() []Hook {
 	return out
 }
 
-// Verifications is how many verification requests hook id was sent.
+// Verifications is how many verification requests hook id was sent,
+// retries included.
 func (o *Org) Verifications(id string) int {
 	o.hooks.mu.Lock()
 	defer o.hooks.mu.Unlock()
@@ -424,6 +426,12 @@ func (o *Org) verifyHook(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(b)
 	challenge := hex.EncodeToString(b)
 	cause := o.challenge(r.Context(), hook, challenge)
+	if cause != "" {
+		o.hooks.mu.Lock()
+		o.hooks.verifies[id]++
+		o.hooks.mu.Unlock()
+		cause = o.challenge(r.Context(), hook, challenge) // Okta retries once
+	}
 
 	o.hooks.mu.Lock()
 	defer o.hooks.mu.Unlock()
