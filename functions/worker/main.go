@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,14 +11,18 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
+	"github.com/hookline/hookline/internal/eventbus"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
+	"github.com/hookline/hookline/internal/oktaapi"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -36,6 +41,15 @@ type settings struct {
 	// it to the policy.
 	MaxReceiveCount int
 	EventLog        handlers.EventLogFields // what the built-in event log writes
+	// OwnActors are the Okta actor and OAuth client ids whose events reach
+	// no handler (the loop guard).
+	OwnActors []string
+	// EventBus is the EventBridge bus every event is put on; "": no fan-out.
+	EventBus    string
+	EventSource string // the Source of those entries
+	// OktaSecret is the Okta credentials secret handlers' Okta client signs
+	// in with; "": no client.
+	OktaSecret string
 }
 
 // loadSettings reads the worker's settings through getenv, reporting every
@@ -51,6 +65,10 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		LedgerTable:      env.Optional("LEDGER_TABLE", ""),
 		LedgerRetention:  env.Duration("LEDGER_RETENTION", ledger.DefaultRetention),
 		MaxReceiveCount:  env.Count("MAX_RECEIVE_COUNT", 0),
+		OwnActors:        env.List("OWN_ACTOR_IDS"),
+		EventBus:         env.Optional("EVENT_BUS_NAME", ""),
+		EventSource:      env.Optional("EVENT_SOURCE", eventbus.DefaultSource),
+		OktaSecret:       env.Optional("OKTA_CREDENTIALS_SECRET_ID", ""),
 	}
 	fields, err := handlers.ParseEventLogFields(env.Optional("EVENT_LOG_FIELDS", "all"))
 	if err != nil {
@@ -71,16 +89,39 @@ func main() {
 		fail(log, err)
 	}
 
+	services := handlers.Services{Log: log, AWS: cloud.Config()}
+	if s.OktaSecret != "" {
+		// Once per container. A secret that cannot be read or used stops
+		// the start; the events wait in the queue until it is fixed.
+		c := cloud.Service(secretsmanager.ServiceID)
+		sm := secretsmanager.New(secretsmanager.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+		creds, err := oktaapi.LoadCredentials(context.Background(), sm, s.OktaSecret)
+		if err == nil {
+			services.Okta, err = oktaapi.New(creds)
+		}
+		if err != nil {
+			fail(log, err)
+		}
+	}
+
 	registry := &handlers.Registry{}
-	registry.On("*", handlers.EventLogWith(log, s.EventLog), handlers.Name("event-log"))
-	register(registry, log)
+	// A second log line for a redelivered event does no harm: no ledger.
+	registry.On("*", handlers.EventLogWith(log, s.EventLog), handlers.Name("event-log"), handlers.Idempotent())
+	if s.EventBus != "" {
+		c := cloud.Service(eventbridge.ServiceID)
+		eb := eventbridge.New(eventbridge.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+		pub := &eventbus.Publisher{Client: eb, Bus: s.EventBus, Source: s.EventSource}
+		registry.On("*", pub.Handle, handlers.Name("event-bus"))
+		log.Info("EventBridge fan-out on", "eventBus", s.EventBus, "source", s.EventSource)
+	}
+	register(registry, services)
 
 	c := cloud.Service(sqs.ServiceID)
 	queueClient := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
 	q := worker.SQS{Client: queueClient, QueueURL: s.QueueURL, DLQURL: s.DLQURL}
 	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
 	recorder := metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout)
-	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: s.MaxReceiveCount}
+	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: s.MaxReceiveCount, OwnActors: s.OwnActors}
 	if s.DLQURL != "" {
 		w.Parker = q
 	} else {

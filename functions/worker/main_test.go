@@ -13,7 +13,9 @@ func TestBuildsForLambda(t *testing.T) {
 }
 
 func TestLinksOnlyTheServicesItCalls(t *testing.T) {
-	lambdatest.CheckServices(t, "./functions/worker", "dynamodb", "sqs")
+	// EventBridge: the fan-out; Secrets Manager: the Okta credentials
+	// handlers' Okta client signs in with.
+	lambdatest.CheckServices(t, "./functions/worker", "dynamodb", "eventbridge", "secretsmanager", "sqs")
 }
 
 func load(getenv func(string) string) error {

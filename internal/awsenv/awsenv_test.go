@@ -74,3 +74,23 @@ func merge(a, b map[string]string) map[string]string {
 	}
 	return out
 }
+
+// TestConfigForHandlers: the aws.Config handlers get carries the region,
+// the credentials and, against an emulator, its endpoint and HTTP client;
+// on AWS neither, so the SDK's defaults apply.
+func TestConfigForHandlers(t *testing.T) {
+	env := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET"}
+	e, err := fromGetenv(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.Config()
+	creds, _ := cfg.Credentials.Retrieve(context.Background())
+	if cfg.Region != "eu-west-1" || creds.AccessKeyID != "AKID" || cfg.BaseEndpoint != nil || cfg.HTTPClient != nil {
+		t.Fatalf("on AWS: %+v", cfg)
+	}
+	env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:4566"
+	if cfg := e.Config(); aws.ToString(cfg.BaseEndpoint) != "http://127.0.0.1:4566" || cfg.HTTPClient == nil {
+		t.Fatalf("against an emulator: %+v", cfg)
+	}
+}

@@ -94,6 +94,18 @@ func parseDuration(raw string) (time.Duration, error) {
 	return time.ParseDuration(raw)
 }
 
+// List reads a comma-separated list, trimming each item and dropping empty
+// ones; unset or blank is an empty list.
+func (e *Env) List(name string) []string {
+	var out []string
+	for _, item := range strings.Split(e.Optional(name, ""), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
 // Err reports every problem seen so far, or nil.
 func (e *Env) Err() error {
 	if len(e.errs) == 0 {

@@ -79,3 +79,15 @@ func TestEnvReadsThroughGetenv(t *testing.T) {
 		t.Errorf("Getenv saw %v, want QUEUE_URL, TTL", read)
 	}
 }
+
+func TestList(t *testing.T) {
+	env := Env{Getenv: func(name string) string {
+		return map[string]string{"IDS": " 00u1, ,0oa2 ,", "BLANK": "  "}[name]
+	}}
+	if got := env.List("IDS"); strings.Join(got, "|") != "00u1|0oa2" {
+		t.Errorf("List(IDS) = %q", got)
+	}
+	if got := env.List("BLANK"); len(got) != 0 {
+		t.Errorf("List(BLANK) = %q, want none", got)
+	}
+}

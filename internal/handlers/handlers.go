@@ -70,6 +70,14 @@ type Route struct {
 	Handler Handler
 	// Timeout bounds one run; zero means whatever the invocation has left.
 	Timeout time.Duration
+	// Idempotent says running the handler twice on one event does no harm,
+	// so the worker does not claim and complete it in the idempotency
+	// ledger: two DynamoDB writes saved per event, and a duplicate runs it
+	// again.
+	Idempotent bool
+	// SkipActors are Okta actor ids and OAuth client ids whose events the
+	// handler never sees (see SkipActors).
+	SkipActors []string
 }
 
 // Option adjusts a registration.
@@ -81,6 +89,21 @@ func Name(name string) Option { return func(r *Route) { r.Name = name } }
 
 // Timeout bounds each run of the handler.
 func Timeout(d time.Duration) Option { return func(r *Route) { r.Timeout = d } }
+
+// Idempotent marks a handler whose second run on an event does no harm (a
+// log line, a put its consumers dedupe by event uuid): it skips the
+// idempotency ledger, saving its two writes per event.
+func Idempotent() Option { return func(r *Route) { r.Idempotent = true } }
+
+// SkipActors names Okta actor ids (actor.id, such as the admin user an API
+// token acts as, 00u…) and OAuth client ids (client.id, the service app a
+// call was made with, 0oa…) whose events the handler is not run on: the
+// worker logs "skipped: own actor" and counts them. A handler that writes to
+// Okta names its own identity here, so the events its writes cause do not
+// come back to it in a loop.
+func SkipActors(ids ...string) Option {
+	return func(r *Route) { r.SkipActors = append(r.SkipActors, ids...) }
+}
 
 // Registry maps event types to handlers. The zero value is ready to use.
 type Registry struct {

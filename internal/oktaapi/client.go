@@ -66,8 +66,8 @@ func WithWaitNotifier(f func(d time.Duration, reason string)) Option {
 	return func(c *Client) { c.onWait = f }
 }
 
-// WithScope sets the scope a service app asks for: LogsScope (the default)
-// or EventHooksScope.
+// WithScope sets the scope a service app asks for, such as EventHooksScope,
+// instead of the credentials' scopes (default LogsScope).
 func WithScope(scope string) Option { return func(c *Client) { c.scope = scope } }
 
 // New returns a Client for the credentials (see Credentials.Validate).
@@ -76,7 +76,7 @@ func New(creds Credentials, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	org, _ := OrgURL(creds.OrgURL)
-	c := &Client{org: org, http: &http.Client{Timeout: 30 * time.Second}, now: time.Now, sleep: sleepCtx, remaining: -1, scope: LogsScope}
+	c := &Client{org: org, http: &http.Client{Timeout: 30 * time.Second}, now: time.Now, sleep: sleepCtx, remaining: -1, scope: scopesOf(creds)}
 	for _, o := range opts {
 		o(c)
 	}
@@ -414,7 +414,14 @@ func (op operation) error(method, target string, resp *http.Response, body []byt
 		return fmt.Errorf("%w (401%s): check the apiToken, or the service app's clientId and key", ErrUnauthorized, detail)
 	case http.StatusForbidden:
 		if www := resp.Header.Get("WWW-Authenticate"); strings.Contains(www, "insufficient_scope") {
-			return fmt.Errorf("%w to %s (403%s): the access token lacks scope %s: grant it to the service app (Okta API Scopes tab)", ErrForbidden, op.what, detail, op.scope)
+			scope := op.scope
+			// Okta names the scope the endpoint needs: scope="...".
+			if _, rest, ok := strings.Cut(www, `scope="`); ok {
+				if needed, _, ok := strings.Cut(rest, `"`); ok && needed != "" {
+					scope = needed
+				}
+			}
+			return fmt.Errorf("%w to %s (403%s): the access token lacks scope %s: grant it to the service app (Okta API Scopes tab)", ErrForbidden, op.what, detail, scope)
 		}
 		return fmt.Errorf("%w to %s (403%s): the token or service app needs scope %s and %s", ErrForbidden, op.what, detail, op.scope, op.role)
 	case http.StatusNotFound:

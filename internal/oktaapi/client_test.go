@@ -24,12 +24,11 @@ import (
 
 func rsaPEM(t *testing.T) (*rsa.PrivateKey, string) {
 	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, p, err := oktatest.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	return k, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	return k, p
 }
 
 func ecPEM(t *testing.T) (*ecdsa.PrivateKey, string) {

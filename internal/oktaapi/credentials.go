@@ -54,6 +54,10 @@ type Credentials struct {
 	ClientID   string `json:"clientId,omitempty"`
 	PrivateKey string `json:"privateKey,omitempty"`
 	KeyID      string `json:"keyId,omitempty"`
+	// Scopes are the OAuth scopes a service app asks for, space-separated;
+	// empty means LogsScope. A worker handler that writes to Okta needs
+	// its scopes here too, such as "okta.logs.read okta.users.manage".
+	Scopes string `json:"scopes,omitempty"`
 }
 
 // ParseCredentials reads and checks the secret's document. The error never

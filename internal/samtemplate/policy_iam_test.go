@@ -56,6 +56,12 @@ func TestPolicyIAM(t *testing.T) {
 			want: `wildcard action "dynamodb:*"`},
 		{name: "worker ledger on any table", edit: func(t *Template) { statements(t, workerID)[3].(map[string]any)["Resource"] = "*" },
 			want: "dynamodb:getitem on *"},
+		{name: "worker puts events on any bus", old: "event-bus/${EventBusName}", new: "event-bus/*",
+			want: "events:putevents on map[Fn::Sub:arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/*]"},
+		{name: "worker puts events on another bus", old: "event-bus/${EventBusName}", new: "event-bus/default",
+			want: "events:putevents on"},
+		{name: "worker reads any secret", old: "                  Action: secretsmanager:GetSecretValue\n                  Resource: !Ref OktaCredentialsSecretArn",
+			new: "                  Action: secretsmanager:GetSecretValue\n                  Resource: !Ref HookSecret", want: "secretsmanager:getsecretvalue on"},
 		{name: "worker with a managed policy", edit: func(t *Template) {
 			props(t, "WorkerRole")["ManagedPolicyArns"] = []any{"AmazonDynamoDBFullAccess"}
 		}, want: `WorkerRole.ManagedPolicyArns: managed policy "AmazonDynamoDBFullAccess"`},
@@ -135,7 +141,7 @@ func roleStatements(t *Template, role string, p *problems) (stmts []statement, m
 	}
 	for i, pol := range asList(props["Policies"]) {
 		doc, _ := pol.(map[string]any)["PolicyDocument"].(map[string]any)
-		for j, s := range asList(doc["Statement"]) {
+		for j, s := range conditionalStatements(asList(doc["Statement"])) {
 			sm, _ := s.(map[string]any)
 			st := statement{at: fmt.Sprintf("Resources.%s.Policies[%d].Statement[%d]", role, i, j)}
 			st.effect, _ = sm["Effect"].(string)
@@ -154,6 +160,35 @@ func roleStatements(t *Template, role string, p *problems) (stmts []statement, m
 		}
 	}
 	return stmts, managed
+}
+
+// conditionalStatements replaces each !If [condition, statement, other]
+// by its branches, so a statement granted only under a condition is checked
+// like the others; a branch of !Ref AWS::NoValue grants nothing.
+func conditionalStatements(stmts []any) []any {
+	var out []any
+	for _, s := range stmts {
+		fn, arg, ok := Intrinsic(s)
+		if !ok || fn != "Fn::If" {
+			out = append(out, s)
+			continue
+		}
+		branches := asList(arg)
+		for _, b := range branches[min(1, len(branches)):] {
+			if !isRef(b, "AWS::NoValue") {
+				out = append(out, conditionalStatements([]any{b})...)
+			}
+		}
+	}
+	return out
+}
+
+// isBusArn: a !Sub of the ARN of the bus named by the EventBusName
+// parameter, in this stack's partition, region and account.
+func isBusArn(v any) bool {
+	fn, arg, ok := Intrinsic(v)
+	s, _ := arg.(string)
+	return ok && fn == "Fn::Sub" && s == "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
 }
 
 func asList(v any) []any {
@@ -264,7 +299,8 @@ func checkReconcilerPolicies(t *Template) problems {
 
 // checkWorkerPolicies: the worker writes its log group, consumes the events
 // queue (Lambda's event source polls with the function's role) and backs
-// off on it, parks in the DLQ, and claims in the ledger.
+// off on it, parks in the DLQ, claims in the ledger, and, when configured,
+// puts events on the fan-out bus and reads the Okta credentials secret.
 func checkWorkerPolicies(t *Template) problems {
 	logs := onOwnLogGroup(t, workerID)
 	queue := func(r any) bool { return isGetAtt(r, queueID, "Arn") }
@@ -278,6 +314,10 @@ func checkWorkerPolicies(t *Template) problems {
 		"sqs:sendmessage":             func(r any) bool { return isGetAtt(r, dlqID, "Arn") },
 		"dynamodb:getitem":            func(r any) bool { return isGetAtt(r, "LedgerTable", "Arn") },
 		"dynamodb:updateitem":         func(r any) bool { return isGetAtt(r, "LedgerTable", "Arn") },
+		// With EventBusName: the fan-out, on that bus only.
+		"events:putevents": isBusArn,
+		// With OktaCredentialsSecretArn: handlers' Okta client.
+		"secretsmanager:getsecretvalue": func(r any) bool { return isRef(r, "OktaCredentialsSecretArn") },
 	})
 }
 

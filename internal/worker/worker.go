@@ -75,6 +75,11 @@ type Worker struct {
 	// A record that fails on that receive is parked (with its reason)
 	// instead of being left to the policy; zero turns that off.
 	MaxReceiveCount int
+	// OwnActors are Okta actor ids and OAuth client ids whose events no
+	// handler runs on (the loop guard for every handler; a handler adds its
+	// own with handlers.SkipActors). Each skip is logged as "skipped: own
+	// actor" and counted in the batch line.
+	OwnActors []string
 
 	// SafetyMargin is kept from the invocation deadline for the ledger and
 	// queue calls after a handler; default DefaultSafetyMargin, or a quarter
@@ -126,6 +131,7 @@ type outcome struct {
 	ran        int       // handlers run
 	duplicates int       // handlers skipped as already completed
 	inProgress int       // handlers skipped as running elsewhere
+	ownActor   int       // handlers skipped: the event is their own actor's
 	maxDelay   bool      // a permanent failure with nowhere to park it
 	published  time.Time // Okta's published time, for the end-to-end lag
 	// lastReceive: a transient failure on the last receive, parked so its
@@ -160,11 +166,12 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 	// An empty list, not null: clearer in logs and rie output; Lambda takes both.
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	var delays []Delay
-	var ran, duplicates, inProgress int
+	var ran, duplicates, inProgress, ownActor int
 	for i, o := range outcomes {
 		ran += o.ran
 		duplicates += o.duplicates
 		inProgress += o.inProgress
+		ownActor += o.ownActor
 		if o.verdict != retry {
 			continue
 		}
@@ -184,7 +191,7 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 		}
 	}
 	w.Log.InfoContext(ctx, "batch handled", "records", len(batch.Records), "failed", len(resp.BatchItemFailures),
-		"parked", parked, "handlersRun", ran, "duplicatesSkipped", duplicates, "inProgressElsewhere", inProgress,
+		"parked", parked, "handlersRun", ran, "duplicatesSkipped", duplicates, "inProgressElsewhere", inProgress, "ownActorSkipped", ownActor,
 		"durationMs", time.Since(start).Milliseconds(), requestID(ctx))
 	w.record(ctx, outcomes, parked, len(resp.BatchItemFailures), duplicates)
 	return resp, nil
@@ -281,8 +288,14 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 	}
 	o := outcome{published: ev.Published}
 	var transient, permanent []error
+	who := actorOf(ev.Raw)
 	for _, route := range routes {
 		hlog := log.With("handler", route.Name)
+		if id, own := w.ownActor(route, who); own {
+			hlog.InfoContext(ctx, "skipped: own actor", "actorOrClientId", id)
+			o.ownActor++
+			continue
+		}
 		err := w.runOnce(ctx, hlog, route, ev, &o)
 		switch {
 		case err == nil:
@@ -327,7 +340,8 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 	}
 	key := ledger.Key{EventUUID: ev.UUID, Handler: route.Name}
 	owner := ev.MessageID + "/" + strconv.FormatUint(rand.Uint64(), 36)
-	if w.Ledger != nil {
+	useLedger := w.Ledger != nil && !route.Idempotent
+	if useLedger {
 		lease := DefaultLease
 		if timeout > 0 {
 			lease = timeout + w.leaseMargin()
@@ -367,7 +381,7 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 		log.ErrorContext(ctx, "handler failed", "error", err.Error(),
 			"permanent", handlers.IsPermanent(err), "receiveCount", ev.ReceiveCount)
 	}
-	if w.Ledger == nil {
+	if !useLedger {
 		return err
 	}
 	// The handler's own timeout may have expired; the ledger still gets

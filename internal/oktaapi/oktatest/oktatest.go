@@ -68,17 +68,22 @@ type Org struct {
 	apps          map[string]app
 	tokens        map[string]string // access token -> scopes
 	boundTo       map[string]string // DPoP-bound access token -> its key
-	secret        string            // makes after cursors opaque
+	tokenClients  map[string]string // access token -> the service app's client id
+	// tokenOwner is the user the API token acts as (in Okta, the admin who
+	// created it): writes record it as their actor.
+	tokenOwner string
+	secret     string // makes after cursors opaque
 
 	// rate limiting of /api/v1/logs
-	limit     int
-	window    time.Duration
-	winStart  time.Time
-	used      int
-	fail429   map[int]bool // request numbers (1-based) answered 429
-	logsCalls int
-	tokenCall int
-	now       func() time.Time
+	limit      int
+	window     time.Duration
+	winStart   time.Time
+	used       int
+	fail429    map[int]bool // request numbers (1-based) answered 429
+	logsCalls  int
+	writeCalls int
+	tokenCall  int
+	now        func() time.Time
 }
 
 type stored struct {
@@ -96,7 +101,7 @@ type app struct {
 
 // Start starts an org on a loopback port, closed in cleanup.
 func Start(cleanup func(func())) *Org {
-	o := &Org{apps: map[string]app{}, tokens: map[string]string{}, boundTo: map[string]string{}, fail429: map[int]bool{}, limit: 600, window: time.Minute, now: time.Now}
+	o := &Org{apps: map[string]app{}, tokens: map[string]string{}, boundTo: map[string]string{}, tokenClients: map[string]string{}, tokenOwner: "00utokenowner", fail429: map[int]bool{}, limit: 600, window: time.Minute, now: time.Now}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	o.secret = hex.EncodeToString(b)
@@ -105,6 +110,7 @@ func Start(cleanup func(func())) *Org {
 	mux.HandleFunc("POST /oauth2/v1/token", o.token)
 	o.hooks = newHooks()
 	o.routeHooks(mux)
+	o.routeManagement(mux)
 	mux.HandleFunc("POST /api/v1/logs", o.store)
 	o.srv = httptest.NewServer(mux)
 	o.URL = o.srv.URL
@@ -466,6 +472,7 @@ func (o *Org) token(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(b)
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	o.tokens[tok] = f.Get("scope")
+	o.tokenClients[tok] = clientID
 	tokenType := "Bearer"
 	if jkt != "" {
 		o.boundTo[tok] = jkt

@@ -1,0 +1,27 @@
+package handlers
+
+import (
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/hookline/hookline/internal/oktaapi"
+)
+
+// Services is what handlers call out with, built once per container by the
+// worker before it registers any handler, and shared by every event.
+type Services struct {
+	// Log is the worker's JSON logger.
+	Log *slog.Logger
+	// AWS is the function's AWS configuration (region, the execution role's
+	// credentials, and the endpoint and HTTP client when pointed at an
+	// emulator): build SDK clients from it once, in register, with the
+	// service's NewFromConfig, e.g. sns.NewFromConfig(s.AWS). The service
+	// package must also be allowed in WorkerRole.
+	AWS aws.Config
+	// Okta is an Okta API client signed in with the Okta credentials secret
+	// (OKTA_CREDENTIALS_SECRET_ID, the template's OktaCredentialsSecretArn),
+	// or nil when none is configured. Client.Call reaches any management
+	// endpoint; a service app asks for the secret's scopes.
+	Okta *oktaapi.Client
+}
