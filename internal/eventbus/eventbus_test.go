@@ -75,7 +75,7 @@ func TestConcurrentEventsShareRequestsWithinLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &recorder{}
-			p := &eventbus.Publisher{Client: r, Bus: "okta", Linger: 50 * time.Millisecond}
+			p := &eventbus.Publisher{Client: r, Bus: "okta", Linger: 500 * time.Millisecond}
 			var evs []handlers.Event
 			for i := range tc.n {
 				evs = append(evs, event(fmt.Sprintf("u%d", i), "user.session.start", tc.pad))
@@ -124,7 +124,7 @@ func TestEntryFieldsAreTheOktaEvent(t *testing.T) {
 // handler call with ErrEntryFailed (a retry), the others succeed.
 func TestFailedEntryFailsOnlyItsEvent(t *testing.T) {
 	r := &recorder{failMarker: `"uuid":"u3"`}
-	p := &eventbus.Publisher{Client: r, Bus: "okta", Linger: 50 * time.Millisecond}
+	p := &eventbus.Publisher{Client: r, Bus: "okta", Linger: 500 * time.Millisecond}
 	var evs []handlers.Event
 	for i := range 5 {
 		evs = append(evs, event(fmt.Sprintf("u%d", i), "user.session.start", 10))

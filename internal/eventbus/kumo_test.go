@@ -116,7 +116,9 @@ func sqsRecord(id string, receives int, raw json.RawMessage) events.SQSMessage {
 // the ledger keeps each event once.
 func TestEventsReachTheBusAndRulesMatchByDetailType(t *testing.T) {
 	b := newBusStack(t)
-	pub := &eventbus.Publisher{Client: b.eb, Bus: "okta"}
+	// A long linger: under a loaded test machine 10 ms may pass before all
+	// ten records reach the handler, which would only cost a request more.
+	pub := &eventbus.Publisher{Client: b.eb, Bus: "okta", Linger: 500 * time.Millisecond}
 	reg := &handlers.Registry{}
 	reg.On("*", pub.Handle, handlers.Name("event-bus"))
 	w := &worker.Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: b.ledger}
