@@ -78,10 +78,10 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 
 // startStack starts the dev stack as `hookline dev` does, with worker as
 // the worker's bootstrap ("" for the real one).
-func startStack(t *testing.T, worker string, ov devstack.Overrides) (*devstack.Stack, *logs) {
+func startStack(t *testing.T, worker string, ov devstack.Overrides, env ...string) (*devstack.Stack, *logs) {
 	t.Helper()
 	l := &logs{}
-	opts := devstacktest.Options{Run: []string{"receiver", "worker"}, Overrides: ov, OnLine: l.line}
+	opts := devstacktest.Options{Run: []string{"receiver", "worker"}, Overrides: ov, OnLine: l.line, Env: env}
 	if worker != "" {
 		opts.Bootstraps = map[string]string{"worker": worker}
 	}

@@ -83,13 +83,18 @@ func TestWorkerBootstrapSettings(t *testing.T) {
 	s := newStack(t, 30)
 
 	t.Run("template environment: ledger on, retention from the template, all event log fields", func(t *testing.T) {
-		lines := workerLines(t, s, "LOG_LEVEL=info")
+		// With the EventBridge fan-out on: its handler goes through the
+		// ledger, the event log (idempotent) does not.
+		lines := workerLines(t, s, "LOG_LEVEL=info", "EVENT_BUS_NAME=okta-events")
 		on := find(lines, "idempotency ledger on")
 		if on == nil || on["retentionDays"] != 120.0 {
 			t.Fatalf("ledger line %v, want on with 120 days", on)
 		}
-		if count(lines, "okta event") != 1 || count(lines, "duplicate skipped") != 1 {
-			t.Fatalf("event logged %d times, duplicates skipped %d: want 1 and 1", count(lines, "okta event"), count(lines, "duplicate skipped"))
+		if fanout := find(lines, "EventBridge fan-out on"); fanout == nil || fanout["eventBus"] != "okta-events" || fanout["source"] != "hookline.okta" {
+			t.Fatalf("fan-out line %v", fanout)
+		}
+		if count(lines, "okta event") != 2 || count(lines, "duplicate skipped") != 1 || find(lines, "duplicate skipped")["handler"] != "event-bus" {
+			t.Fatalf("event logged %d times, duplicates skipped %d: want 2 (the event log needs no ledger) and 1 (event-bus)", count(lines, "okta event"), count(lines, "duplicate skipped"))
 		}
 		ev := find(lines, "okta event")
 		for _, k := range []string{"published", "actor", "outcome", "displayMessage", "deliveryId"} {
@@ -105,15 +110,21 @@ func TestWorkerBootstrapSettings(t *testing.T) {
 		}
 	})
 	t.Run("no LEDGER_TABLE: ledger off, a duplicate runs again", func(t *testing.T) {
-		lines := workerLines(t, s, "LOG_LEVEL=info", "LEDGER_TABLE=", "DLQ_URL=")
+		lines := workerLines(t, s, "LOG_LEVEL=info", "LEDGER_TABLE=", "DLQ_URL=", "EVENT_BUS_NAME=okta-events")
 		if find(lines, "idempotency ledger off: LEDGER_TABLE is not set, duplicates run handlers again") == nil {
 			t.Fatal("no ledger-off warning")
 		}
 		if find(lines, "DLQ_URL is not set: permanent failures are retried with the maximum delay until the redrive policy moves them") == nil {
 			t.Fatal("no DLQ_URL warning")
 		}
-		if count(lines, "okta event") != 2 || count(lines, "duplicate skipped") != 0 {
-			t.Fatalf("event logged %d times, duplicates skipped %d: want 2 and 0", count(lines, "okta event"), count(lines, "duplicate skipped"))
+		busRuns := 0
+		for _, l := range lines {
+			if l["msg"] == "handler ran" && l["handler"] == "event-bus" && l["result"] == "ok" {
+				busRuns++
+			}
+		}
+		if count(lines, "okta event") != 2 || count(lines, "duplicate skipped") != 0 || busRuns != 2 {
+			t.Fatalf("event logged %d times, event-bus ran %d times, duplicates skipped %d: want 2, 2 and 0", count(lines, "okta event"), busRuns, count(lines, "duplicate skipped"))
 		}
 	})
 	t.Run("EVENT_LOG_FIELDS=none", func(t *testing.T) {

@@ -207,7 +207,9 @@ func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed,
 	handled := len(outcomes) - parked - failed
 	now := time.Now()
 	for _, o := range outcomes {
-		if o.verdict == done && o.reason == "" && o.ran > 0 && !o.published.IsZero() {
+		// An idempotent handler runs on a duplicate too: a record on which
+		// the ledger skipped a handler is a redelivery either way.
+		if o.verdict == done && o.reason == "" && o.ran > 0 && o.duplicates == 0 && !o.published.IsZero() {
 			w.Metrics.Add(metrics.EndToEndLag, float64(max(0, now.Sub(o.published).Milliseconds())))
 		}
 	}
