@@ -4,17 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/eventbus"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 )
@@ -38,8 +43,11 @@ func (c *countingDDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInp
 // BenchmarkWorker runs batches of 10 real envelopes through a kumo queue:
 // receive, the worker (one handler), delete. Each op is one batch; the
 // events/s metric is the throughput, ddb-req/event the ledger's cost.
+// EventBridge runs the worker's built-in handlers instead, the event log
+// (no ledger) and the fan-out to a bus on the same kumo (ledger on), and
+// reports putevents-req/event.
 func BenchmarkWorker(b *testing.B) {
-	for _, mode := range []string{"LedgerOff", "LedgerOn", "LedgerOnDuplicates"} {
+	for _, mode := range []string{"LedgerOff", "LedgerOn", "LedgerOnDuplicates", "EventBridge"} {
 		b.Run(mode, func(b *testing.B) { benchWorker(b, mode) })
 	}
 }
@@ -48,7 +56,14 @@ func benchWorker(b *testing.B, mode string) {
 	s := newStack(b, 30)
 	s.wait = 0
 	reg := &handlers.Registry{}
-	reg.On("*", func(context.Context, handlers.Event) error { return nil }, handlers.Name("noop"))
+	var pub *eventbus.Publisher
+	if mode == "EventBridge" {
+		pub = &eventbus.Publisher{Client: newEventBridge(b, s), Bus: "okta-bench"}
+		reg.On("*", handlers.EventLog(slog.New(slog.DiscardHandler)), handlers.Name("event-log"), handlers.Idempotent())
+		reg.On("*", pub.Handle, handlers.Name("event-bus"))
+	} else {
+		reg.On("*", func(context.Context, handlers.Event) error { return nil }, handlers.Name("noop"))
+	}
 	w := s.worker(reg, nil)
 	counter := &countingDDB{DynamoDBAPI: s.ledger.Client}
 	s.ledger.Client = counter
@@ -111,4 +126,24 @@ func benchWorker(b *testing.B, mode string) {
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(counter.n.Load())/float64(events), "ddb-req/event")
+	if pub != nil {
+		b.ReportMetric(float64(pub.Requests())/float64(events), "putevents-req/event")
+	}
+}
+
+// newEventBridge is an EventBridge client on the stack's kumo, with the bus
+// okta-bench created.
+func newEventBridge(b *testing.B, s *stack) *eventbridge.Client {
+	c := awsenv.Env{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Getenv: func(k string) string {
+			if k == "AWS_ENDPOINT_URL" {
+				return s.k.Clients.Endpoint
+			}
+			return ""
+		}}.Service(eventbridge.ServiceID)
+	eb := eventbridge.New(eventbridge.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+	if _, err := eb.CreateEventBus(context.Background(), &eventbridge.CreateEventBusInput{Name: aws.String("okta-bench")}); err != nil {
+		b.Fatal(err)
+	}
+	return eb
 }
