@@ -62,8 +62,19 @@ func EventLog(log *slog.Logger) Handler { return EventLogWith(log, AllEventLogFi
 // EventLogWith is EventLog writing only the chosen fields.
 func EventLogWith(log *slog.Logger, fields EventLogFields) Handler {
 	return func(ctx context.Context, ev Event) error {
-		var le okta.LogEvent
-		// A LogEvent with odd field types is still logged with what we know.
+		// Only the logged fields, not the whole okta.LogEvent (its maps
+		// cost allocations on every event). A LogEvent with odd field
+		// types is still logged with what we know.
+		var le struct {
+			Published      string `json:"published"`
+			DisplayMessage string `json:"displayMessage"`
+			Actor          struct {
+				AlternateID string `json:"alternateId"`
+			} `json:"actor"`
+			Outcome struct {
+				Result okta.Result `json:"result"`
+			} `json:"outcome"`
+		}
 		_ = ev.Decode(&le)
 		l := log
 		if lc, ok := lambdacontext.FromContext(ctx); ok {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hookline/hookline/internal/okta"
 )
 
 // Event is one Okta System Log event, as a handler receives it.
@@ -32,7 +34,17 @@ type Event struct {
 	ReceiveCount int       // SQS ApproximateReceiveCount: 1 on the first try
 }
 
-// Decode unmarshals the raw event into v, such as an *okta.LogEvent.
+// LogEvent returns the event's typed fields, read leniently
+// (okta.ParseLogEvent): a field whose value is of a type Okta does not
+// document is left zero, the rest is read, and nothing fails. Raw stays the
+// event as Okta sent it.
+func (e Event) LogEvent() okta.LogEvent {
+	le, _ := okta.ParseLogEvent(e.Raw)
+	return le
+}
+
+// Decode unmarshals the raw event into v, such as your own struct. Unlike
+// LogEvent it fails on a value of an unexpected type.
 func (e Event) Decode(v any) error {
 	return json.Unmarshal(e.Raw, v)
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+
+	"github.com/hookline/hookline/internal/okta"
 )
 
 func TestMatch(t *testing.T) {
@@ -88,5 +90,16 @@ func TestEventLog(t *testing.T) {
 		if line[k] != v {
 			t.Errorf("%s = %v, want %q", k, line[k], v)
 		}
+	}
+}
+
+// TestLogEventIsLenientAndKeepsRaw: a handler reading the typed fields of
+// an event with an odd field gets the rest, and Raw as sent.
+func TestLogEventIsLenientAndKeepsRaw(t *testing.T) {
+	raw := json.RawMessage(`{"uuid":"u1","eventType":"user.lifecycle.deactivate","actor":{"id":7},"target":[{"id":"00u2","type":"User"}],"outcome":{"result":"Success"}}`)
+	ev := Event{UUID: "u1", Raw: raw}
+	le := ev.LogEvent()
+	if le.UUID != "u1" || len(le.TargetsOfType(okta.TypeUser)) != 1 || !le.Outcome.Result.Is(okta.ResultSuccess) || le.Actor.ID != "" || !bytes.Equal(le.Raw, raw) || !bytes.Equal(ev.Raw, raw) {
+		t.Fatalf("%+v", le)
 	}
 }

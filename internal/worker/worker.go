@@ -290,9 +290,12 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 	}
 	o := outcome{published: ev.Published}
 	var transient, permanent []error
-	who := actorOf(ev.Raw)
+	var who *who // read once, only when a guard is set
 	for _, route := range routes {
 		hlog := log.With("handler", route.Name)
+		if who == nil && (len(w.OwnActors) > 0 || len(route.SkipActors) > 0) {
+			who = actorOf(ev.Raw)
+		}
 		if id, own := w.ownActor(route, who); own {
 			hlog.InfoContext(ctx, "skipped: own actor", "actorOrClientId", id)
 			o.ownActor++
