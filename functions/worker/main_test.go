@@ -40,6 +40,14 @@ func TestLoadSettings(t *testing.T) {
 	if s.QueueURL != "q" || s.DLQURL != "d" || s.LedgerTable != "ledger" || s.LedgerRetention != 100*24*time.Hour || s.LogLevel != "info" || s.MaxReceiveCount != 5 {
 		t.Errorf("settings = %+v", s)
 	}
+	if len(s.OwnActors) != 0 || s.EventBus != "" || s.EventSource != "hookline.okta" || s.OktaSecret != "" {
+		t.Errorf("defaults: loop guard, fan-out and Okta client off, got %+v", s)
+	}
+	env = map[string]string{"QUEUE_URL": "q", "OWN_ACTOR_IDS": "00u1, 0oa2", "EVENT_BUS_NAME": "okta-events", "EVENT_SOURCE": "acme.okta", "OKTA_CREDENTIALS_SECRET_ID": "arn:secret"}
+	s, err = loadSettings(func(k string) string { return env[k] })
+	if err != nil || strings.Join(s.OwnActors, "|") != "00u1|0oa2" || s.EventBus != "okta-events" || s.EventSource != "acme.okta" || s.OktaSecret != "arn:secret" {
+		t.Errorf("settings = %+v %v", s, err)
+	}
 	env = map[string]string{"LEDGER_RETENTION": "forever"}
 	_, err = loadSettings(func(k string) string { return env[k] })
 	for _, name := range []string{"QUEUE_URL", "LEDGER_RETENTION"} {

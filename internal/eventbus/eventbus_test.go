@@ -5,17 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
+	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/eventbus"
 	"github.com/hookline/hookline/internal/handlers"
+	"github.com/hookline/hookline/internal/worker"
 )
 
 // recorder is a logic fake of PutEvents: it keeps each request's entries
@@ -151,5 +155,42 @@ func TestTooLargeEventIsParkedWithItsReason(t *testing.T) {
 	}
 	if len(r.requests) != 0 {
 		t.Fatal("a too large event was sent")
+	}
+}
+
+// parker keeps what the worker parks.
+type parker struct{ parked []worker.Parked }
+
+func (p *parker) Park(_ context.Context, ps []worker.Parked) []error {
+	p.parked = append(p.parked, ps...)
+	return make([]error, len(ps))
+}
+
+// TestTooLargeEventParkedWithTheREADMEsReason: through the worker, an
+// event too large for EventBridge is parked at once with the failureReason
+// the README shows, and its batch-mate is put.
+func TestTooLargeEventParkedWithTheREADMEsReason(t *testing.T) {
+	r := &recorder{}
+	pub := &eventbus.Publisher{Client: r, Bus: "okta"}
+	reg := &handlers.Registry{}
+	reg.On("*", pub.Handle, handlers.Name("event-bus"))
+	pk := &parker{}
+	w := &worker.Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Parker: pk}
+	rec := func(id string, ev handlers.Event) events.SQSMessage {
+		return events.SQSMessage{MessageId: id, Body: string(envelope.Encode("d", "src", time.Now(), ev.Raw)), Attributes: map[string]string{"ApproximateReceiveCount": "1"}}
+	}
+	resp, err := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
+		rec("big", event("u-big", "user.session.start", eventbus.MaxRequestBytes)),
+		rec("small", event("u-small", "user.session.start", 10)),
+	}})
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("%+v %v", resp, err)
+	}
+	if len(pk.parked) != 1 || pk.parked[0].Record.MessageId != "big" || pk.parked[0].Handler != "event-bus" ||
+		!strings.HasPrefix(pk.parked[0].Reason, "event-bus: permanent: event too large for EventBridge: its entry is ") {
+		t.Fatalf("parked %+v", pk.parked)
+	}
+	if len(r.requests) != 1 || len(r.requests[0]) != 1 || !strings.Contains(aws.ToString(r.requests[0][0].Detail), "u-small") {
+		t.Fatalf("put %v", r.requests)
 	}
 }
