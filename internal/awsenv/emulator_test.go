@@ -80,3 +80,24 @@ func TestLargeReceivesFromKumo(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigReachesKumo: a client a handler builds from Services.AWS (the
+// environment's Config) with a service's NewFromConfig talks to the
+// emulator the environment names, as the worker's own clients do.
+func TestConfigReachesKumo(t *testing.T) {
+	s := devstacktest.Start(t, devstacktest.Options{})
+	devstacktest.Setenv(t, s)
+	env, err := awsenv.FromEnvironment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := sqs.NewFromConfig(env.Config())
+	out, err := client.GetQueueUrl(context.Background(), &sqs.GetQueueUrlInput{QueueName: aws.String("hookline-EventsQueue")})
+	if err != nil {
+		names, _ := client.ListQueues(context.Background(), &sqs.ListQueuesInput{})
+		t.Fatalf("%v (queues: %v)", err, names)
+	}
+	if !strings.HasSuffix(aws.ToString(out.QueueUrl), "/hookline-EventsQueue") {
+		t.Fatalf("queue URL %s", aws.ToString(out.QueueUrl))
+	}
+}

@@ -133,6 +133,15 @@ func TestWorkerBootstrapSettings(t *testing.T) {
 			t.Fatalf("event log line %v, want eventUuid without actor, displayMessage, published", ev)
 		}
 	})
+	t.Run("OWN_ACTOR_IDS: the loop guard skips every handler on the event's actor", func(t *testing.T) {
+		lines := workerLines(t, s, "LOG_LEVEL=info", "OWN_ACTOR_IDS=0oa-other, 00u1devstacktest", "EVENT_BUS_NAME=okta-events")
+		if count(lines, "okta event") != 0 || count(lines, "skipped: own actor") != 4 || find(lines, "skipped: own actor")["actorOrClientId"] != "00u1devstacktest" {
+			t.Fatalf("event logged %d times, %d skip lines: want 0 and 4 (event-log and event-bus, two invocations)", count(lines, "okta event"), count(lines, "skipped: own actor"))
+		}
+		if b := find(lines, "batch handled"); b == nil || b["ownActorSkipped"] != 2.0 {
+			t.Fatalf("batch line %v, want ownActorSkipped 2", b)
+		}
+	})
 	t.Run("LOG_LEVEL=warn: warnings only", func(t *testing.T) {
 		lines := workerLines(t, s, "LOG_LEVEL=warn", "LEDGER_TABLE=")
 		for _, l := range lines {
