@@ -43,3 +43,20 @@ func TestBootstrapRefusesToStartWithoutConfig(t *testing.T) {
 		})
 	}
 }
+
+// The worker with an Okta credentials secret it cannot read stops at init
+// saying which secret, as the README promises, instead of running handlers
+// without their Okta client.
+func TestWorkerRefusesToStartWithoutItsOktaSecret(t *testing.T) {
+	s := devstacktest.Start(t, devstacktest.Options{})
+	cmd := exec.Command(devstacktest.Bootstrap(t, "worker"))
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "QUEUE_URL=" + s.QueueURL("EventsQueue"), "OKTA_CREDENTIALS_SECRET_ID=no-such-secret"}, s.Kumo.AWSEnv()...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("want exit status 1, got %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), `"msg":"worker cannot start"`) || !strings.Contains(string(out), "okta credentials") || !strings.Contains(string(out), "no-such-secret") {
+		t.Fatalf("the error does not name the secret: %s", out)
+	}
+}
