@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Receiver, worker and reconciler binary sizes for linux/arm64, built exactly as the
 # template builds them, next to a hello-world aws-lambda-go function.
-# Goal: receiver <= 1.5x hello-world (the script fails above it).
+# The receiver must stay within 1.5x a hello-world binary: the script fails above it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$(mktemp -d)

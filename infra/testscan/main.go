@@ -59,6 +59,7 @@ func scan(r io.Reader, w io.Writer, secrets []string) error {
 	outputs := map[string][]string{} // package/test → its output lines
 	var failed, leaks []string
 	packages := 0
+	var passedTests, failedTests, skippedTests int
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
@@ -77,6 +78,7 @@ func scan(r io.Reader, w io.Writer, secrets []string) error {
 			leaks = append(leaks, find(ev.Output, key, secrets)...)
 		case "fail", "build-fail":
 			if ev.Test != "" {
+				failedTests++
 				failed = append(failed, key)
 				fmt.Fprint(w, redact(strings.Join(outputs[key], ""), secrets))
 			} else {
@@ -90,6 +92,12 @@ func scan(r io.Reader, w io.Writer, secrets []string) error {
 			}
 			delete(outputs, key)
 		case "pass", "skip":
+			switch {
+			case ev.Test != "" && ev.Action == "pass":
+				passedTests++
+			case ev.Test != "":
+				skippedTests++
+			}
 			if ev.Test == "" {
 				packages++
 				status := "ok  "
@@ -104,6 +112,9 @@ func scan(r io.Reader, w io.Writer, secrets []string) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
+	// The closing line says what ran, so a run that executed no test is
+	// visible as such (subtests count one each).
+	fmt.Fprintf(w, "tests: %d passed, %d failed, %d skipped\n", passedTests, failedTests, skippedTests)
 	var problems []string
 	if packages == 0 {
 		problems = append(problems, "no package reported a result")

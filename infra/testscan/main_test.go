@@ -50,3 +50,19 @@ func TestScanPassesCleanRunAndFailsFailuresAndLeaks(t *testing.T) {
 		})
 	}
 }
+
+func TestScanClosesWithTheCountOfTestsRun(t *testing.T) {
+	in := run(
+		event{Action: "pass", Package: "p", Test: "TestA"},
+		event{Action: "pass", Package: "p", Test: "TestA/sub"},
+		event{Action: "skip", Package: "p", Test: "TestB"},
+		event{Action: "fail", Package: "p", Test: "TestC"},
+		event{Action: "fail", Package: "p"},
+	)
+	var out bytes.Buffer
+	_ = scan(strings.NewReader(in), &out, nil)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if got, want := lines[len(lines)-1], "tests: 2 passed, 1 failed, 1 skipped"; got != want {
+		t.Errorf("last line = %q, want %q", got, want)
+	}
+}
