@@ -83,7 +83,7 @@ func main() {
 
 	sm := cloud.Service(secretsmanager.ServiceID)
 	secrets := secretsmanager.New(secretsmanager.Options{Region: sm.Region, Credentials: sm.Credentials, BaseEndpoint: sm.BaseEndpoint, HTTPClient: sm.HTTPClient})
-	verifier := auth.NewVerifier(auth.SecretsManager{Client: secrets, SecretID: s.SecretID}, s.SecretTTL)
+	verifier := auth.NewVerifier(auth.SecretsManager{Client: secrets, SecretID: s.SecretID}, auth.Settings{TTL: s.SecretTTL})
 	// Bounded by the verifier's fetch timeout: under aws-lambda-rie (and so
 	// sam local) init counts against the function's timeout.
 	if err := verifier.Refresh(context.Background()); err != nil {
@@ -102,13 +102,11 @@ func main() {
 			}
 		})
 	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.QueueURL}, Budget: s.PublishBudget}
-	var opts []receiver.Option
 	if s.LedgerTable != "" {
 		// Marks the events the hook brought, so the reconciler skips them.
-		marks := &ledger.Deliveries{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
-		opts = append(opts, receiver.WithDeliveryMarks(marks, 0))
+		s.Receiver.Marks = &ledger.Deliveries{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
 	}
-	h := receiver.New(s.Receiver, verifier, publisher, log, opts...)
+	h := receiver.New(s.Receiver, verifier, publisher, log)
 	lambda.Start(h.Handle)
 }
 

@@ -97,7 +97,7 @@ func main() {
 		sm := secretsmanager.New(secretsmanager.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
 		creds, err := oktaapi.LoadCredentials(context.Background(), sm, s.OktaSecret)
 		if err == nil {
-			services.Okta, err = oktaapi.New(creds)
+			services.Okta, err = oktaapi.New(creds, oktaapi.Settings{})
 		}
 		if err != nil {
 			fail(log, err)

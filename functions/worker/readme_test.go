@@ -31,7 +31,7 @@ import (
 func TestReadmeExampleRuns(t *testing.T) {
 	org := oktatest.Start(t.Cleanup)
 	org.SetAPIToken("tok")
-	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "tok"})
+	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "tok"}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,9 +177,9 @@ func (f *oktaFlags) resolve(ctx context.Context, stderr io.Writer, needAWS bool)
 	if err != nil {
 		return nil, err
 	}
-	e.okta, err = oktaapi.New(creds, oktaapi.WithScope(oktaapi.EventHooksScope), oktaapi.WithWaitNotifier(func(d time.Duration, reason string) {
+	e.okta, err = oktaapi.New(creds, oktaapi.Settings{Scope: oktaapi.EventHooksScope, OnWait: func(d time.Duration, reason string) {
 		fmt.Fprintf(stderr, "okta rate limit (%s): waiting %s for the reset\n", reason, d.Round(time.Second))
-	}))
+	}})
 	return e, err
 }
 

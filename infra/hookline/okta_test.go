@@ -232,7 +232,7 @@ func TestOktaRegisterVerifiesAgainstTheRealReceiver(t *testing.T) {
 	}
 
 	// A 26th hook is refused: Okta allows 25 per org.
-	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: h.org.URL, APIToken: oktaToken})
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: h.org.URL, APIToken: oktaToken}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}

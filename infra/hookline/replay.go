@@ -108,9 +108,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	client, err := oktaapi.New(creds, oktaapi.WithWaitNotifier(func(d time.Duration, reason string) {
+	client, err := oktaapi.New(creds, oktaapi.Settings{OnWait: func(d time.Duration, reason string) {
 		fmt.Fprintf(stderr, "okta rate limit (%s): waiting %s for the reset\n", reason, d.Round(time.Second))
-	}))
+	}})
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@
 // timeout) and the value refused only if it matches neither fresh value. To
 // keep a flood of wrong values from hammering Secrets Manager, those re-reads
 // draw on a small budget (DefaultRefreshBurst, then one more every
-// DefaultRefreshEvery; see WithRefreshBudget); when it is spent, or Secrets
+// DefaultRefreshEvery; see Settings); when it is spent, or Secrets
 // Manager is failing, such a value is neither accepted nor refused but left
 // unconfirmed (ErrUnconfirmed: callers answer 503, so Okta retries instead of
 // dropping the delivery as it would on a 401).
@@ -46,8 +46,11 @@ type Secrets interface {
 	Fetch(ctx context.Context) (current, previous string, err error)
 }
 
-// Defaults for NewVerifier.
+// Defaults for the zero fields of Settings.
 const (
+	// DefaultTTL is how long read values are trusted before they are read
+	// again.
+	DefaultTTL = 5 * time.Minute
 	// DefaultFetchTimeout bounds one read of the secret (both stages).
 	DefaultFetchTimeout = time.Second
 	// DefaultRefreshBurst and DefaultRefreshEvery bound the re-reads caused
@@ -86,26 +89,35 @@ type flight struct {
 	err  error
 }
 
-// Option configures a Verifier.
-type Option func(*Verifier)
-
-// WithFetchTimeout bounds one read of the secret.
-func WithFetchTimeout(d time.Duration) Option { return func(v *Verifier) { v.fetchTimeout = d } }
-
-// WithRefreshBudget sets how many re-reads unknown values may cause: burst
-// at once, then one more every interval.
-func WithRefreshBudget(burst int, every time.Duration) Option {
-	return func(v *Verifier) { v.burst, v.every = burst, every }
+// Settings tune a Verifier. The zero value gives the defaults.
+type Settings struct {
+	// TTL is how long read values are trusted (default DefaultTTL).
+	TTL time.Duration
+	// FetchTimeout bounds one read of the secret (default
+	// DefaultFetchTimeout).
+	FetchTimeout time.Duration
+	// RefreshBurst and RefreshEvery bound the re-reads unknown values may
+	// cause: RefreshBurst at once, then one more every RefreshEvery
+	// (defaults DefaultRefreshBurst and DefaultRefreshEvery).
+	RefreshBurst int
+	RefreshEvery time.Duration
 }
 
-// NewVerifier returns a Verifier that caches values for ttl.
-func NewVerifier(secrets Secrets, ttl time.Duration, opts ...Option) *Verifier {
-	v := &Verifier{secrets: secrets, ttl: ttl, fetchTimeout: DefaultFetchTimeout, burst: DefaultRefreshBurst, every: DefaultRefreshEvery}
-	for _, opt := range opts {
-		opt(v)
+// NewVerifier returns a Verifier reading secrets as s says.
+func NewVerifier(secrets Secrets, s Settings) *Verifier {
+	v := &Verifier{secrets: secrets, ttl: s.TTL, fetchTimeout: s.FetchTimeout, burst: s.RefreshBurst, every: s.RefreshEvery}
+	if v.ttl <= 0 {
+		v.ttl = DefaultTTL
 	}
-	v.burst = max(v.burst, 1)
-	v.every = max(v.every, time.Millisecond)
+	if v.fetchTimeout <= 0 {
+		v.fetchTimeout = DefaultFetchTimeout
+	}
+	if v.burst <= 0 {
+		v.burst = DefaultRefreshBurst
+	}
+	if v.every <= 0 {
+		v.every = DefaultRefreshEvery
+	}
 	v.tokens = v.burst
 	return v
 }

@@ -26,9 +26,10 @@ func check(t *testing.T, v *auth.Verifier, presented string, wantOK bool, wantEr
 	}
 }
 
-func newVerifier(t *testing.T, store *authtest.Static, opts ...auth.Option) *auth.Verifier {
+func newVerifier(t *testing.T, store *authtest.Static, s auth.Settings) *auth.Verifier {
 	t.Helper()
-	v := auth.NewVerifier(store, 5*time.Minute, opts...)
+	s.TTL = 5 * time.Minute
+	v := auth.NewVerifier(store, s)
 	if err := v.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func newVerifier(t *testing.T, store *authtest.Static, opts ...auth.Option) *aut
 func TestAcceptsCurrentAndPreviousRefusesOthers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtest.NewStatic("current-secret", "previous-secret")
-		v := newVerifier(t, store)
+		v := newVerifier(t, store, auth.Settings{})
 		check(t, v, "current-secret", true, nil)
 		check(t, v, "previous-secret", true, nil)
 		check(t, v, "", false, nil)
@@ -58,7 +59,7 @@ func TestAcceptsCurrentAndPreviousRefusesOthers(t *testing.T) {
 func TestNewValueAcceptedRightAfterRotationWhateverCameBefore(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtest.NewStatic("old-secret", "")
-		v := newVerifier(t, store)
+		v := newVerifier(t, store, auth.Settings{})
 		for range 3 {
 			check(t, v, "scanner-guess", false, nil)
 			time.Sleep(time.Second)
@@ -75,7 +76,7 @@ func TestNewValueAcceptedRightAfterRotationWhateverCameBefore(t *testing.T) {
 func TestFloodOfWrongValuesIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtest.NewStatic("good-secret", "")
-		v := newVerifier(t, store)
+		v := newVerifier(t, store, auth.Settings{})
 		unconfirmed := 0
 		for range 6000 { // a minute of one request every 10 ms
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -111,7 +112,7 @@ func TestFloodOfWrongValuesIsBounded(t *testing.T) {
 func TestRotationDuringFloodIsNeverRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtest.NewStatic("old-secret", "")
-		v := newVerifier(t, store, auth.WithRefreshBudget(2, time.Second))
+		v := newVerifier(t, store, auth.Settings{RefreshBurst: 2, RefreshEvery: time.Second})
 		for range 5 {
 			v.Check(context.Background(), "wrong")
 			time.Sleep(time.Millisecond)
@@ -139,7 +140,7 @@ func TestRotationDuringFloodIsNeverRefused(t *testing.T) {
 func TestHangingSecretsManagerIsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtest.NewStatic("good-secret", "")
-		v := newVerifier(t, store, auth.WithFetchTimeout(500*time.Millisecond))
+		v := newVerifier(t, store, auth.Settings{FetchTimeout: 500 * time.Millisecond})
 		time.Sleep(5 * time.Minute) // the cached values expire
 		store.SetHang(true)
 		start := time.Now()
@@ -171,7 +172,7 @@ func TestHangingSecretsManagerIsBounded(t *testing.T) {
 func TestFailedReadKeepsCacheUntilItExpires(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtest.NewStatic("current-secret", "")
-		v := newVerifier(t, store)
+		v := newVerifier(t, store, auth.Settings{})
 		store.SetErr(errors.New("throttled"))
 		check(t, v, "maybe-rotated", false, auth.ErrUnconfirmed)
 		check(t, v, "current-secret", true, nil)
@@ -186,7 +187,7 @@ func TestFailedReadKeepsCacheUntilItExpires(t *testing.T) {
 func TestTTLExpiryReadsAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtest.NewStatic("current-secret", "")
-		v := newVerifier(t, store)
+		v := newVerifier(t, store, auth.Settings{})
 		time.Sleep(5 * time.Minute)
 		store.Rotate("rotated-secret")
 		check(t, v, "current-secret", true, nil) // now AWSPREVIOUS
@@ -198,7 +199,7 @@ func TestTTLExpiryReadsAgain(t *testing.T) {
 
 func TestEmptySecretFailsClosed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		v := auth.NewVerifier(authtest.NewStatic("", ""), time.Minute)
+		v := auth.NewVerifier(authtest.NewStatic("", ""), auth.Settings{TTL: time.Minute})
 		check(t, v, "anything", false, auth.ErrUnavailable)
 	})
 }

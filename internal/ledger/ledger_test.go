@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/ledger/ledgertest"
 )
 
 // clock is a settable test clock.
@@ -39,7 +40,7 @@ func (c *clock) Advance(d time.Duration) {
 type factory func(t *testing.T, now func() time.Time) ledger.Ledger
 
 func TestMemory(t *testing.T) {
-	suite(t, func(t *testing.T, now func() time.Time) ledger.Ledger { return &ledger.Memory{Now: now} })
+	suite(t, func(t *testing.T, now func() time.Time) ledger.Ledger { return &ledgertest.Memory{Now: now} })
 }
 
 func TestDynamoDBOnKumo(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 	"github.com/hookline/hookline/internal/auth/authtest"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
-	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/ledger/ledgertest"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/queue/queuetest"
@@ -44,10 +44,10 @@ func BenchmarkLogBytesPerEvent(b *testing.B) {
 			mem := &queuetest.Memory{}
 			const secret = "bench-secret-0123456789abcdef0123456789"
 			rcv := receiver.New(receiver.Config{Metrics: metrics.New("Hookline", "hookline", emf)},
-				auth.NewVerifier(authtest.NewStatic(secret, ""), time.Hour), &queue.Publisher{Sender: mem}, log)
+				auth.NewVerifier(authtest.NewStatic(secret, ""), auth.Settings{TTL: time.Hour}), &queue.Publisher{Sender: mem}, log)
 			reg := &handlers.Registry{}
 			reg.On("*", handlers.EventLog(log), handlers.Name("event-log"))
-			w := &worker.Worker{Registry: reg, Log: log, Ledger: &ledger.Memory{}, Metrics: metrics.New("Hookline", "hookline", emf)}
+			w := &worker.Worker{Registry: reg, Log: log, Ledger: &ledgertest.Memory{}, Metrics: metrics.New("Hookline", "hookline", emf)}
 			ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "8f5c5b6e-3c1a-4a0e-9f57-1b2c3d4e5f60"})
 
 			b.ResetTimer()

@@ -19,7 +19,7 @@ func TestCallWritesToOktaAsTheCredentialsCaller(t *testing.T) {
 	org := oktatest.Start(t.Cleanup)
 	k, pemText := rsaPEM(t)
 	org.AddServiceApp("0oa-writer", &k.PublicKey, oktaapi.LogsScope, "okta.users.manage")
-	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-writer", PrivateKey: pemText, Scopes: "okta.logs.read  okta.users.manage"})
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-writer", PrivateKey: pemText, Scopes: "okta.logs.read  okta.users.manage"}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestCallErrorsSayWhetherToRetry(t *testing.T) {
 	org := oktatest.Start(t.Cleanup)
 	k, pemText := rsaPEM(t)
 	org.AddServiceApp("0oa-reader", &k.PublicKey, oktaapi.LogsScope)
-	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-reader", PrivateKey: pemText})
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-reader", PrivateKey: pemText}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,35 +50,42 @@ type Client struct {
 	resetAt   time.Time // when the window of remaining resets, local clock
 }
 
-// Option configures a Client.
-type Option func(*Client)
-
-// WithHTTPClient sets the HTTP client (default: 30 s timeout).
-func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
-
-// WithClock sets the clock and the sleep used for rate-limit waits.
-func WithClock(now func() time.Time, sleep func(context.Context, time.Duration) error) Option {
-	return func(c *Client) { c.now, c.sleep = now, sleep }
+// Settings tune a Client. The zero value gives the defaults.
+type Settings struct {
+	// HTTPClient makes the requests (default: a client with a 30 s timeout).
+	HTTPClient *http.Client
+	// Scope is what a service app asks the token endpoint for, such as
+	// EventHooksScope (default: the credentials' scopes, else LogsScope).
+	Scope string
+	// OnWait, when set, is told about each rate-limit wait before it starts,
+	// for progress output.
+	OnWait func(d time.Duration, reason string)
+	// Now and Sleep are the clock and the wait used for rate-limit resets
+	// (default time.Now and a context-aware sleep). Tests of the waits set
+	// them: the stand-in org answers over loopback, where testing/synctest
+	// cannot run.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
 }
-
-// WithWaitNotifier calls f before each rate-limit wait, for progress output.
-func WithWaitNotifier(f func(d time.Duration, reason string)) Option {
-	return func(c *Client) { c.onWait = f }
-}
-
-// WithScope sets the scope a service app asks for, such as EventHooksScope,
-// instead of the credentials' scopes (default LogsScope).
-func WithScope(scope string) Option { return func(c *Client) { c.scope = scope } }
 
 // New returns a Client for the credentials (see Credentials.Validate).
-func New(creds Credentials, opts ...Option) (*Client, error) {
+func New(creds Credentials, s Settings) (*Client, error) {
 	if err := creds.Validate(); err != nil {
 		return nil, err
 	}
 	org, _ := OrgURL(creds.OrgURL)
-	c := &Client{org: org, http: &http.Client{Timeout: 30 * time.Second}, now: time.Now, sleep: sleepCtx, remaining: -1, scope: scopesOf(creds)}
-	for _, o := range opts {
-		o(c)
+	c := &Client{org: org, http: s.HTTPClient, now: s.Now, sleep: s.Sleep, onWait: s.OnWait, remaining: -1, scope: s.Scope}
+	if c.http == nil {
+		c.http = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	if c.scope == "" {
+		c.scope = scopesOf(creds)
 	}
 	if strings.TrimSpace(creds.APIToken) != "" {
 		c.auth = apiToken(strings.TrimSpace(creds.APIToken))

@@ -76,7 +76,7 @@ func TestAPITokenReadsEveryEventRawAcrossPages(t *testing.T) {
 	org.SetAPIToken("tok-1")
 	want := addEvents(org, 25, "user.lifecycle.create")
 	addEvents(org, 3, "user.session.start") // filtered out
-	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "tok-1"})
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "tok-1"}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestServiceAppGetsABearerTokenWithPrivateKeyJWT(t *testing.T) {
 			pub, pemText := keyPEM(t)
 			org.AddServiceApp("0oa-app", pub, oktaapi.LogsScope)
 			addEvents(org, 5, "user.lifecycle.create")
-			c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-app", PrivateKey: pemText, KeyID: "k1"})
+			c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-app", PrivateKey: pemText, KeyID: "k1"}, oktaapi.Settings{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +154,7 @@ func TestErrorsNameTheProblem(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := oktaapi.New(tc.creds)
+			c, err := oktaapi.New(tc.creds, oktaapi.Settings{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +178,7 @@ func TestTokenWithoutLogsScopeIsForbiddenNamingTheScope(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	_ = org
-	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: srv.URL, APIToken: "x"})
+	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: srv.URL, APIToken: "x"}, oktaapi.Settings{})
 	_, err := c.Logs(t.Context(), c.LogsURL(oktaapi.LogsQuery{Since: time.Now()}))
 	if !errors.Is(err, oktaapi.ErrForbidden) || !strings.Contains(err.Error(), "lacks scope okta.logs.read") {
 		t.Fatalf("error %v", err)
@@ -243,7 +243,7 @@ func TestA429WaitsUntilTheResetThenContinues(t *testing.T) {
 	want := addEvents(org, 30, "user.lifecycle.create")
 	org.Fail429(2)
 	clock := &fakeClock{now: time.Now()}
-	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.WithClock(clock.Now, clock.Sleep))
+	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.Settings{Now: clock.Now, Sleep: clock.Sleep})
 	got, _ := readAll(t, c, c.LogsURL(oktaapi.LogsQuery{Since: time.Now().Add(-time.Hour), Limit: 10}))
 	if len(got) != len(want) {
 		t.Fatalf("got %d events after a 429, want %d", len(got), len(want))
@@ -264,7 +264,7 @@ func TestNoRequestLeftWaitsForTheWindowBeforeAsking(t *testing.T) {
 	addEvents(org, 30, "user.lifecycle.create")
 	org.SetRateLimit(2, time.Minute)
 	clock := &fakeClock{now: time.Now()}
-	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.WithClock(clock.Now, clock.Sleep))
+	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.Settings{Now: clock.Now, Sleep: clock.Sleep})
 	first := c.LogsURL(oktaapi.LogsQuery{Since: time.Now().Add(-time.Hour), Limit: 10})
 	p1, err := c.Logs(t.Context(), first)
 	if err != nil {
@@ -294,7 +294,7 @@ func TestRateLimitPastTheDeadlineStopsWithTheResetTime(t *testing.T) {
 	org.SetAPIToken("t")
 	addEvents(org, 5, "user.lifecycle.create")
 	org.Fail429(1)
-	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"})
+	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.Settings{})
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -313,7 +313,7 @@ func TestRateLimitPastTheDeadlineStopsWithTheResetTime(t *testing.T) {
 
 func TestPageURLsOutsideTheOrgAreRefused(t *testing.T) {
 	org := oktatest.Start(t.Cleanup)
-	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"})
+	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.Settings{})
 	for _, u := range []string{"http://198.51.100.1/api/v1/logs", org.URL + "/api/v1/users"} {
 		if _, err := c.Logs(t.Context(), u); !errors.Is(err, oktaapi.ErrOrgURL) {
 			t.Errorf("%s: error %v", u, err)
@@ -335,7 +335,7 @@ func TestATokenEndpointRateLimitIsARateLimit(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	_, pemText := rsaPEM(t)
-	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: srv.URL, ClientID: "0oa", PrivateKey: pemText})
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: srv.URL, ClientID: "0oa", PrivateKey: pemText}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestServiceAppThatRequiresDPoPGetsABoundToken(t *testing.T) {
 	org.AddServiceApp("0oa-dpop", &key.PublicKey, oktaapi.LogsScope)
 	org.RequireDPoP("0oa-dpop")
 	want := addEvents(org, 7, "user.lifecycle.create")
-	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-dpop", PrivateKey: pemText})
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-dpop", PrivateKey: pemText}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // EventHooksScope is the OAuth scope a service app needs to manage event
-// hooks (New with WithScope(EventHooksScope)).
+// hooks (New with Settings{Scope: EventHooksScope}).
 const EventHooksScope = "okta.eventHooks.manage"
 
 // Okta's limits on event hooks.

@@ -49,9 +49,9 @@ func newEndpoint(t *testing.T, secret string) *endpoint {
 	return e
 }
 
-func hooksClient(t *testing.T, org *oktatest.Org, token string, opts ...oktaapi.Option) *oktaapi.Client {
+func hooksClient(t *testing.T, org *oktatest.Org, token string, s oktaapi.Settings) *oktaapi.Client {
 	t.Helper()
-	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: token}, opts...)
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: token}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestCreatedHookIsActiveUnverifiedUntilOktaVerifiesIt(t *testing.T) {
 	org := oktatest.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	ep := newEndpoint(t, "s3cret-value")
-	c := hooksClient(t, org, "tok")
+	c := hooksClient(t, org, "tok", oktaapi.Settings{})
 	h, err := c.CreateEventHook(t.Context(), oktaapi.NewEventHook("hookline", ep.URL+"/okta/events", "Authorization", "s3cret-value", []string{"user.lifecycle.create"}))
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestCreatedHookIsActiveUnverifiedUntilOktaVerifiesIt(t *testing.T) {
 func TestVerifyFailsWithOktasReason(t *testing.T) {
 	org := oktatest.Start(t.Cleanup)
 	org.SetAPIToken("tok")
-	c := hooksClient(t, org, "tok")
+	c := hooksClient(t, org, "tok", oktaapi.Settings{})
 	ep := newEndpoint(t, "right")
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
@@ -137,7 +137,7 @@ func TestVerifyFailsWithOktasReason(t *testing.T) {
 func TestReplaceWithNewURIUnverifiesAndLifecycle(t *testing.T) {
 	org := oktatest.Start(t.Cleanup)
 	org.SetAPIToken("tok")
-	c := hooksClient(t, org, "tok")
+	c := hooksClient(t, org, "tok", oktaapi.Settings{})
 	ep := newEndpoint(t, "s")
 	ctx := t.Context()
 	h, _ := c.CreateEventHook(ctx, oktaapi.NewEventHook("n", ep.URL+"/a", "Authorization", "s", []string{"a.b"}))
@@ -183,15 +183,15 @@ func TestHookErrorsNameTheScopeAndWaitOut429(t *testing.T) {
 	org.AddServiceApp("0oa-hooks", &hooksKey.PublicKey, oktaapi.LogsScope, oktaapi.EventHooksScope)
 	ctx := t.Context()
 
-	if _, err := hooksClient(t, org, "wrong").EventHooks(ctx); !errors.Is(err, oktaapi.ErrUnauthorized) || !strings.Contains(err.Error(), "401") {
+	if _, err := hooksClient(t, org, "wrong", oktaapi.Settings{}).EventHooks(ctx); !errors.Is(err, oktaapi.ErrUnauthorized) || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("wrong token: %v", err)
 	}
-	if _, err := hooksClient(t, org, "readonly").EventHooks(ctx); !errors.Is(err, oktaapi.ErrForbidden) ||
+	if _, err := hooksClient(t, org, "readonly", oktaapi.Settings{}).EventHooks(ctx); !errors.Is(err, oktaapi.ErrForbidden) ||
 		!strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), oktaapi.EventHooksScope) {
 		t.Fatalf("read-only admin: %v", err)
 	}
 	app := func(id, pemText string, scope string) *oktaapi.Client {
-		c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: id, PrivateKey: pemText}, oktaapi.WithScope(scope))
+		c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: id, PrivateKey: pemText}, oktaapi.Settings{Scope: scope})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestHookErrorsNameTheScopeAndWaitOut429(t *testing.T) {
 
 	// A 429 is waited out until the reset, then the request is sent again.
 	var waits []time.Duration
-	c := hooksClient(t, org, "tok", oktaapi.WithClock(time.Now, func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }))
+	c := hooksClient(t, org, "tok", oktaapi.Settings{Now: time.Now, Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }})
 	org.FailHooks429(org.HooksRequests() + 1)
 	if _, err := c.EventHooks(ctx); err != nil || len(waits) != 1 {
 		t.Fatalf("after a 429: %v, waits %v", err, waits)

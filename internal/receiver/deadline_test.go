@@ -139,7 +139,7 @@ func TestHangingSQSAnswers503BeforeTheDeadline(t *testing.T) {
 func TestHangingSecretsManagerAnswers503BeforeTheDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := authtest.NewStatic(secret, "")
-		v := auth.NewVerifier(store, time.Minute)
+		v := auth.NewVerifier(store, auth.Settings{TTL: time.Minute})
 		h := New(Config{}, v, &queue.Publisher{Sender: &queuetest.Memory{}}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 		if status, _ := invokeWithDeadline(t, h, delivery(1, "x")); status != 200 {
 			t.Fatalf("status %d", status)

@@ -43,7 +43,7 @@ func startKumo(t *testing.T, secret string) (*devstack.Stack, awsenv.Env) {
 func newReceiver(env awsenv.Env, secretID, queueURL string) *receiver.Handler {
 	smSvc, sqsSvc := env.Service(secretsmanager.ServiceID), env.Service(sqs.ServiceID)
 	sm := secretsmanager.New(secretsmanager.Options{Region: smSvc.Region, Credentials: smSvc.Credentials, BaseEndpoint: smSvc.BaseEndpoint, HTTPClient: smSvc.HTTPClient})
-	verifier := auth.NewVerifier(auth.SecretsManager{Client: sm, SecretID: secretID}, 5*time.Minute)
+	verifier := auth.NewVerifier(auth.SecretsManager{Client: sm, SecretID: secretID}, auth.Settings{TTL: 5 * time.Minute})
 	pub := &queue.Publisher{Sender: queue.SQSSender{Client: sqs.New(sqs.Options{Region: sqsSvc.Region, Credentials: sqsSvc.Credentials, BaseEndpoint: sqsSvc.BaseEndpoint, HTTPClient: sqsSvc.HTTPClient}), QueueURL: queueURL}, Budget: 2 * time.Second}
 	return receiver.New(receiver.Config{}, verifier, pub, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 }
@@ -209,7 +209,7 @@ func TestReceiverFailsClosedWithoutSecretsManager(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			verifier := auth.NewVerifier(auth.SecretsManager{Client: tt.client, SecretID: tt.secretID}, time.Minute)
+			verifier := auth.NewVerifier(auth.SecretsManager{Client: tt.client, SecretID: tt.secretID}, auth.Settings{TTL: time.Minute})
 			pub := &queue.Publisher{Sender: queue.SQSSender{Client: k.Clients.SQS, QueueURL: queueURL}}
 			h := receiver.New(receiver.Config{}, verifier, pub, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 			resp, _ := h.Handle(context.Background(), post("anything-at-all", deliveryOf("u1")))

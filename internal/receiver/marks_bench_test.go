@@ -35,20 +35,20 @@ func (c *countingWrites) BatchWriteItem(ctx context.Context, in *dynamodb.BatchW
 // count the requests.
 func BenchmarkDeliveryMarksOnKumo(b *testing.B) {
 	s := devstacktest.Start(b, devstacktest.Options{Secret: "bench-secret-0123456789abcdef0123"})
-	verifier := auth.NewVerifier(auth.SecretsManager{Client: s.Clients.SecretsManager, SecretID: s.Resources.SecretARNs["HookSecret"]}, 5*time.Minute)
+	verifier := auth.NewVerifier(auth.SecretsManager{Client: s.Clients.SecretsManager, SecretID: s.Resources.SecretARNs["HookSecret"]}, auth.Settings{TTL: 5 * time.Minute})
 	pub := &queue.Publisher{Sender: queue.SQSSender{Client: s.Clients.SQS, QueueURL: s.QueueURL("EventsQueue")}, Budget: 2 * time.Second}
 	ddb := &countingWrites{Client: s.Clients.DynamoDB}
 	marks := &ledger.Deliveries{Client: ddb, Table: s.Resources.Tables["LedgerTable"]}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	for _, tc := range []struct {
 		name string
-		opts []receiver.Option
+		cfg  receiver.Config
 	}{
-		{"without-marks", nil},
-		{"with-marks", []receiver.Option{receiver.WithDeliveryMarks(marks, 0)}},
+		{"without-marks", receiver.Config{}},
+		{"with-marks", receiver.Config{Marks: marks}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			h := receiver.New(receiver.Config{}, verifier, pub, log, tc.opts...)
+			h := receiver.New(tc.cfg, verifier, pub, log)
 			n0, events, i := ddb.n.Load(), 0, 0
 			for b.Loop() {
 				uuids := make([]string, 10)

@@ -46,6 +46,13 @@ type Config struct {
 	// its log lines and metrics are out before Lambda stops the function.
 	// Default DefaultReserve.
 	Reserve time.Duration
+	// Marks, when set, records the uuids of the events each delivery queued,
+	// after they are queued, within MarkBudget (default DefaultRecordBudget).
+	// A record that fails is logged and changes no answer: the events are
+	// safe on the queue, and at worst the reconciler queues them again, which
+	// the worker's ledger absorbs.
+	Marks      DeliveryMarker
+	MarkBudget time.Duration
 }
 
 // Metrics records CloudWatch metrics named in internal/metrics and writes
@@ -87,34 +94,17 @@ const RecordSource = "hook"
 // DefaultRecordBudget bounds the delivery record after the events are queued.
 const DefaultRecordBudget = 300 * time.Millisecond
 
-// Option configures a Handler.
-type Option func(*Handler)
-
-// WithDeliveryMarks records the uuids of the events each delivery queued, after
-// they are queued, within budget (DefaultRecordBudget when zero). A record
-// that fails is logged and changes no answer: the events are safe on the
-// queue, and at worst the reconciler queues them again, which the worker's
-// ledger absorbs.
-func WithDeliveryMarks(r DeliveryMarker, budget time.Duration) Option {
-	if budget <= 0 {
-		budget = DefaultRecordBudget
-	}
-	return func(h *Handler) { h.rec, h.recBudget = r, budget }
-}
-
 // Handler serves the hook endpoint.
 type Handler struct {
-	cfg       Config
-	auth      Authenticator
-	pub       Publisher
-	rec       DeliveryMarker
-	recBudget time.Duration
-	log       *slog.Logger
-	now       func() time.Time
+	cfg  Config
+	auth Authenticator
+	pub  Publisher
+	log  *slog.Logger
+	now  func() time.Time
 }
 
 // New returns a Handler.
-func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger, opts ...Option) *Handler {
+func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger) *Handler {
 	if cfg.AuthHeader == "" {
 		cfg.AuthHeader = "Authorization"
 	}
@@ -124,11 +114,10 @@ func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger, opts ...Opt
 	if cfg.Reserve <= 0 {
 		cfg.Reserve = DefaultReserve
 	}
-	h := &Handler{cfg: cfg, auth: a, pub: p, log: log, now: time.Now}
-	for _, o := range opts {
-		o(h)
+	if cfg.MarkBudget <= 0 {
+		cfg.MarkBudget = DefaultRecordBudget
 	}
-	return h
+	return &Handler{cfg: cfg, auth: a, pub: p, log: log, now: time.Now}
 }
 
 // ParseCIDRs reads a comma-separated list such as ALLOWED_SOURCE_CIDRS.
@@ -351,7 +340,7 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 
 // markBrought writes the delivery marks of the events now on the queue.
 func (h *Handler) markBrought(ctx context.Context, req events.APIGatewayV2HTTPRequest, evs []okta.Event, res queue.Result, out *outcome) {
-	if h.rec == nil || res.Sent == 0 {
+	if h.cfg.Marks == nil || res.Sent == 0 {
 		return
 	}
 	uuids := make([]string, 0, res.Sent)
@@ -360,9 +349,9 @@ func (h *Handler) markBrought(ctx context.Context, req events.APIGatewayV2HTTPRe
 			uuids = append(uuids, ev.UUID)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.recBudget)
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.MarkBudget)
 	defer cancel()
-	if err := h.rec.Mark(ctx, RecordSource, uuids); err != nil {
+	if err := h.cfg.Marks.Mark(ctx, RecordSource, uuids); err != nil {
 		h.log.WarnContext(ctx, "delivery not recorded; the reconciler may queue these events again (the ledger absorbs it)",
 			"requestId", req.RequestContext.RequestID, "events", len(uuids), "error", err.Error())
 		return
@@ -476,7 +465,7 @@ func (h *Handler) logRequest(ctx context.Context, req events.APIGatewayV2HTTPReq
 	}
 	if req.RequestContext.HTTP.Method == http.MethodPost {
 		attrs = append(attrs, "events", out.events, "duplicates", out.duplicates, "enqueued", out.enqueued)
-		if h.rec != nil {
+		if h.cfg.Marks != nil {
 			attrs = append(attrs, "recorded", out.recorded)
 		}
 		if len(out.uuids) > 0 {

@@ -70,7 +70,7 @@ func newFixture(cfg Config) *fixture {
 	f := &fixture{mem: &queuetest.Memory{}, store: authtest.NewStatic(secret, "old-secret-still-valid-0123456789"), logs: &bytes.Buffer{}}
 	pub := &queue.Publisher{Sender: f.mem, Budget: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
-	f.h = New(cfg, auth.NewVerifier(f.store, time.Minute), pub, log)
+	f.h = New(cfg, auth.NewVerifier(f.store, auth.Settings{TTL: time.Minute}), pub, log)
 	return f
 }
 

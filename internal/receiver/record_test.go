@@ -37,9 +37,8 @@ func (r *recorder) Mark(ctx context.Context, source string, uuids []string) erro
 }
 
 func TestOnlyQueuedEventsAreRecordedAsBrought(t *testing.T) {
-	f := newFixture(Config{})
 	rec := &recorder{}
-	WithDeliveryMarks(rec, 0)(f.h)
+	f := newFixture(Config{Marks: rec})
 	// uuid-3 is never accepted by the queue: Okta is told to retry, and the
 	// reconciler must still see it as missing.
 	f.mem.Fail = func(_ int, m queue.Message) bool { return m.Attributes["eventUuid"] == "uuid-3" }
@@ -61,8 +60,7 @@ func TestAFailedRecordChangesNoAnswer(t *testing.T) {
 		"timeout": {block: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(Config{})
-			WithDeliveryMarks(rec, 20*time.Millisecond)(f.h)
+			f := newFixture(Config{Marks: rec, MarkBudget: 20 * time.Millisecond})
 			start := time.Now()
 			resp, _ := f.h.Handle(context.Background(), request("POST", authed(nil), delivery(3, "user.lifecycle.create")))
 			if resp.StatusCode != 200 || len(f.mem.Sent()) != 3 {

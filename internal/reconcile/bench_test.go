@@ -54,7 +54,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	org := oktatest.Start(b.Cleanup)
 	org.SetAPIToken("bench")
 	org.SetRateLimit(1<<30, time.Minute)
-	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "bench"})
+	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "bench"}, oktaapi.Settings{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{org: oktatest.Start(t.Cleanup), logs: &bytes.Buffer{}, now: time.Now(), sqs: s.Clients.SQS, ddb: s.Clients.DynamoDB, sm: s.Clients.SecretsManager}
 	f.org.SetAPIToken("ssws-token")
 	var err error
-	if f.okta, err = oktaapi.New(oktaapi.Credentials{OrgURL: f.org.URL, APIToken: "ssws-token"}); err != nil {
+	if f.okta, err = oktaapi.New(oktaapi.Credentials{OrgURL: f.org.URL, APIToken: "ssws-token"}, oktaapi.Settings{}); err != nil {
 		t.Fatal(err)
 	}
 	f.queueURL, f.dlqURL, f.table = s.QueueURL("EventsQueue"), s.QueueURL("EventsDLQ"), s.Resources.Tables["LedgerTable"]
@@ -328,7 +328,7 @@ func TestA429MidRunResumesWithoutLossOrDuplicates(t *testing.T) {
 		}
 		// The next scheduled run comes after the reset (the stand-in's
 		// window is real time, so a fresh client stands in for it).
-		if f.okta, err = oktaapi.New(oktaapi.Credentials{OrgURL: f.org.URL, APIToken: "ssws-token"}); err != nil {
+		if f.okta, err = oktaapi.New(oktaapi.Credentials{OrgURL: f.org.URL, APIToken: "ssws-token"}, oktaapi.Settings{}); err != nil {
 			t.Fatal(err)
 		}
 		st = run(t, f.reconciler(10))

@@ -18,8 +18,8 @@ type Scheduled struct {
 	Reconciler *Reconciler
 	// Credentials reads the credentials secret.
 	Credentials func(ctx context.Context) (oktaapi.Credentials, error)
-	// Options configure each new API client.
-	Options []oktaapi.Option
+	// Okta tunes each new API client.
+	Okta oktaapi.Settings
 
 	mu     sync.Mutex
 	creds  oktaapi.Credentials
@@ -50,7 +50,7 @@ func (s *Scheduled) source(ctx context.Context) (*oktaapi.Client, error) {
 	if s.client != nil && creds == s.creds {
 		return s.client, nil
 	}
-	client, err := oktaapi.New(creds, s.Options...)
+	client, err := oktaapi.New(creds, s.Okta)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}

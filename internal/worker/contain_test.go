@@ -19,6 +19,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/ledger/ledgertest"
 )
 
 // TestHangingHandlerFailsOnlyItsRecord: a handler that ignores its context
@@ -36,7 +37,7 @@ func TestHangingHandlerFailsOnlyItsRecord(t *testing.T) {
 		<-release // ignores ctx
 		return nil
 	}, handlers.Name("hang"))
-	led := &ledger.Memory{}
+	led := &ledgertest.Memory{}
 	q := &fakeQueue{}
 	var logs bytes.Buffer
 	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: led, Delayer: q, Parker: q}

@@ -18,6 +18,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/ledger/ledgertest"
 )
 
 // fakeQueue records what the worker asks of SQS.
@@ -105,7 +106,7 @@ func TestLedgerSkipsDuplicates(t *testing.T) {
 	reg.On("user.*", h.handle, handlers.Name("h"))
 	var logs bytes.Buffer
 	q := &fakeQueue{}
-	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledger.Memory{}, Delayer: q, Parker: q}
+	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledgertest.Memory{}, Delayer: q, Parker: q}
 	ctx := context.Background()
 
 	// Two envelopes of one event (Okta's retry), in successive batches, then
@@ -133,7 +134,7 @@ func TestLedgerSkipsDuplicates(t *testing.T) {
 
 func TestInProgressFailsAndCrashedClaimIsRetaken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		led := &ledger.Memory{}
+		led := &ledgertest.Memory{}
 		// A crashed attempt: claimed with a 30 s lease, never completed.
 		if c, err := led.Claim(context.Background(), ledger.Key{EventUUID: "u1", Handler: "h"}, "crashed", 30*time.Second); err != nil || c.Status != ledger.Acquired {
 			t.Fatal(c, err)
@@ -189,7 +190,7 @@ func TestFailuresReleaseBackOffAndPark(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			q := &fakeQueue{parkErr: tc.parkErr, shortAnswer: tc.short}
-			led := &ledger.Memory{}
+			led := &ledgertest.Memory{}
 			w := &Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: led, Delayer: q,
 				Backoff: Backoff{Rand: func(n int64) int64 { return n - 1 }}}
 			if tc.parker {

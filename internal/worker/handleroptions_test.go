@@ -17,13 +17,14 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/ledger/ledgertest"
 	"github.com/hookline/hookline/internal/oktaapi"
 	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 )
 
 // countingLedger counts the ledger writes the worker makes.
 type countingLedger struct {
-	ledger.Memory
+	ledgertest.Memory
 	claims, completes atomic.Int64
 }
 
@@ -112,7 +113,7 @@ func TestHandlerWritingToOktaDoesNotLoop(t *testing.T) {
 		org := oktatest.Start(t.Cleanup)
 		k, pemText := rsaPEM(t)
 		org.AddServiceApp("0oa-hookline", &k.PublicKey, oktaapi.LogsScope, "okta.groups.manage")
-		client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-hookline", PrivateKey: pemText, Scopes: "okta.groups.manage"})
+		client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-hookline", PrivateKey: pemText, Scopes: "okta.groups.manage"}, oktaapi.Settings{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +134,7 @@ func TestHandlerWritingToOktaDoesNotLoop(t *testing.T) {
 		reg := &handlers.Registry{}
 		reg.On("group.user_membership.add", mirror, append(opts, handlers.Name("mirror"))...)
 		var logs bytes.Buffer
-		w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledger.Memory{}}
+		w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledgertest.Memory{}}
 
 		// An admin adds a user to a group in the console.
 		seed := `{"uuid":"e0","eventType":"group.user_membership.add","published":"2024-01-01T00:00:00Z","actor":{"id":"00u-admin","type":"User"},` +

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/hookline/hookline/internal/handlers"
-	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/ledger/ledgertest"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/metrics/emftest"
 )
@@ -28,7 +28,7 @@ func TestBatchOutcomesAreCountedInCloudWatchMetrics(t *testing.T) {
 		reg.On("app.bad", func(context.Context, handlers.Event) error { return handlers.Permanent(errors.New("bad")) }, handlers.Name("strict"))
 		var out bytes.Buffer
 		published := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) // eventBody's published time
-		led := &ledger.Memory{}
+		led := &ledgertest.Memory{}
 		q := &fakeQueue{}
 		w := &Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: led, Delayer: q, Parker: q,
 			Metrics: metrics.New("Hookline", "test", &out)}

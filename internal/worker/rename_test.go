@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/hookline/hookline/internal/handlers"
-	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/ledger/ledgertest"
 )
 
 // TestRenamedHandlerRunsOldEventsAgain: the ledger records (event uuid,
@@ -17,7 +17,7 @@ import (
 // old name completed, as the README warns; the default name is the pattern,
 // so changing the pattern renames it too.
 func TestRenamedHandlerRunsOldEventsAgain(t *testing.T) {
-	led := &ledger.Memory{}
+	led := &ledgertest.Memory{}
 	h := &counter{}
 	deploy := func(opts ...handlers.Option) *Worker {
 		reg := &handlers.Registry{}

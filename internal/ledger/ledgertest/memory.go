@@ -1,12 +1,17 @@
-package ledger
+// Package ledgertest provides an in-process ledger.Ledger for tests, with the
+// same claim, lease and completion rules as the DynamoDB ledger (the shared
+// suite in internal/ledger runs on both).
+package ledgertest
 
 import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/hookline/hookline/internal/ledger"
 )
 
-// Memory is an in-process Ledger for tests and local runs. The zero value is
+// Memory is an in-process ledger.Ledger. The zero value is
 // ready to use.
 type Memory struct {
 	// Now is the clock; nil means time.Now.
@@ -31,9 +36,9 @@ func (m *Memory) now() time.Time {
 }
 
 // Claim implements Ledger.
-func (m *Memory) Claim(ctx context.Context, key Key, owner string, lease time.Duration) (Claim, error) {
+func (m *Memory) Claim(ctx context.Context, key ledger.Key, owner string, lease time.Duration) (ledger.Claim, error) {
 	if err := ctx.Err(); err != nil {
-		return Claim{}, err
+		return ledger.Claim{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -47,26 +52,26 @@ func (m *Memory) Claim(ctx context.Context, key Key, owner string, lease time.Du
 		r = &memRecord{}
 		m.records[key.ID()] = r
 	case r.completed:
-		return Claim{Status: AlreadyCompleted, Attempts: r.attempts}, nil
+		return ledger.Claim{Status: ledger.AlreadyCompleted, Attempts: r.attempts}, nil
 	case !r.leaseUntil.Before(now):
-		return Claim{Status: InProgress, Attempts: r.attempts, LeaseUntil: r.leaseUntil}, nil
+		return ledger.Claim{Status: ledger.InProgress, Attempts: r.attempts, LeaseUntil: r.leaseUntil}, nil
 	}
 	r.owner, r.leaseUntil = owner, now.Add(lease)
 	r.attempts++
-	return Claim{Status: Acquired, Attempts: r.attempts}, nil
+	return ledger.Claim{Status: ledger.Acquired, Attempts: r.attempts}, nil
 }
 
 // Complete implements Ledger.
-func (m *Memory) Complete(ctx context.Context, key Key, owner string) error {
+func (m *Memory) Complete(ctx context.Context, key ledger.Key, owner string) error {
 	return m.update(ctx, key, owner, func(r *memRecord) { r.completed = true })
 }
 
 // Release implements Ledger.
-func (m *Memory) Release(ctx context.Context, key Key, owner string) error {
+func (m *Memory) Release(ctx context.Context, key ledger.Key, owner string) error {
 	return m.update(ctx, key, owner, func(r *memRecord) { r.leaseUntil = time.Time{} })
 }
 
-func (m *Memory) update(ctx context.Context, key Key, owner string, f func(*memRecord)) error {
+func (m *Memory) update(ctx context.Context, key ledger.Key, owner string, f func(*memRecord)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -74,7 +79,7 @@ func (m *Memory) update(ctx context.Context, key Key, owner string, f func(*memR
 	defer m.mu.Unlock()
 	r := m.records[key.ID()]
 	if r == nil || r.completed || r.owner != owner {
-		return ErrNotOwner
+		return ledger.ErrNotOwner
 	}
 	f(r)
 	return nil
