@@ -35,8 +35,7 @@ type Dim struct{ Name, Value string }
 type Recorder struct {
 	Namespace string
 	Stack     string
-	Out       io.Writer        // each line is one Write
-	Now       func() time.Time // nil: time.Now
+	Out       io.Writer // each line is one Write
 
 	mu     sync.Mutex
 	groups []*group
@@ -120,11 +119,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	groups := r.groups
 	r.groups = nil
 	r.mu.Unlock()
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
-	ts := now().UnixMilli()
+	ts := time.Now().UnixMilli()
 	requestID := ""
 	if lc, ok := lambdacontext.FromContext(ctx); ok {
 		requestID = lc.AwsRequestID

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -93,54 +94,59 @@ func find(ms []emftest.Metric, name string, dims map[string]string) []emftest.Me
 }
 
 func TestFlushWritesValidEMFWithCountersSummed(t *testing.T) {
-	var out bytes.Buffer
-	at := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
-	r := metrics.New("Hookline", "prod-hooks", &out)
-	r.Now = func() time.Time { return at }
-	r.Add(metrics.Deliveries, 1, metrics.Dim{Name: metrics.DimStatusClass, Value: "2xx"})
-	r.Add(metrics.Deliveries, 1, metrics.Dim{Name: metrics.DimStatusClass, Value: "2xx"})
-	r.Add(metrics.Deliveries, 1, metrics.Dim{Name: metrics.DimStatusClass, Value: "5xx"})
-	r.Add(metrics.EventsEnqueued, 7)
-	r.Add(metrics.EventsEnqueued, 3)
-	r.Add(metrics.HandlerDuration, 12.5, metrics.Dim{Name: metrics.DimHandler, Value: "event-log"})
-	r.Add(metrics.HandlerDuration, 40, metrics.Dim{Name: metrics.DimHandler, Value: "event-log"})
-	r.Add(metrics.EndToEndLag, math.NaN())
-	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})
-	if err := r.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	text := out.String()
-	lines, ms := parseAll(t, text)
-	if lines != 4 { // 2xx, 5xx, no dimension, Handler=event-log
-		t.Errorf("%d lines, want one per set of dimension values (4):\n%s", lines, text)
-	}
-	for _, m := range ms {
-		if m.Namespace != "Hookline" || m.DimValues["Stack"] != "prod-hooks" {
-			t.Errorf("%s: namespace %q stack %q", m.Name, m.Namespace, m.DimValues["Stack"])
+	synctest.Test(t, func(t *testing.T) {
+		var out bytes.Buffer
+		// The bubble's clock starts in 2000 and moves only when every goroutine
+		// in it waits: sleep it forward to a plausible date, then it stands still.
+		time.Sleep(time.Until(time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)))
+		at := time.Now()
+		r := metrics.New("Hookline", "prod-hooks", &out)
+		r.Add(metrics.Deliveries, 1, metrics.Dim{Name: metrics.DimStatusClass, Value: "2xx"})
+		r.Add(metrics.Deliveries, 1, metrics.Dim{Name: metrics.DimStatusClass, Value: "2xx"})
+		r.Add(metrics.Deliveries, 1, metrics.Dim{Name: metrics.DimStatusClass, Value: "5xx"})
+		r.Add(metrics.EventsEnqueued, 7)
+		r.Add(metrics.EventsEnqueued, 3)
+		r.Add(metrics.HandlerDuration, 12.5, metrics.Dim{Name: metrics.DimHandler, Value: "event-log"})
+		r.Add(metrics.HandlerDuration, 40, metrics.Dim{Name: metrics.DimHandler, Value: "event-log"})
+		r.Add(metrics.EndToEndLag, math.NaN())
+		ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})
+		if err := r.Flush(ctx); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if d := find(ms, metrics.Deliveries, map[string]string{"StatusClass": "2xx"}); len(d) != 1 || !slices.Equal(d[0].Values, []float64{2}) {
-		t.Errorf("Deliveries 2xx = %+v, want one value 2", d)
-	} else if len(d[0].Dimensions) != 2 {
-		t.Errorf("Deliveries dimension sets %v, want by class and the Stack total", d[0].Dimensions)
-	}
-	if d := find(ms, metrics.EventsEnqueued, nil); len(d) != 1 || !slices.Equal(d[0].Values, []float64{10}) {
-		t.Errorf("EventsEnqueued = %+v, want 10", d)
-	}
-	if d := find(ms, metrics.HandlerDuration, map[string]string{"Handler": "event-log"}); len(d) != 1 || !slices.Equal(d[0].Values, []float64{12.5, 40}) || d[0].Unit != "Milliseconds" {
-		t.Errorf("HandlerDuration = %+v, want both values in ms", d)
-	}
-	if len(find(ms, metrics.EndToEndLag, nil)) != 0 {
-		t.Error("a NaN was published")
-	}
-	if !strings.Contains(text, `"awsRequestId":"req-1"`) || !strings.Contains(text, `"Timestamp":`+strconv.FormatInt(at.UnixMilli(), 10)) {
-		t.Errorf("lines lack the request id or the timestamp:\n%s", text)
-	}
+		text := out.String()
+		lines, ms := parseAll(t, text)
+		if lines != 4 { // 2xx, 5xx, no dimension, Handler=event-log
+			t.Errorf("%d lines, want one per set of dimension values (4):\n%s", lines, text)
+		}
+		for _, m := range ms {
+			if m.Namespace != "Hookline" || m.DimValues["Stack"] != "prod-hooks" {
+				t.Errorf("%s: namespace %q stack %q", m.Name, m.Namespace, m.DimValues["Stack"])
+			}
+		}
+		if d := find(ms, metrics.Deliveries, map[string]string{"StatusClass": "2xx"}); len(d) != 1 || !slices.Equal(d[0].Values, []float64{2}) {
+			t.Errorf("Deliveries 2xx = %+v, want one value 2", d)
+		} else if len(d[0].Dimensions) != 2 {
+			t.Errorf("Deliveries dimension sets %v, want by class and the Stack total", d[0].Dimensions)
+		}
+		if d := find(ms, metrics.EventsEnqueued, nil); len(d) != 1 || !slices.Equal(d[0].Values, []float64{10}) {
+			t.Errorf("EventsEnqueued = %+v, want 10", d)
+		}
+		if d := find(ms, metrics.HandlerDuration, map[string]string{"Handler": "event-log"}); len(d) != 1 || !slices.Equal(d[0].Values, []float64{12.5, 40}) || d[0].Unit != "Milliseconds" {
+			t.Errorf("HandlerDuration = %+v, want both values in ms", d)
+		}
+		if len(find(ms, metrics.EndToEndLag, nil)) != 0 {
+			t.Error("a NaN was published")
+		}
+		if !strings.Contains(text, `"awsRequestId":"req-1"`) || !strings.Contains(text, `"Timestamp":`+strconv.FormatInt(at.UnixMilli(), 10)) {
+			t.Errorf("lines lack the request id or the timestamp:\n%s", text)
+		}
 
-	out.Reset()
-	if err := r.Flush(ctx); err != nil || out.Len() != 0 {
-		t.Errorf("second Flush wrote %q, %v; want nothing, values are written once", out.String(), err)
-	}
+		out.Reset()
+		if err := r.Flush(ctx); err != nil || out.Len() != 0 {
+			t.Errorf("second Flush wrote %q, %v; want nothing, values are written once", out.String(), err)
+		}
+
+	})
 }
 
 func TestDistributionsAreCutIntoArraysOfAtMost100(t *testing.T) {
