@@ -61,7 +61,7 @@ unless it is 200.
 		}
 		c.URL, c.Secret = first(c.URL, st.URL), first(c.Secret, st.Secret)
 	}
-	_, ev := asokta.LogEvent(*typ)
+	_, ev := asokta.NewLogEvent(*typ)
 	body := asokta.Delivery([]json.RawMessage{ev})
 	r, err := c.Deliver(ctx, body)
 	if err != nil {

@@ -73,7 +73,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		for sent := 0; sent < *count; sent += *per {
 			var evs []json.RawMessage
 			for range min(*per, *count-sent) {
-				_, raw := asokta.LogEvent(*typ)
+				_, raw := asokta.NewLogEvent(*typ)
 				evs = append(evs, raw)
 			}
 			bodies = append(bodies, asokta.Delivery(evs))

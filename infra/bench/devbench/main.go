@@ -196,7 +196,7 @@ func throughput(ctx context.Context, bin, tmpl string, deliveries, parallel, con
 	for i := range bodies {
 		var evs []json.RawMessage
 		for range 10 {
-			id, ev := asokta.LogEvent("user.lifecycle.create")
+			id, ev := asokta.NewLogEvent("user.lifecycle.create")
 			uuids[i], evs = append(uuids[i], id), append(evs, ev)
 		}
 		bodies[i] = asokta.Delivery(evs)

@@ -184,7 +184,7 @@ func invoke(ctx context.Context, rie *devstack.RIE, auth string, b []byte) (stri
 func eventsOf(n int) []json.RawMessage {
 	evs := make([]json.RawMessage, n)
 	for i := range evs {
-		_, evs[i] = asokta.LogEvent("user.lifecycle.create")
+		_, evs[i] = asokta.NewLogEvent("user.lifecycle.create")
 	}
 	return evs
 }

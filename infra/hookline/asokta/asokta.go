@@ -97,8 +97,8 @@ func Delivery(events []json.RawMessage) []byte {
 	return b
 }
 
-// LogEvent generates an Okta System Log event of eventType with a fresh uuid.
-func LogEvent(eventType string) (uuid string, raw json.RawMessage) {
+// NewLogEvent generates an Okta System Log event of eventType with a fresh uuid.
+func NewLogEvent(eventType string) (uuid string, raw json.RawMessage) {
 	uuid = NewUUID()
 	ev := map[string]any{
 		"uuid":           uuid,
