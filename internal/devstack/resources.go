@@ -238,13 +238,18 @@ func (r *Resources) Resolve(name, attr string) (string, error) {
 }
 
 // FunctionEnv resolves a function's template environment to local values,
-// sorted as KEY=VALUE.
-func (r *Resources) FunctionEnv(t *samtemplate.Template, f FunctionSpec) ([]string, error) {
+// sorted as KEY=VALUE. The worker's MAX_RECEIVE_COUNT mirrors the queue's
+// maxReceiveCount (the template keeps the two equal), so an override of
+// one is an override of both.
+func (r *Resources) FunctionEnv(t *samtemplate.Template, f FunctionSpec, ov Overrides) ([]string, error) {
 	var env []string
 	for _, k := range samtemplate.SortedKeys(f.Env) {
 		v, err := t.ResolveString(f.Env[k], r.Resolve)
 		if err != nil {
 			return nil, fmt.Errorf("%s env %s: %w", f.LogicalID, k, err)
+		}
+		if k == "MAX_RECEIVE_COUNT" && ov.MaxReceiveCount > 0 {
+			v = strconv.Itoa(ov.MaxReceiveCount)
 		}
 		env = append(env, k+"="+v)
 	}

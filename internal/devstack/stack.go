@@ -126,7 +126,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	for _, f := range spec.Functions {
-		if s.Env[f.Short], err = s.Resources.FunctionEnv(t, f); err != nil {
+		if s.Env[f.Short], err = s.Resources.FunctionEnv(t, f, opts.Overrides); err != nil {
 			return s, err
 		}
 	}

@@ -171,3 +171,46 @@ func TestNormalizeEventStripsThePortOfTheSourceIP(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxReceiveCountOverrideReachesTheWorker(t *testing.T) {
+	tmpl := loadTemplate(t)
+	spec, err := fromTemplate(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, ok := spec.Function("worker")
+	if !ok {
+		t.Fatal("no worker")
+	}
+	r := &Resources{QueueURLs: map[string]string{}, QueueARNs: map[string]string{}, SecretARNs: map[string]string{},
+		Tables: map[string]string{}, Functions: map[string]string{}}
+	for _, q := range spec.Queues {
+		r.QueueURLs[q.LogicalID], r.QueueARNs[q.LogicalID] = "http://kumo/"+q.Name, "arn:aws:sqs:us-east-1:000000000000:"+q.Name
+	}
+	for id := range tmpl.Resources {
+		r.Tables[id], r.SecretARNs[id] = id, "arn:"+id
+	}
+	get := func(env []string) string {
+		for _, kv := range env {
+			if v, ok := strings.CutPrefix(kv, "MAX_RECEIVE_COUNT="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	env, err := r.FunctionEnv(tmpl, w, Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, _ := spec.Queue("EventsQueue")
+	if got := get(env); got != itoa(q.MaxReceiveCount) {
+		t.Fatalf("MAX_RECEIVE_COUNT = %q without override, want the queue's %d", got, q.MaxReceiveCount)
+	}
+	env, err = r.FunctionEnv(tmpl, w, Overrides{MaxReceiveCount: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := get(env); got != "3" {
+		t.Errorf("MAX_RECEIVE_COUNT = %q with a maxReceiveCount override of 3, want 3", got)
+	}
+}
