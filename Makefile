@@ -125,7 +125,7 @@ bench-dev: tools bootstraps cli ## dev stack figures: start time, events/s and P
 deploy: ## sam build && sam deploy, no prompts, fine when nothing changed (run `sam deploy --guided` once first)
 	sam build && sam deploy --no-confirm-changeset --no-fail-on-empty-changeset
 
-redrive: cli ## move parked events from the DLQ back: make redrive ARGS='--stack hookline [--dry-run] [--type T] [--rate N]'
+redrive: cli ## move parked events from the DLQ back: make redrive ARGS='--stack hookline|--local [--dry-run] [--type T] [--rate N]'
 	$(BIN)/hookline redrive $(ARGS)
 
 replay: cli ## queue events from the Okta System Log: make replay ARGS='--stack hookline --since 6h [--until T] [--type T] [--force] [--dry-run]'

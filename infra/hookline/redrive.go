@@ -37,14 +37,24 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	eventType := fs.String("type", "", "move only events of this exact type (copies messages instead of a move task)")
 	rate := fs.Int("rate", 0, "messages per second (0: as fast as SQS allows)")
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
+	local := fs.Bool("local", false, "the stack `make dev` runs: queue URLs and endpoint from its state file")
+	statePath := fs.String("state", defaultState, "state file written by `hookline dev` (with --local)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *rate < 0 {
 		return fmt.Errorf("%w: --rate must be >= 0", errUsage)
 	}
+	if *local {
+		st, err := readState(*statePath)
+		if err != nil {
+			return fmt.Errorf("--local: %w (is `make dev` running?)", err)
+		}
+		// Flags given explicitly win over the state file.
+		*queueURL, *dlqURL, *endpoint = first(*queueURL, st.Queues["EventsQueue"]), first(*dlqURL, st.Queues["EventsDLQ"]), first(*endpoint, st.Endpoint)
+	}
 	if *stack == "" && (*queueURL == "" || *dlqURL == "") {
-		return fmt.Errorf("%w: give --stack, or both --queue-url and --dlq-url", errUsage)
+		return fmt.Errorf("%w: give --stack, --local, or both --queue-url and --dlq-url", errUsage)
 	}
 	cfg, err := awsConfig(ctx, endpoint)
 	if err != nil {

@@ -44,8 +44,14 @@ func TestRedriveCommand(t *testing.T) {
 		return out.Attributes["ApproximateNumberOfMessages"]
 	}
 	args := []string{"redrive", "--queue-url", queueURL, "--dlq-url", dlqURL, "--endpoint-url", k.Kumo.Endpoint}
+	// The dry run finds the stack as `make redrive ARGS=--local` does: from
+	// the state file `hookline dev` writes.
+	state := filepath.Join(t.TempDir(), "dev-stack.json")
+	if err := writeState(state, State{Endpoint: k.Kumo.Endpoint, Queues: k.Resources.QueueURLs}); err != nil {
+		t.Fatal(err)
+	}
 	var stdout, stderr strings.Builder
-	if code := run(context.Background(), append(args, "--dry-run"), &stdout, &stderr); code != 0 {
+	if code := run(context.Background(), []string{"redrive", "--local", "--state", state, "--dry-run"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("dry run exit %d:\n%s%s", code, stdout.String(), stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "3 message(s) would move") || strings.Count(stdout.String(), "\n") != 4 {
@@ -68,5 +74,10 @@ func TestRedriveCommand(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"redrive", "--queue-url", queueURL}, io.Discard, io.Discard); code != 2 {
 		t.Fatalf("missing --dlq-url: exit %d, want 2", code)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"redrive", "--local", "--state", filepath.Join(t.TempDir(), "none.json")}, io.Discard, &stderr); code == 0 ||
+		!strings.Contains(stderr.String(), "make dev") {
+		t.Fatalf("--local without a running stack: exit %d, %q; want a failure naming make dev", code, stderr.String())
 	}
 }
