@@ -95,9 +95,13 @@ func main() {
 		// the start; the events wait in the queue until it is fixed.
 		c := cloud.Service(secretsmanager.ServiceID)
 		sm := secretsmanager.New(secretsmanager.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
-		creds, err := oktaapi.LoadCredentials(context.Background(), sm, s.OktaSecret)
+		load := func(ctx context.Context) (oktaapi.Credentials, error) {
+			return oktaapi.LoadCredentials(ctx, sm, s.OktaSecret)
+		}
+		creds, err := load(context.Background())
 		if err == nil {
-			services.Okta, err = oktaapi.New(creds, oktaapi.Settings{})
+			// A rotated token or key is read again when Okta refuses the old one.
+			services.Okta, err = oktaapi.New(creds, oktaapi.Settings{Reload: load})
 		}
 		if err != nil {
 			fail(log, err)

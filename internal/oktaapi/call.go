@@ -32,7 +32,7 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any) err
 			return fmt.Errorf("okta: %s %s: encode the request: %w", method, u.Path, err)
 		}
 	}
-	op := operation{scope: c.scope, what: method + " " + u.Path, role: "an admin role allowed to do that"}
+	op := operation{scope: c.scopeInUse(), what: method + " " + u.Path, role: "an admin role allowed to do that"}
 	_, answer, err := c.roundTrip(ctx, method, c.org.String()+path, body, op)
 	if err != nil {
 		return err

@@ -33,22 +33,33 @@ const (
 // sequence; rate-limit state is shared.
 type Client struct {
 	org  *url.URL
-	auth authorizer
 	http *http.Client
 	now  func() time.Time
 	// sleep waits for a rate-limit reset; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 	// onWait is told about each rate-limit wait.
 	onWait func(d time.Duration, reason string)
-	// scope is what a service app asks the token endpoint for.
-	scope string
 
 	requests atomic.Int64
 
 	mu        sync.Mutex
 	remaining int       // from the last X-Rate-Limit-Remaining; -1 unknown
 	resetAt   time.Time // when the window of remaining resets, local clock
+
+	authMu     sync.Mutex
+	auth       authorizer
+	creds      Credentials // what auth was built from
+	scope      string      // what a service app asks the token endpoint for
+	fixedScope string      // Settings.Scope; "" means the credentials' scopes
+	reload     func(ctx context.Context) (Credentials, error)
+	reloadedAt time.Time
 }
+
+// ReloadEvery is how often, at most, a Client re-reads its credentials
+// after Okta refused them (Settings.Reload): a rotated API token or key is
+// picked up on the next refused request, and a wrong one cannot make every
+// request read the secret.
+const ReloadEvery = 30 * time.Second
 
 // Settings tune a Client. The zero value gives the defaults.
 type Settings struct {
@@ -60,6 +71,12 @@ type Settings struct {
 	// OnWait, when set, is told about each rate-limit wait before it starts,
 	// for progress output.
 	OnWait func(d time.Duration, reason string)
+	// Reload, when set, re-reads the credentials (for example
+	// LoadCredentials on the secret) after Okta answers 401, at most every
+	// ReloadEvery; the request is then sent once more with them. A client
+	// that lives long, such as the worker's, so picks up a rotated API token
+	// or key without a restart. The org URL cannot change this way.
+	Reload func(ctx context.Context) (Credentials, error)
 	// Now and Sleep are the clock and the wait used for rate-limit resets
 	// (default time.Now and a context-aware sleep). Tests of the waits set
 	// them: the stand-in org answers over loopback, where testing/synctest
@@ -74,7 +91,7 @@ func New(creds Credentials, s Settings) (*Client, error) {
 		return nil, err
 	}
 	org, _ := OrgURL(creds.OrgURL)
-	c := &Client{org: org, http: s.HTTPClient, now: s.Now, sleep: s.Sleep, onWait: s.OnWait, remaining: -1, scope: s.Scope}
+	c := &Client{org: org, http: s.HTTPClient, now: s.Now, sleep: s.Sleep, onWait: s.OnWait, remaining: -1}
 	if c.http == nil {
 		c.http = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -84,25 +101,73 @@ func New(creds Credentials, s Settings) (*Client, error) {
 	if c.sleep == nil {
 		c.sleep = sleepCtx
 	}
-	if c.scope == "" {
-		c.scope = scopesOf(creds)
-	}
-	if strings.TrimSpace(creds.APIToken) != "" {
-		c.auth = apiToken(strings.TrimSpace(creds.APIToken))
-		return c, nil
-	}
-	key, _ := parsePrivateKey(creds.PrivateKey) // checked by Validate
-	c.auth = &serviceApp{
-		tokenURL: org.String() + "/oauth2/v1/token",
-		clientID: strings.TrimSpace(creds.ClientID),
-		keyID:    strings.TrimSpace(creds.KeyID),
-		key:      key,
-		scopes:   c.scope,
-		http:     c.http,
-		now:      c.now,
-		onCall:   func() { c.requests.Add(1) },
-	}
+	c.fixedScope, c.reload = s.Scope, s.Reload
+	c.setCredentials(creds)
 	return c, nil
+}
+
+// setCredentials builds the authorizer for creds (validated) and uses it
+// from the next request on.
+func (c *Client) setCredentials(creds Credentials) {
+	scope := c.fixedScope
+	if scope == "" {
+		scope = scopesOf(creds)
+	}
+	var a authorizer
+	if strings.TrimSpace(creds.APIToken) != "" {
+		a = apiToken(strings.TrimSpace(creds.APIToken))
+	} else {
+		key, _ := parsePrivateKey(creds.PrivateKey) // checked by Validate
+		a = &serviceApp{
+			tokenURL: c.org.String() + "/oauth2/v1/token",
+			clientID: strings.TrimSpace(creds.ClientID),
+			keyID:    strings.TrimSpace(creds.KeyID),
+			key:      key,
+			scopes:   scope,
+			http:     c.http,
+			now:      c.now,
+			onCall:   func() { c.requests.Add(1) },
+		}
+	}
+	c.authMu.Lock()
+	c.auth, c.creds, c.scope = a, creds, scope
+	c.authMu.Unlock()
+}
+
+// scopeInUse is the scope the credentials in use ask for.
+func (c *Client) scopeInUse() string {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return c.scope
+}
+
+// authorizer returns the authorizer in use.
+func (c *Client) authorizer() authorizer {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	return c.auth
+}
+
+// reloadCredentials re-reads the credentials after a 401, at most every
+// ReloadEvery, and reports whether they changed (and are now in use).
+func (c *Client) reloadCredentials(ctx context.Context) bool {
+	c.authMu.Lock()
+	if c.reload == nil || (!c.reloadedAt.IsZero() && c.now().Sub(c.reloadedAt) < ReloadEvery) {
+		c.authMu.Unlock()
+		return false
+	}
+	c.reloadedAt = c.now()
+	old := c.creds
+	c.authMu.Unlock()
+	creds, err := c.reload(ctx)
+	if err != nil || creds.Validate() != nil || creds == old {
+		return false
+	}
+	if org, err := OrgURL(creds.OrgURL); err != nil || org.String() != c.org.String() {
+		return false
+	}
+	c.setCredentials(creds)
+	return true
 }
 
 // Requests counts the HTTP requests made to Okta so far, token requests
@@ -218,10 +283,15 @@ func (c *Client) roundTrip(ctx context.Context, method, target string, reqBody [
 				return nil, nil, err
 			}
 		case resp.StatusCode == http.StatusUnauthorized && !reauthorized:
-			// A cached access token may have been revoked: get a new one once.
-			c.auth.invalidate()
+			// A cached access token may have been revoked: get a new one
+			// once, and the credentials themselves may have been rotated.
+			auth := c.authorizer()
+			auth.invalidate()
 			reauthorized = true
-			if _, ok := c.auth.(apiToken); ok {
+			if c.reloadCredentials(ctx) {
+				continue
+			}
+			if _, ok := auth.(apiToken); ok {
 				return nil, nil, op.error(method, target, resp, body)
 			}
 		default:
@@ -243,7 +313,7 @@ func (c *Client) send(ctx context.Context, method, target string, reqBody []byte
 	if reqBody != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if err := c.auth.authorize(ctx, req); err != nil {
+	if err := c.authorizer().authorize(ctx, req); err != nil {
 		return nil, nil, err
 	}
 	c.requests.Add(1)
