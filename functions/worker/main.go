@@ -91,8 +91,9 @@ func main() {
 
 	services := handlers.Services{Log: log, AWS: cloud.Config()}
 	if s.OktaSecret != "" {
-		// Once per container. A secret that cannot be read or used stops
-		// the start; the events wait in the queue until it is fixed.
+		// Read at start (a secret that cannot be read or used stops the
+		// start; the events wait in the queue until it is fixed) and again
+		// when Okta refuses the credentials, through Reload.
 		c := cloud.Service(secretsmanager.ServiceID)
 		sm := secretsmanager.New(secretsmanager.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
 		load := func(ctx context.Context) (oktaapi.Credentials, error) {
