@@ -225,8 +225,12 @@ type Page struct {
 	// Events are in the order Okta returned them, each with its raw JSON.
 	Events []okta.Event
 	// Next is the rel="next" link, or "" when Okta gave none (the end of a
-	// bounded read). A polling read always has one.
+	// bounded read). A polling read always has one. It is Okta's answer:
+	// check it with CheckPageURL before keeping it.
 	Next string
+	// Limit is the page size the events were read with: less than URL's
+	// when its answer was over MaxPageBytes (see Logs).
+	Limit int
 }
 
 // RateLimitError is a rate limit the caller's deadline cannot wait out.
