@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -48,7 +49,14 @@ const (
 type Source interface {
 	LogsURL(q oktaapi.LogsQuery) string
 	Logs(ctx context.Context, pageURL string) (oktaapi.Page, error)
+	// CheckPageURL refuses a page URL that is not the org's System Log.
+	CheckPageURL(pageURL string) error
 }
+
+// ErrRepeatedPage means Okta's next link led back to a page the same read
+// already had: a cursor that does not advance, which would be followed
+// forever. The read stops; nothing past that page is skipped.
+var ErrRepeatedPage = errors.New("Okta returned the same page again")
 
 // Marks are the delivery marks (ledger.Deliveries).
 type Marks interface {
@@ -111,6 +119,10 @@ type Stats struct {
 	// Stopped says why the read ended: caught-up, grace, deadline,
 	// rate-limited, done or error.
 	Stopped string
+	// Reached is, in a replay, the published time of the last event read:
+	// a bounded read goes in published order, so a replay that stopped
+	// can go on from there.
+	Reached string
 }
 
 // Stop reasons.
@@ -188,7 +200,7 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 	if filter == "" {
 		return st, errors.New("reconcile: no event types to reconcile")
 	}
-	pageURL, err := r.startURL(ctx, filter)
+	pageURL, fromCursor, err := r.startURL(ctx, filter)
 	if err != nil {
 		return st, err
 	}
@@ -197,6 +209,11 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 		grace = DefaultGrace
 	}
 	deliveryID := "reconcile/" + r.now().UTC().Format(time.RFC3339)
+	saved := "" // what the cursor says
+	if fromCursor {
+		saved = pageURL
+	}
+	seen := pages{}
 	for {
 		if r.outOfTime(ctx) {
 			st.Stopped = StopDeadline
@@ -212,6 +229,8 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 			return st, err
 		}
 		st.Pages++
+		seen.add(pageURL)
+		r.noteSmaller(ctx, page)
 		if len(page.Events) == 0 {
 			st.Stopped = StopCaughtUp
 			return st, nil
@@ -233,11 +252,23 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 			// Read this page again next run: its young events are left to
 			// the hook for now. What was queued from it is marked.
 			next = page.URL
+		} else if err := r.follow(next, st.Pages, seen); err != nil {
+			// The next link is never saved: the cursor keeps this page,
+			// read and queued, so the next run starts here and no event
+			// after it is skipped (a run that lost its cursor would start
+			// again at the lookback, and leave a gap before it).
+			if page.URL != saved {
+				if serr := r.Cursors.Save(ctx, CursorName, ledger.Cursor{Next: page.URL, Filter: filter, UpdatedAt: r.now()}); serr != nil {
+					return st, errors.Join(err, serr)
+				}
+			}
+			return st, err
 		}
-		if next != pageURL {
+		if next != saved {
 			if err := r.Cursors.Save(ctx, CursorName, ledger.Cursor{Next: next, Filter: filter, UpdatedAt: r.now()}); err != nil {
 				return st, err
 			}
+			saved = next
 		}
 		if next == page.URL {
 			st.Stopped = StopGrace
@@ -247,17 +278,69 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 	}
 }
 
-func (r *Reconciler) startURL(ctx context.Context, filter string) (string, error) {
+// follow checks Okta's next link of the n-th page before it is saved or
+// requested: it must be the org's System Log, and a page this read has not
+// had yet.
+func (r *Reconciler) follow(next string, n int, seen pages) error {
+	if err := r.Source.CheckPageURL(next); err != nil {
+		return fmt.Errorf("reconcile: page %d's next link was refused, the read stops there: %w", n, err)
+	}
+	if seen.has(next) {
+		return fmt.Errorf("reconcile: %w: page %d's next link leads back to a page this read already had, so it would never end; it stops there", ErrRepeatedPage, n)
+	}
+	return nil
+}
+
+// noteSmaller logs a page read in smaller pieces (see oktaapi.Client.Logs).
+func (r *Reconciler) noteSmaller(ctx context.Context, page oktaapi.Page) {
+	if page.Limit > 0 && page.Limit < r.limit() {
+		r.log().WarnContext(ctx, "system log page over the size bound: read with a smaller limit", "limit", page.Limit,
+			"maxPageMiB", oktaapi.MaxPageBytes>>20)
+	}
+}
+
+func (r *Reconciler) limit() int {
+	if r.Limit > 0 {
+		return r.Limit
+	}
+	return oktaapi.DefaultLimit
+}
+
+// pages are the pages one read has had, by the query that selects them
+// (since, until, filter, after), whatever the order of its parameters or
+// the page size.
+type pages map[string]bool
+
+func pageKey(pageURL string) string {
+	u, err := url.Parse(pageURL)
+	if err != nil {
+		return pageURL
+	}
+	q := u.Query()
+	q.Del("limit")
+	return strings.ToLower(u.Host) + u.EscapedPath() + "?" + q.Encode()
+}
+
+func (p pages) add(pageURL string)      { p[pageKey(pageURL)] = true }
+func (p pages) has(pageURL string) bool { return p[pageKey(pageURL)] }
+
+// firstURL is the first page of a run without a cursor: Lookback ago.
+func (r *Reconciler) firstURL() string {
 	lookback := r.Lookback
 	if lookback <= 0 {
 		lookback = DefaultLookback
 	}
-	first := r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.Types, Limit: r.Limit})
+	return r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.Types, Limit: r.Limit})
+}
+
+// startURL is where a run starts, and whether that is the saved cursor.
+func (r *Reconciler) startURL(ctx context.Context, filter string) (string, bool, error) {
+	first := r.firstURL()
 	org, _, _ := strings.Cut(first, "/api/v1/logs")
 	cur, err := r.Cursors.Load(ctx, CursorName)
 	switch {
-	case err == nil && cur.Filter == filter && strings.HasPrefix(cur.Next, org+"/api/v1/logs?"):
-		return cur.Next, nil
+	case err == nil && cur.Filter == filter && r.Source.CheckPageURL(cur.Next) == nil:
+		return cur.Next, true, nil
 	case err == nil && cur.Filter != filter:
 		r.log().WarnContext(ctx, "subscribed event types changed: reading again from the lookback", "was", cur.Filter, "now", filter)
 	case err == nil:
@@ -265,9 +348,9 @@ func (r *Reconciler) startURL(ctx context.Context, filter string) (string, error
 		// credentials elsewhere; the client refuses it, so start anew.
 		r.log().WarnContext(ctx, "the cursor is not for this org: reading again from the lookback", "org", org)
 	case !errors.Is(err, ledger.ErrNoCursor):
-		return "", err
+		return "", false, err
 	}
-	return first, nil
+	return first, false, nil
 }
 
 // read reads a page, waiting out a rate limit only until the reserve: the
@@ -423,6 +506,7 @@ func (r *Reconciler) Replay(ctx context.Context, o ReplayOptions) (Stats, error)
 	}
 	deliveryID := "replay/" + r.now().UTC().Format(time.RFC3339)
 	pageURL := r.Source.LogsURL(oktaapi.LogsQuery{Since: o.Since, Until: o.Until, Types: types, Limit: r.Limit})
+	seen := pages{}
 	for pageURL != "" {
 		page, err := r.Source.Logs(ctx, pageURL)
 		if err != nil {
@@ -432,15 +516,24 @@ func (r *Reconciler) Replay(ctx context.Context, o ReplayOptions) (Stats, error)
 			return st, err
 		}
 		st.Pages++
+		seen.add(pageURL)
+		r.noteSmaller(ctx, page)
 		if err := r.queue(ctx, page.Events, ledger.SourceReplay, deliveryID, o.Force, o.DryRun, &st); err != nil {
 			st.Stopped = StopError
 			return st, err
 		}
+		if n := len(page.Events); n > 0 {
+			st.Reached = page.Events[n-1].Published
+		}
 		if o.Progress != nil {
 			o.Progress(st)
 		}
-		if len(page.Events) == 0 {
+		if len(page.Events) == 0 || page.Next == "" {
 			break
+		}
+		if err := r.follow(page.Next, st.Pages, seen); err != nil {
+			st.Stopped = StopError
+			return st, err
 		}
 		pageURL = page.Next
 	}
