@@ -32,6 +32,7 @@ type settings struct {
 	CredentialsID    string // the secret holding the Okta API credentials
 	EventTypes       string // the event types the hook subscribes to
 	QueueURL         string
+	DLQURL           string // where System Log events that cannot be keyed are parked
 	LedgerTable      string
 	LedgerRetention  time.Duration
 	Grace            time.Duration
@@ -49,6 +50,7 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		CredentialsID:    env.Required("OKTA_CREDENTIALS_SECRET_ID"),
 		EventTypes:       env.Required("OKTA_EVENT_TYPES"),
 		QueueURL:         env.Required("QUEUE_URL"),
+		DLQURL:           env.Required("DLQ_URL"),
 		LedgerTable:      env.Required("LEDGER_TABLE"),
 		LedgerRetention:  env.Duration("LEDGER_RETENTION", ledger.DefaultRetention),
 		Grace:            env.Duration("RECONCILE_GRACE", reconcile.DefaultGrace),
@@ -78,6 +80,7 @@ func main() {
 			Marks:     &ledger.Deliveries{Client: ddb, Table: s.LedgerTable, Retention: s.LedgerRetention},
 			Cursors:   &ledger.Cursors{Client: ddb, Table: s.LedgerTable},
 			Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.QueueURL}, Budget: 10 * time.Second},
+			DLQ:       &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.DLQURL}, Budget: 10 * time.Second},
 			Log:       log,
 			Types:     reconcile.ParseTypes(s.EventTypes),
 			Grace:     s.Grace,

@@ -31,17 +31,17 @@ func TestReadmeListsWhatTheTemplateLeavesOrFixes(t *testing.T) {
 
 func TestLoadSettings(t *testing.T) {
 	env := map[string]string{"OKTA_CREDENTIALS_SECRET_ID": "arn:creds", "OKTA_EVENT_TYPES": "user.lifecycle.create",
-		"QUEUE_URL": "q", "LEDGER_TABLE": "ledger", "RECONCILE_GRACE": "10m", "RECONCILE_LOOKBACK": "2h"}
+		"QUEUE_URL": "q", "DLQ_URL": "dlq", "LEDGER_TABLE": "ledger", "RECONCILE_GRACE": "10m", "RECONCILE_LOOKBACK": "2h"}
 	s, err := loadSettings(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.CredentialsID != "arn:creds" || s.EventTypes != "user.lifecycle.create" || s.QueueURL != "q" || s.LedgerTable != "ledger" ||
+	if s.CredentialsID != "arn:creds" || s.EventTypes != "user.lifecycle.create" || s.QueueURL != "q" || s.DLQURL != "dlq" || s.LedgerTable != "ledger" ||
 		s.Grace != 10*time.Minute || s.Lookback != 2*time.Hour || s.StackName != "local" {
 		t.Errorf("settings = %+v", s)
 	}
 	_, err = loadSettings(func(string) string { return "" })
-	for _, name := range []string{"OKTA_CREDENTIALS_SECRET_ID", "OKTA_EVENT_TYPES", "QUEUE_URL", "LEDGER_TABLE"} {
+	for _, name := range []string{"OKTA_CREDENTIALS_SECRET_ID", "OKTA_EVENT_TYPES", "QUEUE_URL", "DLQ_URL", "LEDGER_TABLE"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error %v does not name %s", err, name)
 		}

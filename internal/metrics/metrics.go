@@ -71,6 +71,7 @@ const (
 
 	// Reconciler.
 	EventsRecovered = "EventsRecovered" // events found in Okta's System Log but never received, queued again
+	EventsUnkeyable = "EventsUnkeyable" // System Log events without a usable uuid, parked in the dead-letter queue
 )
 
 // Def is one metric.
@@ -103,6 +104,7 @@ var Defs = []Def{
 	{Name: HandlerDuration, Unit: Milliseconds, Kind: Distribution, Dimensions: []string{DimHandler}, Emitter: "worker"},
 	{Name: EndToEndLag, Unit: Milliseconds, Kind: Distribution, Emitter: "worker"},
 	{Name: EventsRecovered, Unit: Count, Emitter: "reconciler"},
+	{Name: EventsUnkeyable, Unit: Count, Emitter: "reconciler"},
 }
 
 // Find returns the definition of the named metric.

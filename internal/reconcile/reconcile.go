@@ -87,7 +87,12 @@ type Reconciler struct {
 	Marks     Marks
 	Cursors   Cursors
 	Publisher Publisher
-	Log       *slog.Logger
+	// DLQ parks the events that cannot be keyed (see Unkeyable): the
+	// events queue's dead-letter queue, as the worker parks a malformed
+	// message. Without it such an event ends the read with an error, before
+	// the cursor moves past it.
+	DLQ Publisher
+	Log *slog.Logger
 	// Types are the subscribed event types (OKTA_EVENT_TYPES).
 	Types []string
 	// Grace is the hook's head start: younger events are left for the next
@@ -102,8 +107,8 @@ type Reconciler struct {
 	Limit int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Metrics, when set, gets EventsRecovered after each run (also 0, so
-	// the alarm sees data).
+	// Metrics, when set, gets EventsRecovered and EventsUnkeyable after
+	// each run (also 0, so the alarms see data).
 	Metrics Metrics
 }
 
@@ -113,6 +118,7 @@ type Stats struct {
 	Seen      int // events read
 	Delivered int // skipped: the hook (or an earlier recovery or replay) brought them
 	Queued    int // recovered, or enqueued by a replay
+	Parked    int // could not be keyed: parked in the DLQ with the reason
 	Failed    int // not queued this time; read again next time
 	// OldestQueued is the earliest published of the queued events.
 	OldestQueued string
@@ -174,19 +180,21 @@ func (r *Reconciler) Run(ctx context.Context) (Stats, error) {
 		st.Stopped = StopError
 	}
 	attrs := []any{"pages", st.Pages, "seen", st.Seen, "alreadyDelivered", st.Delivered, "recovered", st.Queued,
-		"notQueued", st.Failed, "oldestRecoveredPublished", st.OldestQueued, "stopped", st.Stopped,
+		"parked", st.Parked, "notQueued", st.Failed, "oldestRecoveredPublished", st.OldestQueued, "stopped", st.Stopped,
 		"durationMs", r.now().Sub(start).Milliseconds()}
 	level := slog.LevelInfo
 	if err != nil {
 		level = slog.LevelError
 		attrs = append(attrs, "error", err.Error())
-	} else if st.Queued > 0 {
-		// Recovered events mean the hook is losing deliveries.
+	} else if st.Queued > 0 || st.Parked > 0 {
+		// Recovered events mean the hook is losing deliveries; parked ones
+		// need an operator.
 		level = slog.LevelWarn
 	}
 	r.log().Log(ctx, level, "reconcile run", attrs...)
 	if r.Metrics != nil {
 		r.Metrics.Add(metrics.EventsRecovered, float64(st.Queued))
+		r.Metrics.Add(metrics.EventsUnkeyable, float64(st.Parked))
 		if ferr := r.Metrics.Flush(ctx); ferr != nil {
 			r.log().WarnContext(ctx, "metrics not written", "error", ferr.Error())
 		}
@@ -380,40 +388,72 @@ func (r *Reconciler) outOfTime(ctx context.Context) bool {
 }
 
 // queue queues the events that have no delivery mark (all of them with
-// force), marks what was queued, and counts. dryRun only counts. An error
-// means some events are not queued.
+// force), marks what was queued, parks what cannot be keyed, and counts.
+// dryRun only counts. An error means some events are neither queued nor
+// parked.
 func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, source, deliveryID string, force, dryRun bool, st *Stats) error {
 	st.Seen += len(evs)
 	if len(evs) == 0 {
 		return nil
 	}
-	var delivered map[string]bool
-	if !force {
-		uuids := make([]string, 0, len(evs))
-		for _, ev := range evs {
-			uuids = append(uuids, ev.UUID)
+	var keyed []okta.Event
+	var unkeyed []unkeyable
+	ids := make([]string, 0, len(evs)) // the delivery marks to read
+	for _, ev := range evs {
+		if reason := Unkeyable(ev); reason != "" {
+			// Its mark is its content's: parked once, however often the page
+			// is read again (and also by a forced replay).
+			u := unkeyable{ev: ev, reason: reason, mark: unkeyableMark(ev.Raw)}
+			unkeyed = append(unkeyed, u)
+			ids = append(ids, u.mark)
+			continue
 		}
+		keyed = append(keyed, ev)
+		if !force {
+			ids = append(ids, ev.UUID)
+		}
+	}
+	var delivered map[string]bool
+	if len(ids) > 0 {
 		var err error
-		if delivered, err = r.Marks.Delivered(ctx, uuids); err != nil {
+		if delivered, err = r.Marks.Delivered(ctx, ids); err != nil {
 			return err
 		}
 	}
 	var missing []okta.Event
 	inPage := map[string]bool{}
-	for _, ev := range evs {
+	for _, ev := range keyed {
 		switch {
-		case ev.UUID == "":
-			r.log().WarnContext(ctx, "system log event without uuid skipped", "eventType", ev.EventType, "published", ev.Published)
-		case delivered[ev.UUID] || inPage[ev.UUID]:
+		case (!force && delivered[ev.UUID]) || inPage[ev.UUID]:
 			st.Delivered++
 		default:
 			inPage[ev.UUID] = true
 			missing = append(missing, ev)
 		}
 	}
-	if dryRun || len(missing) == 0 {
+	var toPark []unkeyable
+	for _, u := range unkeyed {
+		if delivered[u.mark] || inPage[u.mark] {
+			st.Delivered++
+			continue
+		}
+		inPage[u.mark] = true
+		toPark = append(toPark, u)
+	}
+	if dryRun {
 		st.Queued += len(missing)
+		st.Parked += len(toPark)
 		oldest(st, missing)
+		return nil
+	}
+	qerr := r.publish(ctx, missing, source, deliveryID, st)
+	perr := r.park(ctx, toPark, source, deliveryID, st)
+	return errors.Join(qerr, perr)
+}
+
+// publish queues the events and marks what was queued.
+func (r *Reconciler) publish(ctx context.Context, missing []okta.Event, source, deliveryID string, st *Stats) error {
+	if len(missing) == 0 {
 		return nil
 	}
 	now := r.now()

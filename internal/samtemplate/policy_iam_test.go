@@ -280,8 +280,9 @@ func checkReceiverPolicies(t *Template) problems {
 }
 
 // checkReconcilerPolicies: the reconciler writes its log group, reads the
-// Okta credentials secret the operator names, sends to the events queue,
-// and reads and writes delivery marks and its cursor in the ledger.
+// Okta credentials secret the operator names, sends to the events queue
+// (and to the DLQ the events it cannot key), and reads and writes delivery
+// marks and its cursor in the ledger.
 func checkReconcilerPolicies(t *Template) problems {
 	logs := onOwnLogGroup(t, reconcilerID)
 	ledger := func(r any) bool { return isGetAtt(r, ledgerID, "Arn") }
@@ -289,7 +290,7 @@ func checkReconcilerPolicies(t *Template) problems {
 		"logs:createlogstream":          logs,
 		"logs:putlogevents":             logs,
 		"secretsmanager:getsecretvalue": func(r any) bool { return isRef(r, "OktaCredentialsSecretArn") },
-		"sqs:sendmessage":               func(r any) bool { return isGetAtt(r, queueID, "Arn") },
+		"sqs:sendmessage":               func(r any) bool { return isGetAtt(r, queueID, "Arn") || isGetAtt(r, dlqID, "Arn") },
 		"dynamodb:batchgetitem":         ledger,
 		"dynamodb:batchwriteitem":       ledger,
 		"dynamodb:getitem":              ledger,
