@@ -48,6 +48,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dryRun := fs.Bool("dry-run", false, "count what would be queued; queue nothing")
 	stack := fs.String("stack", "", "CloudFormation stack whose outputs name the queue, ledger table, Okta secret and event types")
 	queueURL := fs.String("queue-url", "", "events queue URL (instead of --stack)")
+	dlqURL := fs.String("dlq-url", "", "the events queue's DLQ, where events without a usable uuid are parked (instead of --stack)")
+	timeout := fs.Duration("timeout", defaultReplayTimeout, "stop after this long; what was queued is marked, and the message says where to go on")
 	table := fs.String("ledger-table", "", "ledger table name (instead of --stack)")
 	secretID := fs.String("secret-id", "", "Okta credentials secret (instead of --stack)")
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
@@ -68,11 +70,17 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !from.Before(to) {
 		return fmt.Errorf("%w: --since must be before --until", errUsage)
 	}
-	target := replayTarget{queueURL: *queueURL, table: *table, secretID: *secretID, types: types}
+	if *timeout <= 0 {
+		return fmt.Errorf("%w: --timeout must be positive", errUsage)
+	}
+	target := replayTarget{queueURL: *queueURL, dlqURL: *dlqURL, table: *table, secretID: *secretID, types: types}
 	if *stack == "" && !target.complete() {
 		return fmt.Errorf("%w: give --stack, or --queue-url, --ledger-table, --secret-id and --type", errUsage)
 	}
 
+	// Every wait (a rate-limit reset, a slow answer) ends by this deadline.
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
 	cfg, err := awsConfig(ctx, endpoint)
 	if err != nil {
 		return err
@@ -114,10 +122,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	var dlq reconcile.Publisher // none: an event without a usable uuid stops the replay
+	if target.dlqURL != "" {
+		dlq = &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: target.dlqURL}, Budget: 30 * time.Second}
+	}
 	r := &reconcile.Reconciler{
 		Source:    client,
 		Marks:     &ledger.Deliveries{Client: ddb, Table: target.table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: target.queueURL}, Budget: 30 * time.Second},
+		DLQ:       dlq,
 		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Types:     types,
 	}
@@ -131,18 +144,38 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Progress: func(s reconcile.Stats) {
 			fmt.Fprintf(stderr, "pages %d, seen %d, %s %d, skipped %d\n", s.Pages, s.Seen, verb, s.Queued, s.Delivered)
 		}})
-	fmt.Fprintf(stdout, "pages %d, seen %d, %s %d, skipped %d (already brought or replayed)\n", st.Pages, st.Seen, verb, st.Queued, st.Delivered)
-	if errors.Is(err, context.Canceled) {
-		return errors.New("interrupted: what was queued is marked; run the same replay again to go on (it skips those)")
+	fmt.Fprintf(stdout, "pages %d, seen %d, %s %d, skipped %d (already brought or replayed)", st.Pages, st.Seen, verb, st.Queued, st.Delivered)
+	if st.Parked > 0 {
+		fmt.Fprintf(stdout, ", parked %d in the DLQ (no usable uuid)", st.Parked)
+	}
+	fmt.Fprintln(stdout)
+	goOn := "run the same replay again to go on (it skips those)"
+	if st.Reached != "" {
+		goOn = "go on with --since " + st.Reached + " (a replay from there skips what is marked)"
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (err != nil && ctx.Err() == context.DeadlineExceeded):
+		return fmt.Errorf("stopped at --timeout %s after %d pages: what was queued is marked; %s", *timeout, st.Pages, goOn)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("interrupted: what was queued is marked; %s", goOn)
+	case errors.Is(err, oktaapi.ErrRateLimited):
+		return fmt.Errorf("%w; what was queued is marked; %s", err, goOn)
+	case errors.Is(err, reconcile.ErrRepeatedPage):
+		return fmt.Errorf("%w; what was queued is marked. Okta's cursor does not advance: try again later, or %s", err, goOn)
 	}
 	return err
 }
 
+// defaultReplayTimeout bounds a replay: long enough for hundreds of
+// thousands of events at Okta's rate limits, short enough that a stalled
+// one is noticed.
+const defaultReplayTimeout = 15 * time.Minute
+
 // replayTarget is where a replay reads and writes: flags win over the
 // stack's outputs.
 type replayTarget struct {
-	queueURL, table, secretID string
-	types                     []string
+	queueURL, dlqURL, table, secretID string
+	types                             []string
 }
 
 func (r *replayTarget) complete() bool {
@@ -152,6 +185,7 @@ func (r *replayTarget) complete() bool {
 // fill takes what the flags left empty from the stack's outputs.
 func (r *replayTarget) fill(stack string, outs map[string]string) error {
 	r.queueURL = first(r.queueURL, outs["EventsQueueUrl"])
+	r.dlqURL = first(r.dlqURL, outs["EventsDLQUrl"])
 	r.table = first(r.table, outs["LedgerTableName"])
 	r.secretID = first(r.secretID, outs["OktaCredentialsSecretArn"])
 	if len(r.types) == 0 {

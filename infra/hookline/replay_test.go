@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -104,4 +105,67 @@ func TestReplayTargetFromStackOutputs(t *testing.T) {
 	if err := r.fill("hookline", outs); err == nil || !strings.Contains(err.Error(), "OktaCredentialsSecretArn") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+// TestReplayStopsOnARepeatingCursorAndAtItsTimeout: `hookline replay`
+// against an Okta whose next link names the page just read stops at once
+// with a message saying so (it used to read the same page until Okta's
+// rate limit), and against an Okta that does not answer it stops at
+// --timeout, saying where to go on. Both exit 1.
+func TestReplayStopsOnARepeatingCursorAndAtItsTimeout(t *testing.T) {
+	s := devstacktest.Start(t, devstacktest.Options{})
+	org := oktatest.Start(t.Cleanup)
+	org.SetAPIToken("replay-token")
+	proxy := org.Proxy(t.Cleanup)
+	now := time.Now()
+	for i := range 5 {
+		org.Add(oktatest.Event(fmt.Sprintf("rep-%d", i), "user.lifecycle.create", now.Add(-time.Hour+time.Duration(i)*time.Minute)))
+	}
+	sec, err := s.Clients.SecretsManager.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
+		Name: aws.String("okta-credentials"), SecretString: aws.String(`{"orgUrl":"` + proxy.URL + `","apiToken":"replay-token"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := func(extra ...string) (int, string, string, time.Duration) {
+		t.Helper()
+		args := append([]string{"replay", "--since", "2h", "--type", "user.lifecycle.create", "--queue-url", s.QueueURL("EventsQueue"),
+			"--dlq-url", s.QueueURL("EventsDLQ"), "--ledger-table", s.Resources.Tables["LedgerTable"], "--secret-id", aws.ToString(sec.ARN),
+			"--endpoint-url", s.Kumo.Endpoint}, extra...)
+		// A bound for the test, should the replay not stop by itself.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		var stdout, stderr strings.Builder
+		start := time.Now()
+		code := run(ctx, args, &stdout, &stderr)
+		return code, stdout.String(), stderr.String(), time.Since(start)
+	}
+
+	// Every page names itself as next.
+	proxy.SetNext(func(_ int, r *http.Request, _ string) string { return r.URL.String() })
+	code, out, errOut, _ := replay()
+	if code != 1 || !strings.Contains(errOut, "Okta returned the same page again") || !strings.Contains(out, "pages 1, seen 5, enqueued 5") {
+		t.Fatalf("repeating cursor: exit %d, %d pages read\n%s%s", code, proxy.LogsRequests(), out, lastLines(errOut, 5))
+	}
+	if proxy.LogsRequests() != 1 {
+		t.Fatalf("%d pages requested, want 1", proxy.LogsRequests())
+	}
+	proxy.SetNext(nil)
+
+	// Okta never answers.
+	proxy.SetBody(func(_ int, r *http.Request, body []byte) []byte {
+		<-r.Context().Done()
+		return body
+	})
+	code, out, errOut, took := replay("--timeout", "2s")
+	if code != 1 || !strings.Contains(errOut, "stopped at --timeout 2s") || took > 10*time.Second {
+		t.Fatalf("no answer: exit %d after %s\n%s%s", code, took, out, errOut)
+	}
+	if code, _, errOut, _ := replay("--timeout", "0s"); code != 2 {
+		t.Fatalf("--timeout 0s: exit %d\n%s", code, errOut)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n") + "\n"
 }

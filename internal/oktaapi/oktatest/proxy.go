@@ -44,20 +44,27 @@ func (o *Org) Proxy(cleanup func(func())) *Proxy {
 			p.logs++
 			n, next, body := p.logs, p.next, p.body
 			p.mu.Unlock()
+			// The request as the client sent it, to the proxy.
+			in := req.Clone(req.Context())
+			in.URL, _ = url.Parse(p.URL + req.URL.RequestURI())
 			var links []string
+			hadNext := false
 			for _, l := range resp.Header.Values("Link") {
 				l = strings.ReplaceAll(l, o.URL, p.URL)
 				if next != nil && strings.Contains(l, `rel="next"`) {
+					hadNext = true
 					u, _, _ := strings.Cut(strings.TrimPrefix(l, "<"), ">")
-					// The request as the client sent it, to the proxy.
-					in := req.Clone(req.Context())
-					in.URL, _ = url.Parse(p.URL + req.URL.RequestURI())
 					if u = next(n, in, u); u == "" {
 						continue
 					}
 					l = "<" + u + `>; rel="next"`
 				}
 				links = append(links, l)
+			}
+			if next != nil && !hadNext {
+				if u := next(n, in, ""); u != "" {
+					links = append(links, "<"+u+`>; rel="next"`)
+				}
 			}
 			resp.Header.Del("Link")
 			for _, l := range links {
@@ -85,7 +92,9 @@ func (o *Org) Proxy(cleanup func(func())) *Proxy {
 
 // SetNext makes the n-th System Log answer (1-based, counted by the proxy)
 // carry next(n, request, its next link) as its next link instead; "" drops
-// it. request's URL is the proxy's. nil restores the org's links.
+// it, and an answer without one (the end of a bounded read) gets one when
+// next(n, request, "") is not "". request's URL is the proxy's. nil
+// restores the org's links.
 func (p *Proxy) SetNext(next func(n int, r *http.Request, next string) string) {
 	p.mu.Lock()
 	p.next = next
@@ -93,7 +102,9 @@ func (p *Proxy) SetNext(next func(n int, r *http.Request, next string) string) {
 }
 
 // SetBody makes the n-th System Log answer carry body(n, request, its body)
-// instead; nil restores the org's bodies.
+// instead; nil restores the org's bodies. request is the one sent to the
+// org: its context ends when the client gives up, so body may wait on it
+// to stand in for an org that does not answer.
 func (p *Proxy) SetBody(body func(n int, r *http.Request, body []byte) []byte) {
 	p.mu.Lock()
 	p.body = body
