@@ -149,6 +149,11 @@ func TestReplayStopsOnARepeatingCursorAndAtItsTimeout(t *testing.T) {
 	if proxy.LogsRequests() != 1 {
 		t.Fatalf("%d pages requested, want 1", proxy.LogsRequests())
 	}
+	// It says where to go on: after the last event it read.
+	last := now.Add(-time.Hour + 4*time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
+	if !strings.Contains(errOut, "go on with --since "+last) {
+		t.Fatalf("no way on in: %s", lastLines(errOut, 2))
+	}
 	proxy.SetNext(nil)
 
 	// Okta never answers.
