@@ -143,7 +143,7 @@ func TestReplayStopsOnARepeatingCursorAndAtItsTimeout(t *testing.T) {
 	// Every page names itself as next.
 	proxy.SetNext(func(_ int, r *http.Request, _ string) string { return r.URL.String() })
 	code, out, errOut, _ := replay()
-	if code != 1 || !strings.Contains(errOut, "Okta returned the same page again") || !strings.Contains(out, "pages 1, seen 5, enqueued 5") {
+	if code != 1 || !strings.Contains(errOut, "okta returned the same page again") || !strings.Contains(out, "pages 1, seen 5, enqueued 5") {
 		t.Fatalf("repeating cursor: exit %d, %d pages read\n%s%s", code, proxy.LogsRequests(), out, lastLines(errOut, 5))
 	}
 	if proxy.LogsRequests() != 1 {

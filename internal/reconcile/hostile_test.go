@@ -106,7 +106,7 @@ func TestNextLinksThatRepeatAPageEndTheRead(t *testing.T) {
 		return next
 	})
 	st, err := runErr(t, f.reconciler(10), 20*time.Second)
-	if err == nil || !strings.Contains(err.Error(), "Okta returned the same page again") {
+	if err == nil || !strings.Contains(err.Error(), "okta returned the same page again") {
 		t.Fatalf("run: %+v, error %v", st, err)
 	}
 	if st.Pages != 2 || st.Queued != 20 {
@@ -141,7 +141,7 @@ func TestNextLinksThatRepeatAPageEndTheRead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	st, err = f.reconciler(10).Replay(ctx, reconcile.ReplayOptions{Since: f.now.Add(-time.Hour), Until: f.now, DryRun: true})
-	if err == nil || !strings.Contains(err.Error(), "Okta returned the same page again") || st.Pages != 3 {
+	if err == nil || !strings.Contains(err.Error(), "okta returned the same page again") || st.Pages != 3 {
 		t.Fatalf("replay: %+v, error %v", st, err)
 	}
 }

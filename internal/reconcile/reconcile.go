@@ -56,7 +56,7 @@ type Source interface {
 // ErrRepeatedPage means Okta's next link led back to a page the same read
 // already had: a cursor that does not advance, which would be followed
 // forever. The read stops; nothing past that page is skipped.
-var ErrRepeatedPage = errors.New("Okta returned the same page again")
+var ErrRepeatedPage = errors.New("okta returned the same page again")
 
 // Marks are the delivery marks (ledger.Deliveries).
 type Marks interface {
