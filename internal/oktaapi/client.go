@@ -228,8 +228,8 @@ type Page struct {
 	// bounded read). A polling read always has one. It is Okta's answer:
 	// check it with CheckPageURL before keeping it.
 	Next string
-	// Limit is the page size the events were read with: less than URL's
-	// when its answer was over MaxPageBytes (see Logs).
+	// Limit, when not 0, is the smaller page size the events were read
+	// with because URL's answer was over MaxPageBytes (see Logs).
 	Limit int
 }
 

@@ -56,9 +56,11 @@ func (c *Client) Logs(ctx context.Context, pageURL string) (Page, error) {
 		}
 		if len(body) <= MaxPageBytes {
 			p, err := c.page(pageURL, limit, resp, body)
-			p.Limit = limit
-			if err == nil && limit != asked && c.CheckPageURL(p.Next) == nil {
-				p.Next = withLimit(p.Next, asked)
+			if err == nil && limit != asked {
+				p.Limit = limit
+				if c.CheckPageURL(p.Next) == nil {
+					p.Next = withLimit(p.Next, asked)
+				}
 			}
 			return p, err
 		}

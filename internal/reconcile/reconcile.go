@@ -301,17 +301,10 @@ func (r *Reconciler) follow(next string, n int, seen pages) error {
 
 // noteSmaller logs a page read in smaller pieces (see oktaapi.Client.Logs).
 func (r *Reconciler) noteSmaller(ctx context.Context, page oktaapi.Page) {
-	if page.Limit > 0 && page.Limit < r.limit() {
+	if page.Limit > 0 {
 		r.log().WarnContext(ctx, "system log page over the size bound: read with a smaller limit", "limit", page.Limit,
 			"maxPageMiB", oktaapi.MaxPageBytes>>20)
 	}
-}
-
-func (r *Reconciler) limit() int {
-	if r.Limit > 0 {
-		return r.Limit
-	}
-	return oktaapi.DefaultLimit
 }
 
 // pages are the pages one read has had, by the query that selects them
@@ -562,8 +555,10 @@ func (r *Reconciler) Replay(ctx context.Context, o ReplayOptions) (Stats, error)
 			st.Stopped = StopError
 			return st, err
 		}
-		if n := len(page.Events); n > 0 {
-			st.Reached = page.Events[n-1].Published
+		for _, ev := range page.Events {
+			if ev.Published != "" {
+				st.Reached = ev.Published
+			}
 		}
 		if o.Progress != nil {
 			o.Progress(st)
