@@ -49,11 +49,8 @@ func TestCheckPageURLAcceptsOnlyTheOrgsSystemLog(t *testing.T) {
 			continue
 		}
 		// The host is named; never the query, userinfo or fragment.
-		if strings.Contains(err.Error(), canary) && !strings.HasPrefix(bad, "http://"+canary+":"+canary) {
+		if strings.Contains(err.Error(), canary) {
 			t.Errorf("%s: error quotes more than the host: %v", bad, err)
-		}
-		if strings.Contains(bad, "@") && strings.Contains(err.Error(), canary) {
-			t.Errorf("%s: error quotes the userinfo: %v", bad, err)
 		}
 		if _, err := c.Logs(t.Context(), bad); !errors.Is(err, oktaapi.ErrOrgURL) {
 			t.Errorf("%s: Logs error %v", bad, err)
