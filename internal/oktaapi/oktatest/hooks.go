@@ -208,6 +208,10 @@ func (o *Org) Verifications(id string) int {
 	return o.hooks.verifies[id]
 }
 
+// ErrNotDelivering means Okta sends nothing to the hook: it is not an
+// ACTIVE, VERIFIED hook (or there is no such hook).
+var ErrNotDelivering = errors.New("oktatest: not an ACTIVE, VERIFIED hook: Okta delivers nothing to it")
+
 // Deliver sends body to hook id's URI as Okta delivers events: a POST with
 // the hook's auth header. Okta delivers only for an ACTIVE, VERIFIED hook.
 // It returns the endpoint's status.
@@ -220,7 +224,7 @@ func (o *Org) Deliver(ctx context.Context, id string, body []byte) (int, error) 
 	}
 	o.hooks.mu.Unlock()
 	if !ok || hook.Status != "ACTIVE" || hook.VerificationStatus != "VERIFIED" {
-		return 0, fmt.Errorf("oktatest: hook %s is not an ACTIVE, VERIFIED hook", id)
+		return 0, fmt.Errorf("%w: hook %s", ErrNotDelivering, id)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URI, strings.NewReader(string(body)))
 	if err != nil {
