@@ -229,16 +229,23 @@ func writableFilter(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, fmt.Errorf("okta: the event hook's events.filter is not a JSON object: %w", err)
 	}
 	var entries []map[string]json.RawMessage
+	changed := false
 	if m, ok := f["eventFilterMap"]; ok && json.Unmarshal(m, &entries) == nil {
 		for _, e := range entries {
 			var cond map[string]json.RawMessage
 			if json.Unmarshal(e["condition"], &cond) == nil && cond != nil {
-				delete(cond, "version")
-				e["condition"], _ = json.Marshal(cond)
+				if _, ok := cond["version"]; ok {
+					delete(cond, "version")
+					e["condition"], _ = json.Marshal(cond)
+					changed = true
+				}
 			}
 		}
-		f["eventFilterMap"], _ = json.Marshal(entries)
 	}
+	if !changed {
+		return raw, nil // as Okta returned it, byte for byte
+	}
+	f["eventFilterMap"], _ = json.Marshal(entries)
 	return json.Marshal(f)
 }
 
