@@ -145,7 +145,11 @@ func newSink(t *testing.T) *sink {
 	return s
 }
 
-func (s *sink) requests() []string { s.mu.Lock(); defer s.mu.Unlock(); return append([]string(nil), s.auth...) }
+func (s *sink) requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.auth...)
+}
 
 // redirector answers every request with status and a Location on to
 // target, the same path, and a query that must never be printed.
