@@ -357,12 +357,13 @@ func runOktaList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintln(tw, "\tURI")
 	for _, h := range hooks {
 		// Every string Okta returned is escaped: a name may hold escape
-		// sequences, newlines or bidi overrides.
+		// sequences, newlines or bidi overrides. A URI's userinfo and
+		// query are not shown: they may hold a key.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d", termSafe(h.Name), termSafe(h.ID), termSafe(h.Status), termSafe(h.VerificationStatus), len(h.Events.Items))
 		if e.typesKnown {
 			fmt.Fprintf(tw, "\t%s", map[bool]string{true: "yes", false: "no"}[typesDiff(h.Events.Items, e.types) == ""])
 		}
-		fmt.Fprintf(tw, "\t%s\n", termSafe(h.Channel.Config.URI))
+		fmt.Fprintf(tw, "\t%s\n", redactURL(h.Channel.Config.URI))
 	}
 	tw.Flush()
 	fmt.Fprintf(stderr, "%d of Okta's %d event hooks per org in use\n", len(hooks), oktaapi.MaxEventHooks)
@@ -394,7 +395,7 @@ func runOktaStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var problems []string
 	// Every string Okta returned is escaped for the terminal.
 	fmt.Fprintf(stdout, "name:          %s\nid:            %s\nstatus:        %s\nverification:  %s\nuri:           %s\n",
-		termSafe(h.Name), termSafe(h.ID), termSafe(h.Status), termSafe(h.VerificationStatus), termSafe(h.Channel.Config.URI))
+		termSafe(h.Name), termSafe(h.ID), termSafe(h.Status), termSafe(h.VerificationStatus), redactURL(h.Channel.Config.URI))
 	fmt.Fprintf(stdout, "event types:   %d: %s\n", len(h.Events.Items), strings.Join(termSafeAll(h.Events.Items), ","))
 	if h.Status != oktaapi.StatusActive {
 		problems = append(problems, "the hook is "+termSafe(h.Status)+": Okta delivers nothing (hookline okta activate "+termSafe(h.Name)+")")

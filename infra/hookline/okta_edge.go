@@ -81,16 +81,24 @@ func sameHostRedirects(timeout time.Duration) *http.Client {
 	}}
 }
 
-// redactURL is raw without userinfo, query or fragment, for messages: they
-// may hold credentials.
+// redactURL is raw with its userinfo, query and fragment shown as
+// <redacted>, for messages and listings: they may hold credentials (a
+// function key in a query, say).
 func redactURL(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
 		return "(not a URL)"
 	}
-	s := u.Scheme + "://" + u.Host + u.EscapedPath()
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		s += " (userinfo, query and fragment not shown)"
+	s := u.Scheme + "://"
+	if u.User != nil {
+		s += "<redacted>@"
+	}
+	s += u.Host + u.EscapedPath()
+	if u.RawQuery != "" || u.ForceQuery {
+		s += "?<redacted>"
+	}
+	if u.Fragment != "" {
+		s += "#<redacted>"
 	}
 	return termSafe(s)
 }

@@ -37,8 +37,7 @@ func TestTermSafeEscapesOnlyWhatNeedsIt(t *testing.T) {
 }
 
 func TestRedactURLAndHookURL(t *testing.T) {
-	if got := redactURL("https://user:pass@h.example:8443/p/a?token=x#f"); strings.ContainsAny(got, "@?#") || strings.Contains(got, "pass") ||
-		!strings.HasPrefix(got, "https://h.example:8443/p/a") {
+	if got := redactURL("https://user:pass@h.example:8443/p/a?token=x#f"); got != "https://<redacted>@h.example:8443/p/a?<redacted>#<redacted>" {
 		t.Errorf("redactURL: %s", got)
 	}
 	for u, ok := range map[string]bool{

@@ -84,7 +84,7 @@ ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
 		}
 		moved := ""
 		if old.Channel.Config.URI != e.url {
-			moved = " (URI changed from " + termSafe(old.Channel.Config.URI) + ")"
+			moved = " (URI changed from " + redactURL(old.Channel.Config.URI) + ")"
 		}
 		fmt.Fprintf(stdout, "updated event hook %s (%s): %s%s, %d event types, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), moved, len(e.types))
 	} else {
