@@ -108,7 +108,9 @@ func TestOktaErrorPathsNeverPrintACredential(t *testing.T) {
 	reg := func(url, secretID string) []string {
 		return []string{"register", "--url", url, "--types", "user.lifecycle.create", "--secret-id", secretID}
 	}
-	short := func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), time.Second) }
+	short := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), time.Second)
+	}
 
 	cases := []canaryCase{
 		// The org URL and the credentials, from the environment.
