@@ -122,6 +122,7 @@ func TestOktaErrorPathsNeverPrintACredential(t *testing.T) {
 		{name: "list: 403 (read-only admin)", env: env("OKTA_ORG_URL", org.URL, "OKTA_API_TOKEN", canaryToken+"-read-only"), args: []string{"list"}, code: exitOktaAccess},
 		{name: "list: unreachable org", env: env("OKTA_ORG_URL", dead, "OKTA_API_TOKEN", canaryToken), args: []string{"list"}, code: exitOktaAccess},
 		{name: "list: org redirects", env: env("OKTA_ORG_URL", redirectingOrg, "OKTA_API_TOKEN", canaryToken), args: []string{"list"}, code: exitOktaAccess},
+		{name: "list: service app, org redirects the token request", env: env("OKTA_ORG_URL", redirectingOrg, "OKTA_CLIENT_ID", "0oa-hooks", "OKTA_PRIVATE_KEY", keyPEM), args: []string{"list"}, code: exitOktaAccess},
 		{name: "list: token with a newline", env: env("OKTA_ORG_URL", org.URL, "OKTA_API_TOKEN", canaryToken+"\nX-Injected: 1"), args: []string{"list"}, code: exitOktaAccess},
 		{name: "list: token and service app both", env: env("OKTA_ORG_URL", org.URL, "OKTA_API_TOKEN", canaryToken, "OKTA_CLIENT_ID", "0oa-hooks", "OKTA_PRIVATE_KEY", keyPEM), args: []string{"list"}, code: exitOktaAccess},
 		{name: "list: private key that is not a key", env: env("OKTA_ORG_URL", org.URL, "OKTA_CLIENT_ID", "0oa-hooks", "OKTA_PRIVATE_KEY", badKey), args: []string{"list"}, code: exitOktaAccess},

@@ -182,6 +182,22 @@ func TestOktaClientFollowsNoRedirectOffTheOrg(t *testing.T) {
 			t.Fatalf("%d: the org got %d requests through the redirect", status, n)
 		}
 	}
+	// A service app: the token request (its signed client assertion) is
+	// not re-posted to the Location either.
+	key, keyPEM, err := oktatest.RSAKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	org.AddServiceApp("0oa-hooks", &key.PublicKey, oktaapi.EventHooksScope)
+	t.Setenv("OKTA_ORG_URL", redirector(t, http.StatusTemporaryRedirect, org.URL).URL)
+	t.Setenv("OKTA_API_TOKEN", "")
+	t.Setenv("OKTA_CLIENT_ID", "0oa-hooks")
+	t.Setenv("OKTA_PRIVATE_KEY", keyPEM)
+	var o, e strings.Builder
+	if code := run(context.Background(), []string{"okta", "list"}, &o, &e); code == 0 || org.TokenRequests() != 0 || org.HooksRequests() != 0 ||
+		!strings.Contains(e.String(), "redirect to host") {
+		t.Fatalf("service app behind a redirect: exit %d, %d token requests reached the org\n%s%s", code, org.TokenRequests(), o.String(), e.String())
+	}
 }
 
 // previewState writes a dev stack state file naming secret, so that
