@@ -213,7 +213,12 @@ func writeBody(h EventHook) ([]byte, error) {
 	}
 	w.Events.Filter = filter
 	w.Channel.Type, w.Channel.Version = h.Channel.Type, h.Channel.Version
-	w.Channel.Config.URI, w.Channel.Config.Headers, w.Channel.Config.AuthScheme = h.Channel.Config.URI, h.Channel.Config.Headers, h.Channel.Config.AuthScheme
+	w.Channel.Config.URI, w.Channel.Config.AuthScheme = h.Channel.Config.URI, h.Channel.Config.AuthScheme
+	for _, hd := range h.Channel.Config.Headers {
+		if hd.Key != "" { // the spec lets Okta return a null header: not one to send back
+			w.Channel.Config.Headers = append(w.Channel.Config.Headers, hd)
+		}
+	}
 	return json.Marshal(w)
 }
 

@@ -25,9 +25,10 @@ package oktatest
 //     again". Okta delivers nothing to an UNVERIFIED hook (Deliver refuses).
 //   - Read-only fields in a request body (id, status, verificationStatus,
 //     created, createdBy, lastUpdated, method, _links) are ignored, as the
-//     spec's readOnly means and as Okta's SDKs rely on when they send back
-//     an object they read; the stand-in records them, with any field the
-//     spec does not know, for tests (HookRequestProblems).
+//     spec's readOnly means (Okta's generated SDK models, such as
+//     okta-sdk-dotnet's EventHook, send status, verificationStatus and
+//     createdBy back); the stand-in records them, with any field the spec
+//     does not know, for tests (HookRequestProblems).
 //   - POST .../lifecycle/verify sends the one-time verification request:
 //     a GET to the hook's URI carrying x-okta-verification-challenge, the
 //     auth header and the extra headers, with a 3 s timeout, and one retry
