@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -106,9 +107,10 @@ func runOkta(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sub, ok := oktaCommands[args[0]]
 	if !ok {
 		fmt.Fprint(stderr, oktaUsage)
-		return fmt.Errorf("%w: unknown okta command %q", errUsage, args[0])
+		return fmt.Errorf("%w: unknown okta command %s", errUsage, strconv.Quote(args[0]))
 	}
-	return oktaExit(sub(ctx, args[1:], stdout, stderr))
+	ctx, secrets := withSecretSet(ctx)
+	return secrets.wrap(oktaExit(sub(ctx, args[1:], stdout, stderr)))
 }
 
 // oktaExit gives Okta's refusals their exit codes.
@@ -177,7 +179,8 @@ func (f *oktaFlags) resolve(ctx context.Context, stderr io.Writer, needAWS bool)
 	if err != nil {
 		return nil, err
 	}
-	e.okta, err = oktaapi.New(creds, oktaapi.Settings{Scope: oktaapi.EventHooksScope, OnWait: func(d time.Duration, reason string) {
+	// The client holds the credentials: it follows no redirect.
+	e.okta, err = oktaapi.New(creds, oktaapi.Settings{HTTPClient: noRedirects(30 * time.Second), Scope: oktaapi.EventHooksScope, OnWait: func(d time.Duration, reason string) {
 		fmt.Fprintf(stderr, "okta rate limit (%s): waiting %s for the reset\n", reason, d.Round(time.Second))
 	}})
 	return e, err
@@ -224,6 +227,7 @@ func oktaCredentials(ctx context.Context, sm oktaapi.SecretsManagerAPI, secretID
 	if org := os.Getenv("OKTA_ORG_URL"); org != "" {
 		c := oktaapi.Credentials{OrgURL: org, APIToken: os.Getenv("OKTA_API_TOKEN"), ClientID: os.Getenv("OKTA_CLIENT_ID"),
 			PrivateKey: os.Getenv("OKTA_PRIVATE_KEY"), KeyID: os.Getenv("OKTA_KEY_ID")}
+		noteCredentials(ctx, c)
 		if err := c.Validate(); err != nil {
 			return c, fmt.Errorf("credentials from OKTA_* variables: %w", err)
 		}
@@ -232,7 +236,27 @@ func oktaCredentials(ctx context.Context, sm oktaapi.SecretsManagerAPI, secretID
 	if secretID == "" || sm == nil {
 		return oktaapi.Credentials{}, fmt.Errorf("%w: none given: set OKTA_ORG_URL with OKTA_API_TOKEN (or OKTA_CLIENT_ID and OKTA_PRIVATE_KEY), or give --okta-secret, OKTA_CREDENTIALS_SECRET_ID or a --stack with OktaCredentialsSecretArn", oktaapi.ErrCredentials)
 	}
-	return oktaapi.LoadCredentials(ctx, sm, secretID)
+	// oktaapi.LoadCredentials, but keeping the document's values to note
+	// them even when they are refused.
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &secretID})
+	if err != nil {
+		return oktaapi.Credentials{}, fmt.Errorf("%w: read secret %s: %w", oktaapi.ErrCredentials, secretID, err)
+	}
+	if out.SecretString == nil {
+		return oktaapi.Credentials{}, fmt.Errorf("%w: secret %s has no string value (want the JSON document)", oktaapi.ErrCredentials, secretID)
+	}
+	c, err := oktaapi.ParseCredentials([]byte(*out.SecretString))
+	noteCredentials(ctx, c)
+	if err != nil {
+		return oktaapi.Credentials{}, fmt.Errorf("secret %s: %w", secretID, err)
+	}
+	return c, nil
+}
+
+// noteCredentials records c's secret parts (see noteSecrets).
+func noteCredentials(ctx context.Context, c oktaapi.Credentials) {
+	noteSecrets(ctx, c.APIToken, c.PrivateKey)
+	noteOrgURL(ctx, c.OrgURL)
 }
 
 // hookSecret reads the hook secret's AWSCURRENT value and version.
@@ -247,6 +271,7 @@ func (e *oktaEnv) hookSecret(ctx context.Context) (value, version string, err er
 	if aws.ToString(out.SecretString) == "" {
 		return "", "", fmt.Errorf("the hook secret %s has no string value", e.secretID)
 	}
+	noteSecrets(ctx, *out.SecretString)
 	return *out.SecretString, aws.ToString(out.VersionId), nil
 }
 
@@ -273,7 +298,7 @@ func (e *oktaEnv) hookNamed(ctx context.Context, name string) (oktaapi.EventHook
 	}
 	h := findHook(hooks, name, "")
 	if h == nil {
-		return oktaapi.EventHook{}, fmt.Errorf("%w: Okta has no event hook named %q (hookline okta list shows them)", errNoHook, name)
+		return oktaapi.EventHook{}, fmt.Errorf("%w: Okta has no event hook named %s (hookline okta list shows them)", errNoHook, strconv.Quote(name))
 	}
 	return *h, nil
 }
@@ -331,11 +356,14 @@ func runOktaList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintln(tw, "\tURI")
 	for _, h := range hooks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d", h.Name, h.ID, h.Status, h.VerificationStatus, len(h.Events.Items))
+		// Every string Okta returned is escaped: a name may hold escape
+		// sequences, newlines or bidi overrides. A URI's userinfo and
+		// query are not shown: they may hold a key.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d", termSafe(h.Name), termSafe(h.ID), termSafe(h.Status), termSafe(h.VerificationStatus), len(h.Events.Items))
 		if e.typesKnown {
 			fmt.Fprintf(tw, "\t%s", map[bool]string{true: "yes", false: "no"}[typesDiff(h.Events.Items, e.types) == ""])
 		}
-		fmt.Fprintf(tw, "\t%s\n", h.Channel.Config.URI)
+		fmt.Fprintf(tw, "\t%s\n", redactURL(h.Channel.Config.URI))
 	}
 	tw.Flush()
 	fmt.Fprintf(stderr, "%d of Okta's %d event hooks per org in use\n", len(hooks), oktaapi.MaxEventHooks)
@@ -365,21 +393,22 @@ func runOktaStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	var problems []string
+	// Every string Okta returned is escaped for the terminal.
 	fmt.Fprintf(stdout, "name:          %s\nid:            %s\nstatus:        %s\nverification:  %s\nuri:           %s\n",
-		h.Name, h.ID, h.Status, h.VerificationStatus, h.Channel.Config.URI)
-	fmt.Fprintf(stdout, "event types:   %d: %s\n", len(h.Events.Items), strings.Join(h.Events.Items, ","))
+		termSafe(h.Name), termSafe(h.ID), termSafe(h.Status), termSafe(h.VerificationStatus), redactURL(h.Channel.Config.URI))
+	fmt.Fprintf(stdout, "event types:   %d: %s\n", len(h.Events.Items), strings.Join(termSafeAll(h.Events.Items), ","))
 	if h.Status != oktaapi.StatusActive {
-		problems = append(problems, "the hook is "+h.Status+": Okta delivers nothing (hookline okta activate "+h.Name+")")
+		problems = append(problems, "the hook is "+termSafe(h.Status)+": Okta delivers nothing (hookline okta activate "+termSafe(h.Name)+")")
 	}
 	if h.VerificationStatus != oktaapi.StatusVerified {
-		problems = append(problems, "the hook is "+h.VerificationStatus+": Okta delivers nothing until it is verified (hookline okta register)")
+		problems = append(problems, "the hook is "+termSafe(h.VerificationStatus)+": Okta delivers nothing until it is verified (hookline okta register)")
 	}
 	if m := rotationInProgress(h); m != "" {
-		problems = append(problems, "a rotation to secret version "+m+" is unfinished: run hookline okta rotate again")
+		problems = append(problems, "a rotation to secret version "+termSafe(m)+" is unfinished: run hookline okta rotate again")
 	}
 	if e.typesKnown {
 		if d := typesDiff(h.Events.Items, e.types); d != "" {
-			fmt.Fprintf(stdout, "stack types:   differ: %s\n", d)
+			fmt.Fprintf(stdout, "stack types:   differ: %s\n", escapeText(d))
 			problems = append(problems, "its event types differ from the stack's OktaEventTypes: run hookline okta register")
 		} else {
 			fmt.Fprintln(stdout, "stack types:   match OktaEventTypes")
@@ -413,11 +442,11 @@ func runOktaLifecycle(action string) func(context.Context, []string, io.Writer, 
 		switch action {
 		case "activate":
 			if h, err = e.okta.ActivateEventHook(ctx, h.ID); err == nil {
-				fmt.Fprintf(stdout, "event hook %q (%s) is %s, %s\n", h.Name, h.ID, h.Status, h.VerificationStatus)
+				fmt.Fprintf(stdout, "event hook %s (%s) is %s, %s\n", quoted(h.Name), termSafe(h.ID), termSafe(h.Status), termSafe(h.VerificationStatus))
 			}
 		case "deactivate":
 			if h, err = e.okta.DeactivateEventHook(ctx, h.ID); err == nil {
-				fmt.Fprintf(stdout, "event hook %q (%s) is %s: Okta delivers nothing until it is activated\n", h.Name, h.ID, h.Status)
+				fmt.Fprintf(stdout, "event hook %s (%s) is %s: Okta delivers nothing until it is activated\n", quoted(h.Name), termSafe(h.ID), termSafe(h.Status))
 			}
 		case "delete":
 			// Okta deletes only an inactive hook.
@@ -427,7 +456,7 @@ func runOktaLifecycle(action string) func(context.Context, []string, io.Writer, 
 				}
 			}
 			if err = e.okta.DeleteEventHook(ctx, h.ID); err == nil {
-				fmt.Fprintf(stdout, "event hook %q (%s) deleted\n", h.Name, h.ID)
+				fmt.Fprintf(stdout, "event hook %s (%s) deleted\n", quoted(h.Name), termSafe(h.ID))
 			}
 		}
 		return err

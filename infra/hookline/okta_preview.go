@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -30,7 +31,9 @@ func runOktaPreview(ctx context.Context, args []string, stdout, stderr io.Writer
 Sends one sample delivery of event type T to the deployed (--stack) or local
 (make dev) endpoint, as Okta delivers it: a POST with the hook secret as the
 Authorization header. Prints the endpoint's answer (never the secret); exits 1
-unless it is 200.
+unless it is 200. The endpoint must use https (http only on a loopback
+address, such as the dev stack's), and a redirect is refused: the secret goes
+to that URL only.
 
 `)
 		fs.PrintDefaults()
@@ -61,14 +64,19 @@ unless it is 200.
 		}
 		c.URL, c.Secret = first(c.URL, st.URL), first(c.Secret, st.Secret)
 	}
+	noteSecrets(ctx, c.Secret)
+	if err := hookURL(c.URL); err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	c.HTTP = noRedirects(10 * time.Second) // it carries the hook secret
 	_, ev := asokta.NewLogEvent(*typ)
 	body := asokta.Delivery([]json.RawMessage{ev})
 	r, err := c.Deliver(ctx, body)
 	if err != nil {
-		return fmt.Errorf("POST %s: %w", c.URL, err)
+		return fmt.Errorf("POST %s: %w", redactURL(c.URL), httpCause(err))
 	}
-	fmt.Fprintf(stdout, "POST %s: a delivery of one %s event\n%s\n", c.URL, *typ, indent(body))
-	fmt.Fprintf(stdout, "answer: %d %s (%v)\n", r.Status, strings.TrimSpace(r.Body), r.Took.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "POST %s: a delivery of one %s event\n%s\n", redactURL(c.URL), termSafe(*typ), escapeText(indent(body)))
+	fmt.Fprintf(stdout, "answer: %d %s (%v)\n", r.Status, termSafe(strings.TrimSpace(r.Body)), r.Took.Round(time.Millisecond))
 	if r.Status != http.StatusOK {
 		return fmt.Errorf("the endpoint answered %d: Okta would count this delivery as failed", r.Status)
 	}
@@ -141,14 +149,25 @@ func cellRanges(data []byte, cell string) ([]string, error) {
 			cells = append(cells, c)
 		}
 		sort.Strings(cells)
-		return nil, fmt.Errorf("%w: no cell %q; Okta publishes %s", errUsage, cell, strings.Join(cells, ", "))
+		return nil, fmt.Errorf("%w: no cell %q; Okta publishes %s", errUsage, cell, strings.Join(termSafeAll(cells), ", "))
 	}
 	if len(r.IPRanges) == 0 {
 		return nil, errors.New("cell " + cell + " lists no ranges")
 	}
+	// The output goes into a deploy command line and a security group: only
+	// CIDRs pass.
+	for _, c := range r.IPRanges {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			return nil, fmt.Errorf("cell %s lists %s, which is not a CIDR: is ip_ranges.json Okta's?", cell, termSafe(c))
+		}
+	}
 	return r.IPRanges, nil
 }
 
+// fetch reads Okta's published IP ranges. The request carries no
+// credential, but its answer becomes AllowedSourceCidrs, the addresses
+// allowed to call the receiver: only redirects within the same https host
+// are followed, so no other host can choose them.
 func fetch(ctx context.Context, url string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -156,9 +175,9 @@ func fetch(ctx context.Context, url string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := sameHostRedirects(30 * time.Second).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %s (or give --file): %w", url, err)
+		return nil, fmt.Errorf("fetch %s (or give --file): %w", url, httpCause(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

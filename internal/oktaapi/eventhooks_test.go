@@ -134,7 +134,12 @@ func TestVerifyFailsWithOktasReason(t *testing.T) {
 	}
 }
 
-func TestReplaceWithNewURIUnverifiesAndLifecycle(t *testing.T) {
+// TestReplaceVerifiesAgainAndLifecycle: every replace, with the same URI
+// or a new one, is followed by a verification (Okta unverifies a hook
+// whose channel is written, and every PUT writes it), so the hook is
+// VERIFIED after it; when the endpoint fails the challenge, the replace is
+// done and the error wraps ErrVerification.
+func TestReplaceVerifiesAgainAndLifecycle(t *testing.T) {
 	org := oktatest.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	c := hooksClient(t, org, "tok", oktaapi.Settings{})
@@ -144,13 +149,22 @@ func TestReplaceWithNewURIUnverifiesAndLifecycle(t *testing.T) {
 	if _, err := c.VerifyEventHook(ctx, h.ID); err != nil {
 		t.Fatal(err)
 	}
+	before := org.Verifications(h.ID)
 	same, err := c.ReplaceEventHook(ctx, h.ID, oktaapi.NewEventHook("n", ep.URL+"/a", "Authorization", "s", []string{"a.b", "c.d"}))
-	if err != nil || same.VerificationStatus != oktaapi.StatusVerified || len(same.Events.Items) != 2 {
-		t.Fatalf("same URI: %+v %v", same, err)
+	if err != nil || same.VerificationStatus != oktaapi.StatusVerified || len(same.Events.Items) != 2 || org.Verifications(h.ID) != before+1 {
+		t.Fatalf("same URI: %+v %v, %d verifications", same, err, org.Verifications(h.ID)-before)
 	}
 	moved, err := c.ReplaceEventHook(ctx, h.ID, oktaapi.NewEventHook("n", ep.URL+"/b", "Authorization", "s", []string{"a.b"}))
-	if err != nil || moved.VerificationStatus != oktaapi.StatusUnverified {
-		t.Fatalf("new URI: %+v %v; want UNVERIFIED", moved, err)
+	if err != nil || moved.VerificationStatus != oktaapi.StatusVerified || org.Verifications(h.ID) != before+2 {
+		t.Fatalf("new URI: %+v %v; want VERIFIED again", moved, err)
+	}
+	wrong, err := c.ReplaceEventHook(ctx, h.ID, oktaapi.NewEventHook("n", ep.URL+"/b", "Authorization", "not-the-secret", []string{"a.b"}))
+	if !errors.Is(err, oktaapi.ErrVerification) || wrong.ID != h.ID || org.Hooks()[0].VerificationStatus != oktaapi.StatusUnverified {
+		t.Fatalf("wrong secret: %+v %v; want the PUT's answer and ErrVerification, the hook UNVERIFIED", wrong, err)
+	}
+	c.ReplaceEventHook(ctx, h.ID, oktaapi.NewEventHook("n", ep.URL+"/b", "Authorization", "s", []string{"a.b"}))
+	if r, err := c.ReadEventHook(ctx, h.ID); err != nil || r.ID != h.ID || r.VerificationStatus != oktaapi.StatusVerified || r.Status != oktaapi.StatusActive {
+		t.Fatalf("read back: %+v %v", r, err)
 	}
 	if err := c.DeleteEventHook(ctx, h.ID); err == nil || !strings.Contains(err.Error(), "INACTIVE") {
 		t.Fatalf("delete of an active hook: %v", err)
@@ -222,5 +236,66 @@ func TestHookErrorsNameTheScopeAndWaitOut429(t *testing.T) {
 	defer cancel()
 	if _, err := c.EventHooks(short); !errors.Is(err, oktaapi.ErrRateLimited) {
 		t.Fatalf("429 past the deadline: %v", err)
+	}
+}
+
+// TestReplaceKeepsWhatHooklineDoesNotOwnAndSendsNoReadOnlyField: a hook
+// read from Okta, changed where hookline owns it and replaced, keeps the
+// filter, the extra headers and the description an admin set, and the
+// request carries no read-only field (the stand-in checks every body
+// against Okta's OpenAPI spec); the PUT is followed by a verification.
+func TestReplaceKeepsWhatHooklineDoesNotOwnAndSendsNoReadOnlyField(t *testing.T) {
+	org := oktatest.Start(t.Cleanup)
+	org.SetAPIToken("tok")
+	c := hooksClient(t, org, "tok", oktaapi.Settings{})
+	ep := newEndpoint(t, "s")
+	ctx := t.Context()
+	h, err := c.CreateEventHook(ctx, oktaapi.NewEventHook("n", ep.URL, "Authorization", "s", []string{"group.user_membership.add"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An admin adds a filter, a header and a description in the Admin Console.
+	filter := `{"type":"EXPRESSION_LANGUAGE","eventFilterMap":[{"event":"group.user_membership.add","condition":{"expression":"event.target.?[type eq 'UserGroup'].size()>0","version":null}}]}`
+	desc := "owned by the IAM team"
+	org.EditHook(h.ID, func(s *oktatest.Hook) {
+		s.Filter = json.RawMessage(filter)
+		s.Headers = []oktatest.Header{{Key: "X-Other-Header", Value: "my-header-value"}}
+		s.Description = &desc
+	})
+	list, err := c.EventHooks(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatal(list, err)
+	}
+	upd := list[0]
+	upd.Events.Items = []string{"group.user_membership.add", "user.lifecycle.create"}
+	upd.Channel.Config.AuthScheme = &oktaapi.AuthScheme{Type: "HEADER", Key: "Authorization", Value: "s"}
+	got, err := c.ReplaceEventHook(ctx, h.ID, upd)
+	if err != nil || got.VerificationStatus != oktaapi.StatusVerified {
+		t.Fatalf("replace: %+v %v", got, err)
+	}
+	stored := org.Hooks()[0]
+	var want, have any
+	json.Unmarshal([]byte(strings.Replace(filter, `,"version":null`, "", 1)), &want)
+	json.Unmarshal(stored.Filter, &have)
+	if fmt.Sprint(want) != fmt.Sprint(have) {
+		t.Errorf("filter after the replace: %s, want the admin's %s", stored.Filter, filter)
+	}
+	if len(stored.Headers) != 1 || stored.Headers[0].Key != "X-Other-Header" || stored.Headers[0].Value != "my-header-value" {
+		t.Errorf("headers after the replace: %+v", stored.Headers)
+	}
+	if stored.Description == nil || *stored.Description != desc {
+		t.Errorf("description after the replace: %v", stored.Description)
+	}
+	if len(stored.Types) != 2 || stored.AuthValue != "s" {
+		t.Errorf("hookline's fields were not written: %+v", stored)
+	}
+	if p := org.HookRequestProblems(); len(p) > 0 {
+		t.Errorf("request bodies Okta's spec does not allow:\n%s", strings.Join(p, "\n"))
+	}
+	log := org.HookRequestLog()
+	for i, r := range log {
+		if r.Method == http.MethodPut && (i+1 == len(log) || log[i+1].Method != http.MethodPost || log[i+1].Path != r.Path+"/lifecycle/verify") {
+			t.Errorf("PUT %s was not followed by its verification", r.Path)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,7 +59,11 @@ func (c *Client) do(ctx context.Context, method string, body []byte, hdr map[str
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+		// Okta follows no redirect from a hook endpoint, and the request
+		// carries the hook secret: neither does this client.
+		hc = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+			return fmt.Errorf("refused to follow a redirect to host %s: the hook secret goes to the endpoint only", strconv.Quote(req.URL.Host))
+		}}
 	}
 	r := Response{Sent: time.Now()}
 	resp, err := hc.Do(req)

@@ -1,32 +1,58 @@
 package oktatest
 
 // The Event Hooks API of the stand-in org, as Okta's API reference
-// (Event Hooks management API) documents it:
+// (Event Hooks management API) documents it, with the bodies of Okta's
+// published OpenAPI spec (release 2026.06.3; the field lists are in
+// openapi.go and every body is checked against them):
 //
 //   - GET /api/v1/eventHooks lists the hooks; POST creates one, answering it
 //     ACTIVE and UNVERIFIED; GET/PUT/DELETE /api/v1/eventHooks/{id} read,
 //     replace and delete one (Okta deletes only an INACTIVE hook: 400
 //     E0000001 otherwise); POST .../lifecycle/activate and .../deactivate
 //     set the status; an unknown id is 404 E0000007.
-//   - The hook's authScheme value is write-only: no answer carries it.
+//   - A hook is stored with what Okta stores: name, description (nullable),
+//     events.items and events.filter (an event hook filter, kept as sent and
+//     returned; null when there is none), channel.config.uri, its extra
+//     headers and its authScheme. Answers carry the read-only fields id,
+//     status, verificationStatus, created, createdBy, lastUpdated,
+//     channel.config.method and _links, as Okta's examples show them.
+//   - The hook's authScheme value is write-only: no answer carries it. A PUT
+//     whose authScheme has no value keeps the stored one.
+//   - PUT replaces every writable field (a field left out is cleared, as a
+//     PUT does) and, because it carries channel (Okta requires channel in
+//     every PUT), makes the hook UNVERIFIED: Okta's reference says
+//     "Updating the channel property requires you to verify the hook
+//     again". Okta delivers nothing to an UNVERIFIED hook (Deliver refuses).
+//   - Read-only fields in a request body (id, status, verificationStatus,
+//     created, createdBy, lastUpdated, method, _links) are ignored, as the
+//     spec's readOnly means (Okta's generated SDK models, such as
+//     okta-sdk-dotnet's EventHook, send status, verificationStatus and
+//     createdBy back); the stand-in records them, with any field the spec
+//     does not know, for tests (HookRequestProblems).
 //   - POST .../lifecycle/verify sends the one-time verification request:
-//     a GET to the hook's URI carrying x-okta-verification-challenge and
-//     the auth header, with a 3 s timeout, and one retry after a timeout or
-//     an error answer. An answer of 200 with
+//     a GET to the hook's URI carrying x-okta-verification-challenge, the
+//     auth header and the extra headers, with a 3 s timeout, and one retry
+//     after a timeout or an error answer. An answer of 200 with
 //     {"verification": <challenge>} makes the hook VERIFIED; anything else
 //     is 400 E0000001 with the reason in errorCauses, and the hook stays
-//     UNVERIFIED. A PUT that changes the URI makes the hook UNVERIFIED.
+//     UNVERIFIED. Okta follows no redirect.
 //   - Validation (400 E0000001): a name, events.type EVENT_TYPE with 1 to
 //     300 items, channel HTTP 1.0.0 with an https URI (this stand-in also
 //     takes http on a loopback or *.localhost host, which resolve to
-//     127.0.0.1 here as curl resolves them), at most 25 hooks per org.
+//     127.0.0.1 here as curl resolves them), authScheme type HEADER, headers
+//     with a key, at most 25 hooks per org.
 //   - Credentials: an API token, or an access token with scope
 //     okta.eventHooks.manage (otherwise 403 E0000006, insufficient_scope);
 //     a read-only admin's API token gets 403 E0000006.
 //   - Rate limits: X-Rate-Limit-* headers; FailHooks429 answers chosen
 //     requests 429 E0000047 (FailHooks: any other status, as E0000009).
+//
+// Not modelled: the okta.eventHooks.read scope (manage is asked for every
+// request), filters' Expression Language (a filter is stored, not
+// evaluated), and delivery itself beyond Deliver.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -54,9 +80,25 @@ type Hook struct {
 	Status             string
 	VerificationStatus string
 	Types              []string
+	// Filter is events.filter as it was sent (nil: none, answered null).
+	Filter             json.RawMessage
 	URI                string
+	Headers            []Header // channel.config.headers
 	AuthKey, AuthValue string
+	CreatedBy          string
 	Created, Updated   time.Time
+}
+
+// Header is an extra header Okta sends with each request to the hook.
+type Header struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// HookRequest is a request to /api/v1/eventHooks as the stand-in got it.
+type HookRequest struct {
+	Method, Path string
+	Body         []byte
 }
 
 type hooks struct {
@@ -69,6 +111,8 @@ type hooks struct {
 	verifies map[string]int
 	http     *http.Client
 	after    func(r *http.Request)
+	log      []HookRequest
+	problems []string // request bodies against the OpenAPI spec
 }
 
 func newHooks() *hooks {
@@ -109,6 +153,36 @@ func (o *Org) AfterHooksRequest(f func(r *http.Request)) {
 	o.hooks.mu.Unlock()
 }
 
+// HookRequestLog returns every request to /api/v1/eventHooks so far, with
+// its body, in order.
+func (o *Org) HookRequestLog() []HookRequest {
+	o.hooks.mu.Lock()
+	defer o.hooks.mu.Unlock()
+	return append([]HookRequest(nil), o.hooks.log...)
+}
+
+// HookRequestProblems returns what the request bodies sent to
+// /api/v1/eventHooks had that Okta's OpenAPI spec does not allow in a
+// request (a read-only field, a field the spec does not know, a wrong
+// type), each as "METHOD path: problem". Okta ignores such fields; a test
+// asserts that a client sends none.
+func (o *Org) HookRequestProblems() []string {
+	o.hooks.mu.Lock()
+	defer o.hooks.mu.Unlock()
+	return append([]string(nil), o.hooks.problems...)
+}
+
+// EditHook changes hook id in place, as an admin does in the Admin Console
+// (adding a filter, a header or a description), without going through the
+// API: nothing else about the hook changes.
+func (o *Org) EditHook(id string, f func(h *Hook)) {
+	o.hooks.mu.Lock()
+	defer o.hooks.mu.Unlock()
+	if h, ok := o.hooks.byID[id]; ok {
+		f(h)
+	}
+}
+
 // HooksRequests is the number of requests to /api/v1/eventHooks so far.
 func (o *Org) HooksRequests() int { o.hooks.mu.Lock(); defer o.hooks.mu.Unlock(); return o.hooks.calls }
 
@@ -119,7 +193,10 @@ func (o *Org) Hooks() []Hook {
 	defer o.hooks.mu.Unlock()
 	var out []Hook
 	for _, id := range o.hooks.order {
-		out = append(out, *o.hooks.byID[id])
+		h := *o.hooks.byID[id]
+		h.Types = append([]string(nil), h.Types...)
+		h.Headers = append([]Header(nil), h.Headers...)
+		out = append(out, h)
 	}
 	return out
 }
@@ -131,6 +208,10 @@ func (o *Org) Verifications(id string) int {
 	defer o.hooks.mu.Unlock()
 	return o.hooks.verifies[id]
 }
+
+// ErrNotDelivering means Okta sends nothing to the hook: it is not an
+// ACTIVE, VERIFIED hook (or there is no such hook).
+var ErrNotDelivering = errors.New("oktatest: not an ACTIVE, VERIFIED hook: Okta delivers nothing to it")
 
 // Deliver sends body to hook id's URI as Okta delivers events: a POST with
 // the hook's auth header. Okta delivers only for an ACTIVE, VERIFIED hook.
@@ -144,7 +225,7 @@ func (o *Org) Deliver(ctx context.Context, id string, body []byte) (int, error) 
 	}
 	o.hooks.mu.Unlock()
 	if !ok || hook.Status != "ACTIVE" || hook.VerificationStatus != "VERIFIED" {
-		return 0, fmt.Errorf("oktatest: hook %s is not an ACTIVE, VERIFIED hook", id)
+		return 0, fmt.Errorf("%w: hook %s", ErrNotDelivering, id)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URI, strings.NewReader(string(body)))
 	if err != nil {
@@ -152,6 +233,9 @@ func (o *Org) Deliver(ctx context.Context, id string, body []byte) (int, error) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Okta-Integrations")
+	for _, hd := range hook.Headers {
+		req.Header.Set(hd.Key, hd.Value)
+	}
 	req.Header.Set(hook.AuthKey, hook.AuthValue)
 	resp, err := o.hooks.http.Do(req)
 	if err != nil {
@@ -165,10 +249,18 @@ func (o *Org) Deliver(ctx context.Context, id string, body []byte) (int, error) 
 func (o *Org) routeHooks(mux *http.ServeMux) {
 	wrap := func(f func(w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			o.hooks.mu.Lock()
 			o.hooks.calls++
 			n := o.hooks.calls
 			fail, after := o.hooks.fail[n], o.hooks.after
+			o.hooks.log = append(o.hooks.log, HookRequest{Method: r.Method, Path: r.URL.Path, Body: body})
+			if r.Method == http.MethodPost && r.URL.Path == "/api/v1/eventHooks" || r.Method == http.MethodPut {
+				for _, p := range CheckEventHook(body, Request) {
+					o.hooks.problems = append(o.hooks.problems, r.Method+" "+r.URL.Path+": "+p)
+				}
+			}
 			o.hooks.mu.Unlock()
 			if after != nil {
 				defer after(r)
@@ -198,7 +290,7 @@ func (o *Org) routeHooks(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /api/v1/eventHooks", wrap(o.listHooks))
 	mux.HandleFunc("POST /api/v1/eventHooks", wrap(o.createHook))
-	mux.HandleFunc("GET /api/v1/eventHooks/{id}", wrap(o.withHook(func(w http.ResponseWriter, _ *http.Request, h *Hook) { writeHook(w, h) })))
+	mux.HandleFunc("GET /api/v1/eventHooks/{id}", wrap(o.withHook(func(w http.ResponseWriter, _ *http.Request, h *Hook) { o.writeHook(w, h) })))
 	mux.HandleFunc("PUT /api/v1/eventHooks/{id}", wrap(o.withHook(o.replaceHook)))
 	mux.HandleFunc("DELETE /api/v1/eventHooks/{id}", wrap(o.withHook(o.deleteHook)))
 	mux.HandleFunc("POST /api/v1/eventHooks/{id}/lifecycle/activate", wrap(o.withHook(o.setStatus("ACTIVE"))))
@@ -206,76 +298,108 @@ func (o *Org) routeHooks(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/eventHooks/{id}/lifecycle/verify", wrap(o.verifyHook))
 }
 
-// hookDoc is the EventHook JSON document.
+// hookDoc is the writable part of the EventHook JSON document: what the
+// stand-in reads from a request. Read-only fields are not read (ignored).
 type hookDoc struct {
-	ID                 string  `json:"id,omitempty"`
-	Name               string  `json:"name"`
-	Description        *string `json:"description"`
-	Status             string  `json:"status,omitempty"`
-	VerificationStatus string  `json:"verificationStatus,omitempty"`
-	Created            string  `json:"created,omitempty"`
-	LastUpdated        string  `json:"lastUpdated,omitempty"`
-	Events             struct {
-		Type   string   `json:"type"`
-		Items  []string `json:"items"`
-		Filter any      `json:"filter"`
+	Name        string  `json:"name"`
+	Description *string `json:"description"`
+	Events      struct {
+		Type   string          `json:"type"`
+		Items  []string        `json:"items"`
+		Filter json.RawMessage `json:"filter"`
 	} `json:"events"`
 	Channel struct {
 		Type    string `json:"type"`
 		Version string `json:"version"`
 		Config  struct {
-			URI        string `json:"uri"`
-			Headers    []any  `json:"headers"`
-			Method     string `json:"method,omitempty"`
+			URI        string   `json:"uri"`
+			Headers    []Header `json:"headers"`
 			AuthScheme *struct {
 				Type  string `json:"type"`
 				Key   string `json:"key"`
-				Value string `json:"value,omitempty"`
+				Value string `json:"value"`
 			} `json:"authScheme"`
 		} `json:"config"`
 	} `json:"channel"`
 }
 
-func writeHook(w http.ResponseWriter, h *Hook) {
-	var d hookDoc
+// hookOut is the EventHook JSON document Okta answers with (see
+// RetrieveAnEventHook in the spec's examples).
+type hookOut struct {
+	ID                 string  `json:"id"`
+	Status             string  `json:"status"`
+	VerificationStatus string  `json:"verificationStatus"`
+	Name               string  `json:"name"`
+	Description        *string `json:"description"`
+	Created            string  `json:"created"`
+	CreatedBy          string  `json:"createdBy"`
+	LastUpdated        string  `json:"lastUpdated"`
+	Events             struct {
+		Type   string          `json:"type"`
+		Items  []string        `json:"items"`
+		Filter json.RawMessage `json:"filter"`
+	} `json:"events"`
+	Channel struct {
+		Type    string `json:"type"`
+		Version string `json:"version"`
+		Config  struct {
+			URI        string   `json:"uri"`
+			Headers    []Header `json:"headers,omitempty"`
+			Method     string   `json:"method"`
+			AuthScheme *struct {
+				Type string `json:"type"`
+				Key  string `json:"key"`
+			} `json:"authScheme,omitempty"`
+		} `json:"config"`
+	} `json:"channel"`
+	Links map[string]any `json:"_links"`
+}
+
+const oktaTime = "2006-01-02T15:04:05.000Z"
+
+func (o *Org) hookJSON(h *Hook) hookOut {
+	var d hookOut
 	d.ID, d.Name, d.Description, d.Status, d.VerificationStatus = h.ID, h.Name, h.Description, h.Status, h.VerificationStatus
-	d.Created, d.LastUpdated = h.Created.UTC().Format(time.RFC3339), h.Updated.UTC().Format(time.RFC3339)
-	d.Events.Type, d.Events.Items = "EVENT_TYPE", h.Types
+	d.Created, d.LastUpdated, d.CreatedBy = h.Created.UTC().Format(oktaTime), h.Updated.UTC().Format(oktaTime), h.CreatedBy
+	d.Events.Type, d.Events.Items, d.Events.Filter = "EVENT_TYPE", h.Types, h.Filter
+	if len(d.Events.Filter) == 0 {
+		d.Events.Filter = json.RawMessage("null")
+	}
 	d.Channel.Type, d.Channel.Version = "HTTP", "1.0.0"
-	d.Channel.Config.URI, d.Channel.Config.Headers, d.Channel.Config.Method = h.URI, []any{}, "POST"
-	d.Channel.Config.AuthScheme = &struct {
-		Type  string `json:"type"`
-		Key   string `json:"key"`
-		Value string `json:"value,omitempty"`
-	}{Type: "HEADER", Key: h.AuthKey} // the value is never returned
+	d.Channel.Config.URI, d.Channel.Config.Headers, d.Channel.Config.Method = h.URI, h.Headers, "POST"
+	if h.AuthKey != "" {
+		d.Channel.Config.AuthScheme = &struct {
+			Type string `json:"type"`
+			Key  string `json:"key"`
+		}{Type: "HEADER", Key: h.AuthKey} // the value is never returned
+	}
+	self := o.URL + "/api/v1/eventHooks/" + h.ID
+	post := map[string]any{"allow": []string{"POST"}}
+	d.Links = map[string]any{"self": map[string]any{"href": self},
+		"verify": map[string]any{"href": self + "/lifecycle/verify", "hints": post}}
+	if h.Status == "ACTIVE" {
+		d.Links["deactivate"] = map[string]any{"href": self + "/lifecycle/deactivate", "hints": post}
+	} else {
+		d.Links["activate"] = map[string]any{"href": self + "/lifecycle/activate", "hints": post}
+	}
+	return d
+}
+
+func (o *Org) writeHook(w http.ResponseWriter, h *Hook) {
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(d)
+	json.NewEncoder(w).Encode(o.hookJSON(h))
 }
 
 func (o *Org) listHooks(w http.ResponseWriter, _ *http.Request) {
 	o.hooks.mu.Lock()
 	defer o.hooks.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.Write([]byte("["))
-	for i, id := range o.hooks.order {
-		if i > 0 {
-			w.Write([]byte(","))
-		}
-		rec := &bufferWriter{header: http.Header{}}
-		writeHook(rec, o.hooks.byID[id])
-		w.Write([]byte(strings.TrimSpace(rec.buf.String())))
+	out := make([]hookOut, 0, len(o.hooks.order))
+	for _, id := range o.hooks.order {
+		out = append(out, o.hookJSON(o.hooks.byID[id]))
 	}
-	w.Write([]byte("]"))
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
 }
-
-type bufferWriter struct {
-	header http.Header
-	buf    strings.Builder
-}
-
-func (b *bufferWriter) Header() http.Header         { return b.header }
-func (b *bufferWriter) Write(p []byte) (int, error) { return b.buf.Write(p) }
-func (b *bufferWriter) WriteHeader(int)             {}
 
 // validate checks a create or replace body as Okta does.
 func validate(d *hookDoc) error {
@@ -290,6 +414,16 @@ func validate(d *hookDoc) error {
 		return errors.New("events.items: An event hook may subscribe to at most 300 event types")
 	case d.Channel.Type != "HTTP" || d.Channel.Version != "1.0.0":
 		return errors.New("channel: type must be HTTP and version 1.0.0")
+	case d.Channel.Config.AuthScheme != nil && d.Channel.Config.AuthScheme.Type != "HEADER":
+		return errors.New("channel.config.authScheme.type: must be HEADER")
+	}
+	for _, hd := range d.Channel.Config.Headers {
+		if strings.TrimSpace(hd.Key) == "" {
+			return errors.New("channel.config.headers: a header needs a key")
+		}
+	}
+	if f := bytes.TrimSpace(d.Events.Filter); len(f) > 0 && !bytes.Equal(f, []byte("null")) && f[0] != '{' {
+		return errors.New("events.filter: must be an object")
 	}
 	u, err := url.Parse(d.Channel.Config.URI)
 	if err != nil || u.Host == "" {
@@ -327,6 +461,9 @@ func (o *Org) createHook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	o.mu.Lock()
+	createdBy := o.callerOf(r).actorID
+	o.mu.Unlock()
 	o.hooks.mu.Lock()
 	defer o.hooks.mu.Unlock()
 	if len(o.hooks.order) >= 25 {
@@ -336,14 +473,11 @@ func (o *Org) createHook(w http.ResponseWriter, r *http.Request) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	now := time.Now()
-	h := &Hook{ID: "who" + hex.EncodeToString(b), Name: d.Name, Description: d.Description, Status: "ACTIVE",
-		VerificationStatus: "UNVERIFIED", Types: d.Events.Items, URI: d.Channel.Config.URI, Created: now, Updated: now}
-	if a := d.Channel.Config.AuthScheme; a != nil {
-		h.AuthKey, h.AuthValue = a.Key, a.Value
-	}
+	h := &Hook{ID: "who" + hex.EncodeToString(b), Status: "ACTIVE", VerificationStatus: "UNVERIFIED", CreatedBy: createdBy, Created: now}
+	h.write(d, now)
 	o.hooks.byID[h.ID] = h
 	o.hooks.order = append(o.hooks.order, h.ID)
-	writeHook(w, h)
+	o.writeHook(w, h)
 }
 
 func (o *Org) withHook(f func(w http.ResponseWriter, r *http.Request, h *Hook)) func(http.ResponseWriter, *http.Request) {
@@ -369,19 +503,33 @@ func (o *Org) withHook(f func(w http.ResponseWriter, r *http.Request, h *Hook)) 
 
 type docKey struct{}
 
+// replaceHook is PUT: every writable field is replaced, and the hook is
+// UNVERIFIED, as the PUT carries channel ("Updating the channel property
+// requires you to verify the hook again").
 func (o *Org) replaceHook(w http.ResponseWriter, r *http.Request, h *Hook) {
 	d := r.Context().Value(docKey{}).(*hookDoc)
-	if d.Channel.Config.URI != h.URI {
-		h.VerificationStatus = "UNVERIFIED" // a new URI must be verified again
+	h.write(d, time.Now())
+	h.VerificationStatus = "UNVERIFIED"
+	o.writeHook(w, h)
+}
+
+// write stores a request's writable fields. An authScheme without a value
+// keeps the stored value.
+func (h *Hook) write(d *hookDoc, now time.Time) {
+	h.Name, h.Description, h.Types, h.URI, h.Updated = d.Name, d.Description, d.Events.Items, d.Channel.Config.URI, now
+	h.Filter = nil
+	if f := bytes.TrimSpace(d.Events.Filter); len(f) > 0 && !bytes.Equal(f, []byte("null")) {
+		h.Filter = append(json.RawMessage(nil), f...)
 	}
-	h.Name, h.Description, h.Types, h.URI, h.Updated = d.Name, d.Description, d.Events.Items, d.Channel.Config.URI, time.Now()
+	h.Headers = append([]Header(nil), d.Channel.Config.Headers...)
 	if a := d.Channel.Config.AuthScheme; a != nil {
 		h.AuthKey = a.Key
 		if a.Value != "" {
 			h.AuthValue = a.Value
 		}
+	} else {
+		h.AuthKey, h.AuthValue = "", ""
 	}
-	writeHook(w, h)
 }
 
 func (o *Org) deleteHook(w http.ResponseWriter, _ *http.Request, h *Hook) {
@@ -402,7 +550,7 @@ func (o *Org) deleteHook(w http.ResponseWriter, _ *http.Request, h *Hook) {
 func (o *Org) setStatus(status string) func(http.ResponseWriter, *http.Request, *Hook) {
 	return func(w http.ResponseWriter, _ *http.Request, h *Hook) {
 		h.Status, h.Updated = status, time.Now()
-		writeHook(w, h)
+		o.writeHook(w, h)
 	}
 }
 
@@ -449,7 +597,7 @@ func (o *Org) verifyHook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.VerificationStatus = "VERIFIED"
-	writeHook(w, h)
+	o.writeHook(w, h)
 }
 
 // challenge sends the verification GET and returns why it failed, or "".
@@ -462,6 +610,9 @@ func (o *Org) challenge(ctx context.Context, h Hook, challenge string) string {
 	}
 	req.Header.Set("x-okta-verification-challenge", challenge)
 	req.Header.Set("User-Agent", "Okta-Integrations")
+	for _, hd := range h.Headers {
+		req.Header.Set(hd.Key, hd.Value)
+	}
 	if h.AuthKey != "" {
 		req.Header.Set(h.AuthKey, h.AuthValue)
 	}

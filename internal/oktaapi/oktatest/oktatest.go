@@ -1,6 +1,8 @@
 // Package oktatest is a stand-in Okta org for tests: the System Log API
 // (GET /api/v1/logs), the Event Hooks API (/api/v1/eventHooks, see
-// hooks.go) and the org authorization server's token endpoint
+// hooks.go: what it models, with the bodies of Okta's OpenAPI spec 2026.06.3
+// whose field lists are in openapi.go) and the org authorization server's
+// token endpoint
 // (POST /oauth2/v1/token), behaving as Okta's API reference documents:
 //
 //   - Auth: "Authorization: SSWS <api token>", or "Bearer <access token>"
