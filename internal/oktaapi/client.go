@@ -41,6 +41,7 @@ type Client struct {
 	onWait func(d time.Duration, reason string)
 
 	requests atomic.Int64
+	headroom headroom // see headroom.go
 
 	mu        sync.Mutex
 	remaining int       // from the last X-Rate-Limit-Remaining; -1 unknown
@@ -366,6 +367,7 @@ func nextLink(headers []string) string {
 
 // noteRateLimit keeps X-Rate-Limit-Remaining and X-Rate-Limit-Reset.
 func (c *Client) noteRateLimit(resp *http.Response) {
+	c.noteHeadroom(resp)
 	rem, err := strconv.Atoi(resp.Header.Get("X-Rate-Limit-Remaining"))
 	if err != nil {
 		return

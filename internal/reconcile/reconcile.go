@@ -97,6 +97,9 @@ type Reconciler struct {
 	// Metrics, when set, gets EventsRecovered after each run (also 0, so
 	// the alarm sees data).
 	Metrics Metrics
+	// Watch, when set, looks at Okta's side of the hook during each run
+	// (hookhealth.Watch): not during a replay.
+	Watch Watch
 }
 
 // Stats are what a run or a replay did.
@@ -157,6 +160,7 @@ func (r *Reconciler) log() *slog.Logger {
 // without error: the next run resumes at the cursor.
 func (r *Reconciler) Run(ctx context.Context) (Stats, error) {
 	start := r.now()
+	r.watchBegin(ctx)
 	st, err := r.run(ctx)
 	if err != nil {
 		st.Stopped = StopError
@@ -173,6 +177,7 @@ func (r *Reconciler) Run(ctx context.Context) (Stats, error) {
 		level = slog.LevelWarn
 	}
 	r.log().Log(ctx, level, "reconcile run", attrs...)
+	r.watchEnd(ctx)
 	if r.Metrics != nil {
 		r.Metrics.Add(metrics.EventsRecovered, float64(st.Queued))
 		if ferr := r.Metrics.Flush(ctx); ferr != nil {
@@ -188,6 +193,7 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 	if filter == "" {
 		return st, errors.New("reconcile: no event types to reconcile")
 	}
+	filter = oktaapi.TypeFilter(r.readTypes())
 	pageURL, err := r.startURL(ctx, filter)
 	if err != nil {
 		return st, err
@@ -216,6 +222,7 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 			st.Stopped = StopCaughtUp
 			return st, nil
 		}
+		page.Events = r.watchPage(ctx, page) // what is not to be queued is taken out
 		cutoff := r.now().Add(-grace)
 		ready := page.Events
 		for i, ev := range page.Events {
@@ -252,7 +259,7 @@ func (r *Reconciler) startURL(ctx context.Context, filter string) (string, error
 	if lookback <= 0 {
 		lookback = DefaultLookback
 	}
-	first := r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.Types, Limit: r.Limit})
+	first := r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.readTypes(), Limit: r.Limit})
 	org, _, _ := strings.Cut(first, "/api/v1/logs")
 	cur, err := r.Cursors.Load(ctx, CursorName)
 	switch {
@@ -355,7 +362,8 @@ func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, source, delive
 		}
 		queued = append(queued, ev)
 		uuids = append(uuids, ev.UUID)
-		r.log().InfoContext(ctx, "event recovered", "eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "source", source)
+		r.log().InfoContext(ctx, "event recovered", append([]any{"eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "source", source},
+			r.recoveredAttrs(ev, source)...)...)
 	}
 	st.Queued += len(queued)
 	st.Failed += len(res.Failed)
