@@ -2,6 +2,7 @@ package hookhealth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
@@ -82,7 +83,8 @@ type Watch struct {
 
 	// One run's state, from Begin to End.
 	state    ledger.OktaSide
-	stateOK  bool // loaded (or new): End may save it
+	stateOK  bool   // loaded (or new): End may save it
+	loaded   string // the state as loaded, to save only a change
 	src      any
 	report   *Report
 	readErr  error
@@ -130,7 +132,15 @@ func (w *Watch) Begin(ctx context.Context, src any) {
 		// Other event types: the count starts again, as the read does.
 		w.state.Filter, w.state.Hours, w.state.Seen = filter, nil, nil
 	}
+	w.loaded = snapshot(w.state)
 	w.check(ctx)
+}
+
+// snapshot is the state without its save time, to tell a change.
+func snapshot(s ledger.OktaSide) string {
+	s.UpdatedAt = time.Time{}
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // check reads the hook: by id once known, else the list. One request.
@@ -343,8 +353,8 @@ func (w *Watch) End(ctx context.Context, m Metrics) {
 		}
 	}
 	w.log().Log(ctx, level, "okta side", attrs...)
-	if !w.stateOK {
-		return
+	if !w.stateOK || snapshot(w.state) == w.loaded {
+		return // nothing new: no write
 	}
 	w.state.UpdatedAt = now
 	if err := w.Store.Save(ctx, StateName, w.state); err != nil {
