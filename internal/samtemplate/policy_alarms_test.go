@@ -46,7 +46,7 @@ func TestPolicyAlarms(t *testing.T) {
 		{name: "no Okta daily cap alarm", edit: func(t *Template) { delete(t.Resources, "OktaDailyCapAlarm") },
 			want: "no alarm on OktaDailyEvents"},
 		{name: "hook health alarm on one check only", old: "      MetricName: OktaHookUnhealthy\n      Dimensions:\n        - Name: Stack\n          Value: !Ref AWS::StackName\n",
-			new: "      MetricName: OktaHookUnhealthy\n      Dimensions:\n        - Name: Stack\n          Value: !Ref AWS::StackName\n        - Name: Check\n          Value: found\n",
+			new:  "      MetricName: OktaHookUnhealthy\n      Dimensions:\n        - Name: Stack\n          Value: !Ref AWS::StackName\n        - Name: Check\n          Value: found\n",
 			want: "no alarm on OktaHookUnhealthy"},
 		{name: "alarm without runbook", old: "Runbook: saved\n        query \"auth failures by source IP\"", new: "See\n        query \"auth failures by source IP\"",
 			want: "AuthFailuresAlarm.AlarmDescription: no \"Runbook:\""},
