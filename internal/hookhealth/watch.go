@@ -286,10 +286,14 @@ func (w *Watch) Recovered(ev okta.Event) []any {
 
 // Daily is the number of subscribed events published in the 24 hours
 // before now that the runs counted.
-func (w *Watch) Daily() int64 {
-	from := w.now().Add(-24 * time.Hour).Truncate(time.Hour).Unix()
+func (w *Watch) Daily() int64 { return DailyCount(w.state, w.now()) }
+
+// DailyCount is the number of subscribed events s counted as published in
+// the 24 hours before now: whole hours, so 24 to 25 hours, never less.
+func DailyCount(s ledger.OktaSide, now time.Time) int64 {
+	from := now.Add(-24 * time.Hour).Truncate(time.Hour).Unix()
 	var n int64
-	for h, c := range w.state.Hours {
+	for h, c := range s.Hours {
 		if h >= from {
 			n += c
 		}
