@@ -1,7 +1,6 @@
 package hookhealth
 
 import (
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -80,7 +79,8 @@ func ParseDeliveryFailure(ev okta.Event) DeliveryFailure {
 	return d
 }
 
-// stringsIn returns the strings of a JSON value: itself, or an array's.
+// stringsIn returns the strings of a JSON value: itself, or an array's
+// (a number or an object names no event).
 func stringsIn(v any) []string {
 	switch x := v.(type) {
 	case string:
@@ -93,8 +93,6 @@ func stringsIn(v any) []string {
 			}
 		}
 		return out
-	case float64:
-		return []string{fmt.Sprint(x)}
 	}
 	return nil
 }
