@@ -96,7 +96,15 @@ func (o *Org) RecordDeliveryFailure(id string, uuids []string, reason string, st
 		hook = *h
 	}
 	o.hooks.mu.Unlock()
-	debug := map[string]any{"eventUuids": strings.Join(uuids, ","), "deliveryUrl": hook.URI}
+	o.Add(DeliveryFailureEvent(id, hook.Name, hook.URI, uuids, reason, status))
+}
+
+// DeliveryFailureEvent is the event_hook.delivery event the stand-in writes
+// for a failed delivery of these events to hook id (name, uri): for a
+// process that writes it through POST /api/v1/logs, as `hookline send
+// --lose` does for the deliveries it drops.
+func DeliveryFailureEvent(id, name, uri string, uuids []string, reason string, status int) []byte {
+	debug := map[string]any{"eventUuids": strings.Join(uuids, ","), "deliveryUrl": uri}
 	if status != 0 {
 		debug["httpStatus"] = strconv.Itoa(status)
 	}
@@ -111,10 +119,10 @@ func (o *Org) RecordDeliveryFailure(id string, uuids []string, reason string, st
 		"actor":           map[string]string{"id": "0oaokta", "type": "SystemPrincipal", "alternateId": "system@okta.com", "displayName": "Okta System"},
 		"client":          map[string]any{"ipAddress": nil},
 		"outcome":         map[string]string{"result": "FAILURE", "reason": reason},
-		"target":          []map[string]string{{"id": id, "type": "EventHook", "alternateId": hook.Name, "displayName": hook.Name}},
+		"target":          []map[string]string{{"id": id, "type": "EventHook", "alternateId": name, "displayName": name}},
 		"debugContext":    map[string]any{"debugData": debug},
 	})
-	o.Add(ev)
+	return ev
 }
 
 // deliveryBody is a delivery of events to hook id, as Okta sends it.
