@@ -1,12 +1,18 @@
 package hookhealth_test
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/hookline/hookline/internal/hookhealth"
+	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 )
 
 func TestEvaluateNamesEachFailedCheckAndItsFix(t *testing.T) {
@@ -99,5 +105,49 @@ func TestParseDeliveryFailureIsLenient(t *testing.T) {
 				t.Errorf("for another hook: %+v", d)
 			}
 		})
+	}
+}
+
+// memStore is an in-memory Store, for the Watch's logic alone.
+type memStore struct{ s *ledger.OktaSide }
+
+func (m *memStore) Load(context.Context, string) (ledger.OktaSide, error) {
+	if m.s == nil {
+		return ledger.OktaSide{}, ledger.ErrNoOktaSide
+	}
+	return *m.s, nil
+}
+func (m *memStore) Save(_ context.Context, _ string, s ledger.OktaSide) error { m.s = &s; return nil }
+
+type recorder map[string]float64
+
+func (r recorder) Add(name string, v float64, dims ...metrics.Dim) {
+	for _, d := range dims {
+		name += "|" + d.Value
+	}
+	r[name] += v
+}
+
+// A Watch told neither the endpoint nor a hook name gives no verdict (and
+// makes no request), rather than an alarm on a hook nobody named.
+func TestWatchWithoutAHookToLookForGivesNoVerdict(t *testing.T) {
+	org := oktatest.Start(t.Cleanup)
+	org.SetAPIToken("t")
+	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	w := &hookhealth.Watch{Want: hookhealth.Want{Types: []string{"a"}}, Store: &memStore{}, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	w.Begin(t.Context(), c)
+	m := recorder{}
+	w.End(t.Context(), m)
+	for k := range m {
+		if strings.HasPrefix(k, metrics.OktaHookUnhealthy) {
+			t.Fatalf("a verdict: %v", m)
+		}
+	}
+	if org.HooksRequests() != 0 || !strings.Contains(logs.String(), "neither ENDPOINT_URL nor OKTA_HOOK_NAME") {
+		t.Fatalf("%d requests; log %s", org.HooksRequests(), logs.String())
 	}
 }

@@ -149,6 +149,11 @@ func (w *Watch) check(ctx context.Context) {
 	if !ok {
 		return
 	}
+	if w.Want.Name == "" && w.Want.URI == "" {
+		// Nothing says which hook is the stack's: no verdict, no alarm.
+		w.readErr = errors.New("neither ENDPOINT_URL nor OKTA_HOOK_NAME is set: the hook is not checked")
+		return
+	}
 	timeout := w.HookTimeout
 	if timeout <= 0 {
 		timeout = DefaultHookTimeout
