@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
+	"github.com/hookline/hookline/internal/hookhealth"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
@@ -37,6 +38,8 @@ type settings struct {
 	LedgerRetention  time.Duration
 	Grace            time.Duration
 	Lookback         time.Duration
+	EndpointURL      string // the stack's EndpointUrl: its hook points there
+	HookName         string // names the hook instead, when set
 }
 
 // loadSettings reads the reconciler's settings through getenv, reporting
@@ -55,6 +58,8 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		LedgerRetention:  env.Duration("LEDGER_RETENTION", ledger.DefaultRetention),
 		Grace:            env.Duration("RECONCILE_GRACE", reconcile.DefaultGrace),
 		Lookback:         env.Duration("RECONCILE_LOOKBACK", reconcile.DefaultLookback),
+		EndpointURL:      env.Optional("ENDPOINT_URL", ""),
+		HookName:         env.Optional("OKTA_HOOK_NAME", ""),
 	}
 	return s, env.Err()
 }
@@ -74,6 +79,7 @@ func main() {
 	c = cloud.Service(sqs.ServiceID)
 	queueClient := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
 	ddb := ledger.NewClient(cloud)
+	types := reconcile.ParseTypes(s.EventTypes)
 
 	r := &reconcile.Scheduled{
 		Reconciler: &reconcile.Reconciler{
@@ -82,11 +88,18 @@ func main() {
 			Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.QueueURL}, Budget: 10 * time.Second},
 			DLQ:       &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.DLQURL}, Budget: 10 * time.Second},
 			Log:       log,
-			Types:     reconcile.ParseTypes(s.EventTypes),
+			Types:     types,
 			Grace:     s.Grace,
 			Lookback:  s.Lookback,
 			// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
 			Metrics: metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout),
+			// Okta's side: hook health, Okta's delivery failures, the daily
+			// cap and rate-limit headroom (one Okta request a run).
+			Watch: &hookhealth.Watch{
+				Want:  hookhealth.Want{Name: s.HookName, URI: s.EndpointURL, Types: types, Stack: s.StackName},
+				Store: &ledger.OktaSideStore{Client: ddb, Table: s.LedgerTable},
+				Log:   log,
+			},
 		},
 		Credentials: func(ctx context.Context) (oktaapi.Credentials, error) {
 			return oktaapi.LoadCredentials(ctx, sm, s.CredentialsID)

@@ -81,8 +81,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Bootstraps: devstack.DefaultBootstraps(*binDir, fns...),
 		// Only the reconciler reads these: the stand-in's credentials, and
 		// a grace short enough to watch.
-		ExtraEnv: []string{"OKTA_CREDENTIALS_SECRET_ID=" + devOktaSecret, "RECONCILE_GRACE=" + reconcileGrace.String(),
-			"RECONCILE_LOOKBACK=1h"},
+		ExtraEnv: append([]string{"OKTA_CREDENTIALS_SECRET_ID=" + devOktaSecret, "RECONCILE_GRACE=" + reconcileGrace.String(),
+			"RECONCILE_LOOKBACK=1h"}, devHookEnv...),
 		Port:        *port,
 		Concurrency: *concurrency,
 		Secret:      *secret,
@@ -123,6 +123,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	st.OktaURL, st.OktaToken = org.URL, oktaToken
 	if *reconcileEvery > 0 {
 		st.ReconcileEvery, st.ReconcileGrace = reconcileEvery.String(), reconcileGrace.String()
+		st.OktaHookID = devHook(ctx, org, oktaToken, stack, log)
 	}
 	if *publicPort != 0 {
 		st.Public = fmt.Sprintf("http://127.0.0.1:%d/okta/events", *publicPort)
@@ -192,8 +193,10 @@ state:           %[3]s
 	if st.ReconcileEvery != "" {
 		fmt.Fprintf(w, `okta (stand-in) %s: its System Log holds every event make send sends
 reconciler:      every %s, recovering events older than %s that the hook did not bring
-lose some:       make send COUNT=100 LOSE=10%%   (drops 10%% of deliveries, as Okta giving up would)
-`, st.OktaURL, st.ReconcileEvery, st.ReconcileGrace)
+lose some:       make send COUNT=100 LOSE=10%%   (drops 10%% of deliveries, as Okta giving up would, and logs event_hook.delivery failures)
+okta hook:       %s (%s): each reconciler run logs its health ("okta side"); break and mend it with
+                 OKTA_ORG_URL=%s OKTA_API_TOKEN=%s hookline okta deactivate|activate|status %[4]s
+`, st.OktaURL, st.ReconcileEvery, st.ReconcileGrace, devHookName, st.OktaHookID, st.OktaURL, st.OktaToken)
 	}
 	if logPath != "" {
 		fmt.Fprintf(w, "logs:            below, prefixed by function, and copied to %s\n", logPath)

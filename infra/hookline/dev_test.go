@@ -134,6 +134,30 @@ func TestDevAndSend(t *testing.T) {
 	waitFor(t, "the lost events recovered and handled", func() bool {
 		return strings.Count(stdout.String(), `"msg":"event recovered"`) >= 10 && strings.Count(stdout.String(), `"msg":"okta event"`) >= 24
 	})
+	// Okta's side: the stand-in logged each lost delivery as failed; the
+	// reconciler reports each failure, and the recovered events say why.
+	waitFor(t, "Okta's delivery failures reported", func() bool {
+		return strings.Count(stdout.String(), `"msg":"okta delivery failed"`) >= 5 && strings.Contains(stdout.String(), `"oktaReportedFailure":true`)
+	})
+	// The dev hook's health line goes bad when it is deactivated, good again
+	// when it is activated.
+	waitFor(t, "a healthy okta side line", func() bool {
+		return strings.Contains(stdout.String(), `"msg":"okta side"`) && strings.Contains(stdout.String(), `"healthy":true`)
+	})
+	dev, err := readState(state)
+	if err != nil || dev.OktaHookID == "" {
+		t.Fatalf("state %+v %v: want the dev hook's id", dev, err)
+	}
+	t.Setenv("OKTA_ORG_URL", dev.OktaURL)
+	t.Setenv("OKTA_API_TOKEN", dev.OktaToken)
+	for _, step := range []struct{ action, want string }{{"deactivate", `"failedChecks":["active"]`}, {"activate", `"healthy":true`}} {
+		mark := len(stdout.String())
+		var o, e strings.Builder
+		if code := run(ctx, []string{"okta", step.action, "hookline-dev"}, &o, &e); code != 0 {
+			t.Fatalf("hookline okta %s hookline-dev: exit %d\n%s%s", step.action, code, o.String(), e.String())
+		}
+		waitFor(t, "the okta side line after "+step.action, func() bool { return strings.Contains(stdout.String()[mark:], step.want) })
+	}
 	stop()
 	fileLog, err := os.ReadFile(logFile)
 	if err != nil {

@@ -60,7 +60,7 @@ to Okta; no command ever prints it.
 commands:
   register   --stack NAME [--name N]  create or update the event hook and verify it
   list       [--stack NAME]           the org's event hooks
-  status     NAME [--stack NAME]      one hook: status, verification, URI, types vs OktaEventTypes
+  status     [NAME] [--stack NAME]    Okta's side on one screen: the hook's checks and fixes, Okta's delivery failures, the daily cap
   activate   NAME                     Okta resumes deliveries
   deactivate NAME                     Okta stops deliveries (nothing is deleted)
   delete     NAME                     deactivate and delete the hook
@@ -367,56 +367,6 @@ func runOktaList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	tw.Flush()
 	fmt.Fprintf(stderr, "%d of Okta's %d event hooks per org in use\n", len(hooks), oktaapi.MaxEventHooks)
-	return nil
-}
-
-func runOktaStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	name, rest := splitName(args)
-	fs := newFlags("okta status", stderr)
-	f := addOktaFlags(fs, false)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: hookline okta status NAME [flags]\n\nexits 0 when the hook is ACTIVE, VERIFIED and (with --stack or --types) subscribed to exactly those types, 3 otherwise, 6 when there is no such hook")
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, rest); err != nil {
-		return err
-	}
-	if name == "" {
-		return fmt.Errorf("%w: name the hook: hookline okta status NAME", errUsage)
-	}
-	e, err := f.resolve(ctx, stderr, false)
-	if err != nil {
-		return err
-	}
-	h, err := e.hookNamed(ctx, name)
-	if err != nil {
-		return err
-	}
-	var problems []string
-	// Every string Okta returned is escaped for the terminal.
-	fmt.Fprintf(stdout, "name:          %s\nid:            %s\nstatus:        %s\nverification:  %s\nuri:           %s\n",
-		termSafe(h.Name), termSafe(h.ID), termSafe(h.Status), termSafe(h.VerificationStatus), redactURL(h.Channel.Config.URI))
-	fmt.Fprintf(stdout, "event types:   %d: %s\n", len(h.Events.Items), strings.Join(termSafeAll(h.Events.Items), ","))
-	if h.Status != oktaapi.StatusActive {
-		problems = append(problems, "the hook is "+termSafe(h.Status)+": Okta delivers nothing (hookline okta activate "+termSafe(h.Name)+")")
-	}
-	if h.VerificationStatus != oktaapi.StatusVerified {
-		problems = append(problems, "the hook is "+termSafe(h.VerificationStatus)+": Okta delivers nothing until it is verified (hookline okta register)")
-	}
-	if m := rotationInProgress(h); m != "" {
-		problems = append(problems, "a rotation to secret version "+termSafe(m)+" is unfinished: run hookline okta rotate again")
-	}
-	if e.typesKnown {
-		if d := typesDiff(h.Events.Items, e.types); d != "" {
-			fmt.Fprintf(stdout, "stack types:   differ: %s\n", escapeText(d))
-			problems = append(problems, "its event types differ from the stack's OktaEventTypes: run hookline okta register")
-		} else {
-			fmt.Fprintln(stdout, "stack types:   match OktaEventTypes")
-		}
-	}
-	if len(problems) > 0 {
-		return &exitError{exitUnverified, errors.New(strings.Join(problems, "; "))}
-	}
 	return nil
 }
 

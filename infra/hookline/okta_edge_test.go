@@ -288,6 +288,11 @@ func TestOktaListAndStatusEscapeOktasStrings(t *testing.T) {
 				t.Errorf("%s printed %q raw:\n%q", what, r, out)
 			}
 		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "forged line") {
+				t.Errorf("%s printed a line the hook's name forged:\n%s", what, out)
+			}
+		}
 		if n := strings.Count(out, "\n"); n != lines {
 			t.Errorf("%s printed %d lines, want %d:\n%s", what, n, lines, out)
 		}
@@ -301,7 +306,7 @@ func TestOktaListAndStatusEscapeOktasStrings(t *testing.T) {
 	o.Reset()
 	e.Reset()
 	code := run(context.Background(), []string{"okta", "status", name}, &o, &e)
-	check("status", o.String(), 6)
+	check("status", o.String(), 15) // the hook, its checks, Okta's side
 	if code != exitUnverified {
 		t.Errorf("status of a hook whose verification is not VERIFIED: exit %d", code)
 	}

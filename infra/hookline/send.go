@@ -110,12 +110,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		mu                        sync.Mutex
 		accepted, failed, nEvents int
 		lost, lostEvents          int
+		lostBodies                [][]byte
 		wg                        sync.WaitGroup
 		sem                       = make(chan struct{}, *parallel)
 	)
 	for i, body := range bodies {
 		n := eventCount(body)
 		if dropped(i, share) {
+			lostBodies = append(lostBodies, body)
 			lost++
 			lostEvents += n
 			nEvents += n
@@ -149,6 +151,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}()
 	}
 	wg.Wait()
+	if err := writeDeliveryFailures(ctx, st, lostBodies); err != nil {
+		fmt.Fprintf(stderr, "stand-in System Log: the lost deliveries' event_hook.delivery failures not written: %v\n", err)
+	}
 	d := time.Since(start)
 	fmt.Fprintf(stdout, "\nsent %d deliveries (%d events): %d accepted, %d failed in %v (%.0f events/s)\n",
 		len(bodies), nEvents, accepted, failed, d.Round(time.Millisecond), float64(nEvents)/d.Seconds())

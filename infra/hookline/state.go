@@ -24,6 +24,8 @@ type State struct {
 	OktaToken      string `json:"oktaToken,omitempty"`
 	ReconcileEvery string `json:"reconcileEvery,omitempty"`
 	ReconcileGrace string `json:"reconcileGrace,omitempty"`
+	// OktaHookID is the dev hook in the stand-in org (dev_okta.go).
+	OktaHookID string `json:"oktaHookId,omitempty"`
 }
 
 // stateOf returns a running stack's state for the state file.

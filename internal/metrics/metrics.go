@@ -30,6 +30,7 @@ type Unit string
 const (
 	Count        Unit = "Count"
 	Milliseconds Unit = "Milliseconds"
+	Percent      Unit = "Percent"
 )
 
 // Kind says how the values one invocation records are written.
@@ -48,6 +49,7 @@ const (
 	DimStack       = "Stack"       // the CloudFormation stack name; on every metric
 	DimStatusClass = "StatusClass" // "2xx", "4xx", "5xx" of the receiver's answer
 	DimHandler     = "Handler"     // a handler's handlers.Name
+	DimCheck       = "Check"       // a hook health check (internal/hookhealth Checks)
 )
 
 // Metric names. The comment says what one unit is.
@@ -72,6 +74,12 @@ const (
 	// Reconciler.
 	EventsRecovered = "EventsRecovered" // events found in Okta's System Log but never received, queued again
 	EventsUnkeyable = "EventsUnkeyable" // System Log events without a usable uuid, parked in the dead-letter queue
+
+	// Reconciler, Okta's side (internal/hookhealth), once per run.
+	OktaHookUnhealthy     = "OktaHookUnhealthy"     // 1 when a hook health check failed, 0 when it passed, by Check and in total
+	OktaDeliveryFailures  = "OktaDeliveryFailures"  // event_hook.delivery failures Okta logged for the stack's hook
+	OktaDailyEvents       = "OktaDailyEvents"       // subscribed events published in the last 24 hours (Okta's daily cap counts them)
+	OktaRateLimitHeadroom = "OktaRateLimitHeadroom" // lowest X-Rate-Limit-Remaining as a percentage of X-Rate-Limit-Limit in the run
 )
 
 // Def is one metric.
@@ -105,6 +113,10 @@ var Defs = []Def{
 	{Name: EndToEndLag, Unit: Milliseconds, Kind: Distribution, Emitter: "worker"},
 	{Name: EventsRecovered, Unit: Count, Emitter: "reconciler"},
 	{Name: EventsUnkeyable, Unit: Count, Emitter: "reconciler"},
+	{Name: OktaHookUnhealthy, Unit: Count, Dimensions: []string{DimCheck}, Total: true, Emitter: "reconciler"},
+	{Name: OktaDeliveryFailures, Unit: Count, Emitter: "reconciler"},
+	{Name: OktaDailyEvents, Unit: Count, Emitter: "reconciler"},
+	{Name: OktaRateLimitHeadroom, Unit: Percent, Emitter: "reconciler"},
 }
 
 // Find returns the definition of the named metric.

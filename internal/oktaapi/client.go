@@ -40,6 +40,7 @@ type Client struct {
 	onWait func(d time.Duration, reason string)
 
 	requests atomic.Int64
+	headroom headroom // see headroom.go
 
 	mu        sync.Mutex
 	remaining int       // from the last X-Rate-Limit-Remaining; -1 unknown
@@ -320,6 +321,7 @@ func (c *Client) send(ctx context.Context, method, target string, reqBody []byte
 
 // noteRateLimit keeps X-Rate-Limit-Remaining and X-Rate-Limit-Reset.
 func (c *Client) noteRateLimit(resp *http.Response) {
+	c.noteHeadroom(resp)
 	rem, err := strconv.Atoi(resp.Header.Get("X-Rate-Limit-Remaining"))
 	if err != nil {
 		return

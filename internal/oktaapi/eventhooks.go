@@ -115,12 +115,6 @@ func (c *Client) CreateEventHook(ctx context.Context, h EventHook) (EventHook, e
 	return out, c.hooksCall(ctx, http.MethodPost, "", &h, &out)
 }
 
-// ReadEventHook reads hook id (GET /api/v1/eventHooks/{id}).
-func (c *Client) ReadEventHook(ctx context.Context, id string) (EventHook, error) {
-	var out EventHook
-	return out, c.hooksCall(ctx, http.MethodGet, "/"+url.PathEscape(id), nil, &out)
-}
-
 // ErrNotVerified means a replace was done but the verification that must
 // follow it was not (a verification failure wraps ErrVerification instead).
 var ErrNotVerified = errors.New("okta: the event hook was replaced but not verified again")

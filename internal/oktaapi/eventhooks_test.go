@@ -215,8 +215,9 @@ func TestHookErrorsNameTheScopeAndWaitOut429(t *testing.T) {
 	if _, err := app("0oa-logs", logsPEM, oktaapi.EventHooksScope).EventHooks(ctx); !errors.Is(err, oktaapi.ErrForbidden) || !strings.Contains(err.Error(), oktaapi.EventHooksScope) {
 		t.Fatalf("scope not granted: %v", err)
 	}
-	// A token for another scope gets 403 insufficient_scope.
-	if _, err := app("0oa-logs", logsPEM, oktaapi.LogsScope).EventHooks(ctx); !errors.Is(err, oktaapi.ErrForbidden) || !strings.Contains(err.Error(), "lacks scope "+oktaapi.EventHooksScope) {
+	// A token for another scope gets 403 insufficient_scope, naming the
+	// scope the GET needs (okta.eventHooks.read; manage includes it).
+	if _, err := app("0oa-logs", logsPEM, oktaapi.LogsScope).EventHooks(ctx); !errors.Is(err, oktaapi.ErrForbidden) || !strings.Contains(err.Error(), "lacks scope "+oktaapi.EventHooksReadScope) {
 		t.Fatalf("token without the scope: %v", err)
 	}
 	if _, err := app("0oa-hooks", hooksPEM, oktaapi.EventHooksScope).EventHooks(ctx); err != nil {

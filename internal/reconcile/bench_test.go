@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
+	"github.com/hookline/hookline/internal/hookhealth"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/oktaapi"
 	"github.com/hookline/hookline/internal/oktaapi/oktatest"
@@ -47,6 +48,7 @@ type benchRig struct {
 	client *oktaapi.Client
 	ddb    *countingDynamoDB
 	r      *reconcile.Reconciler
+	table  string
 }
 
 func newBenchRig(b *testing.B) *benchRig {
@@ -60,7 +62,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	}
 	ddb := &countingDynamoDB{c: s.Clients.DynamoDB}
 	table := s.Resources.Tables["LedgerTable"]
-	return &benchRig{org: org, client: client, ddb: ddb, r: &reconcile.Reconciler{
+	return &benchRig{org: org, client: client, ddb: ddb, table: table, r: &reconcile.Reconciler{
 		Source:    client,
 		Marks:     &ledger.Deliveries{Client: ddb, Table: table},
 		Cursors:   &ledger.Cursors{Client: ddb, Table: table},
@@ -70,6 +72,19 @@ func newBenchRig(b *testing.B) *benchRig {
 		Grace:     time.Minute,
 		Lookback:  24 * time.Hour,
 	}}
+}
+
+// watch adds the Okta side watch, and the stack's hook to the org.
+func (g *benchRig) watch(b *testing.B) {
+	g.org.SetAPIToken("bench")
+	const uri = "https://bench.example.com/okta/events"
+	if _, err := g.client.CreateEventHook(b.Context(), oktaapi.NewEventHook("bench", uri, "Authorization", "x", []string{subscribed})); err != nil {
+		b.Fatal(err)
+	}
+	g.r.Watch = &hookhealth.Watch{
+		Want:  hookhealth.Want{URI: uri, Types: []string{subscribed}},
+		Store: &ledger.OktaSideStore{Client: g.ddb, Table: g.table},
+	}
 }
 
 // addEvents stores n subscribed events published in [from, from+n ms).
@@ -115,14 +130,21 @@ func BenchmarkReplayRecovery(b *testing.B) {
 
 // BenchmarkReconcileRun counts the requests of one scheduled run: when
 // nothing is missing (1,000 events, all brought by the hook, read from the
-// start) and when nothing is new (from the cursor).
+// start) and when nothing is new (from the cursor); "okta-side" runs also
+// watch Okta's side of the hook (hookhealth.Watch, with the hook
+// registered): what that adds per run.
 func BenchmarkReconcileRun(b *testing.B) {
 	for _, tc := range []struct {
 		name     string
 		fromZero bool
-	}{{"nothing-missing-1000-events", true}, {"nothing-new", false}} {
+		watch    bool
+	}{{"nothing-missing-1000-events", true, false}, {"nothing-new", false, false},
+		{"nothing-missing-1000-events-okta-side", true, true}, {"nothing-new-okta-side", false, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			g := newBenchRig(b)
+			if tc.watch {
+				g.watch(b)
+			}
 			uuids := g.addEvents("m", 1000, time.Now().Add(-time.Hour))
 			if err := g.r.Marks.Mark(b.Context(), ledger.SourceHook, uuids); err != nil {
 				b.Fatal(err)

@@ -110,6 +110,9 @@ type Reconciler struct {
 	// Metrics, when set, gets EventsRecovered and EventsUnkeyable after
 	// each run (also 0, so the alarms see data).
 	Metrics Metrics
+	// Watch, when set, looks at Okta's side of the hook during each run
+	// (hookhealth.Watch): not during a replay.
+	Watch Watch
 }
 
 // Stats are what a run or a replay did.
@@ -175,6 +178,7 @@ func (r *Reconciler) log() *slog.Logger {
 // without error: the next run resumes at the cursor.
 func (r *Reconciler) Run(ctx context.Context) (Stats, error) {
 	start := r.now()
+	r.watchBegin(ctx)
 	st, err := r.run(ctx)
 	if err != nil {
 		st.Stopped = StopError
@@ -192,6 +196,7 @@ func (r *Reconciler) Run(ctx context.Context) (Stats, error) {
 		level = slog.LevelWarn
 	}
 	r.log().Log(ctx, level, "reconcile run", attrs...)
+	r.watchEnd(ctx)
 	if r.Metrics != nil {
 		r.Metrics.Add(metrics.EventsRecovered, float64(st.Queued))
 		r.Metrics.Add(metrics.EventsUnkeyable, float64(st.Parked))
@@ -208,6 +213,7 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 	if filter == "" {
 		return st, errors.New("reconcile: no event types to reconcile")
 	}
+	filter = oktaapi.TypeFilter(r.readTypes())
 	pageURL, fromCursor, err := r.startURL(ctx, filter)
 	if err != nil {
 		return st, err
@@ -243,6 +249,7 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 			st.Stopped = StopCaughtUp
 			return st, nil
 		}
+		page.Events = r.watchPage(ctx, page) // what is not to be queued is taken out
 		cutoff := r.now().Add(-grace)
 		ready := page.Events
 		for i, ev := range page.Events {
@@ -331,7 +338,7 @@ func (r *Reconciler) firstURL() string {
 	if lookback <= 0 {
 		lookback = DefaultLookback
 	}
-	return r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.Types, Limit: r.Limit})
+	return r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.readTypes(), Limit: r.Limit})
 }
 
 // startURL is where a run starts, and whether that is the saved cursor.
@@ -471,7 +478,8 @@ func (r *Reconciler) publish(ctx context.Context, missing []okta.Event, source, 
 		}
 		queued = append(queued, ev)
 		uuids = append(uuids, ev.UUID)
-		r.log().InfoContext(ctx, "event recovered", "eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "source", source)
+		r.log().InfoContext(ctx, "event recovered", append([]any{"eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "source", source},
+			r.recoveredAttrs(ev, source)...)...)
 	}
 	st.Queued += len(queued)
 	st.Failed += len(res.Failed)

@@ -41,6 +41,13 @@ func TestPolicyAlarms(t *testing.T) {
 			want: "no alarm on AWS/ApiGateway 5xx"},
 		{name: "no lag alarm", edit: func(t *Template) { delete(t.Resources, "EndToEndLagAlarm") },
 			want: "no alarm on EndToEndLag"},
+		{name: "no Okta hook health alarm", edit: func(t *Template) { delete(t.Resources, "OktaHookUnhealthyAlarm") },
+			want: "no alarm on OktaHookUnhealthy"},
+		{name: "no Okta daily cap alarm", edit: func(t *Template) { delete(t.Resources, "OktaDailyCapAlarm") },
+			want: "no alarm on OktaDailyEvents"},
+		{name: "hook health alarm on one check only", old: "      MetricName: OktaHookUnhealthy\n      Dimensions:\n        - Name: Stack\n          Value: !Ref AWS::StackName\n",
+			new:  "      MetricName: OktaHookUnhealthy\n      Dimensions:\n        - Name: Stack\n          Value: !Ref AWS::StackName\n        - Name: Check\n          Value: found\n",
+			want: "no alarm on OktaHookUnhealthy"},
 		{name: "alarm without runbook", old: "Runbook: saved\n        query \"auth failures by source IP\"", new: "See\n        query \"auth failures by source IP\"",
 			want: "AuthFailuresAlarm.AlarmDescription: no \"Runbook:\""},
 		{name: "hard-coded threshold", old: "Threshold: !Ref StuckQueueAgeSeconds", new: "Threshold: 900",
@@ -199,6 +206,9 @@ func checkAlarms(t *Template) problems {
 			watched[m.namespace+"|"+m.name+"|"+v] = true
 		}
 		watched[m.namespace+"|"+m.name] = true
+		if len(m.dims) == 1 && m.dims[metrics.DimStack] != "" {
+			watched[m.namespace+"|"+m.name+"|stack total"] = true
+		}
 	}
 	if !watchesDLQ {
 		p.addf("Resources: no alarm on %s ApproximateNumberOfMessagesVisible; parked events would go unnoticed", dlqID)
@@ -216,6 +226,12 @@ func checkAlarms(t *Template) problems {
 	for _, name := range []string{metrics.Deliveries, metrics.AuthFailures, metrics.HandlerErrors, metrics.EndToEndLag} {
 		if !watched["{MetricsNamespace}|"+name] {
 			p.addf("Resources: no alarm on %s", name)
+		}
+	}
+	// Okta's side: on the stack's total, so every check of the hook counts.
+	for _, name := range []string{metrics.OktaHookUnhealthy, metrics.OktaDeliveryFailures, metrics.OktaDailyEvents} {
+		if !watched["{MetricsNamespace}|"+name+"|stack total"] {
+			p.addf("Resources: no alarm on %s (by Stack alone)", name)
 		}
 	}
 

@@ -11,7 +11,7 @@ func TestPolicyOutputs(t *testing.T) {
 	testPolicy(t, checkOutputs, []breakCase{
 		{name: "no endpoint output", edit: func(t *Template) { delete(t.Outputs, "EndpointUrl") },
 			want: "Outputs.EndpointUrl: missing"},
-		{name: "endpoint with the wrong path", old: "${AWS::URLSuffix}/okta/events", new: "${AWS::URLSuffix}/okta/event",
+		{name: "endpoint with the wrong path", old: "Value: !Sub https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/okta/events", new: "Value: !Sub https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/okta/event",
 			want: "Outputs.EndpointUrl: Value"},
 		{name: "DLQ URL output points at the queue", edit: func(t *Template) {
 			t.Outputs["EventsDLQUrl"].(map[string]any)["Value"] = map[string]any{"Ref": queueID}

@@ -270,7 +270,7 @@ func (o *Org) routeHooks(mux *http.ServeMux) {
 			w.Header().Set("X-Rate-Limit-Remaining", "99")
 			w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10))
 			o.mu.Lock()
-			ok := o.authorizedFor(w, r, "okta.eventHooks.manage")
+			ok := o.authorizedHooks(w, r) // okta_side.go: GET also takes okta.eventHooks.read
 			o.mu.Unlock()
 			if !ok {
 				return
