@@ -36,7 +36,9 @@ func namesOf(keys ...string) map[string]string {
 
 // AcquireSubject implements Subjects with one conditional UpdateItem that
 // takes a free or run-out lease and returns the record, watermark included.
-// A refused one reads the record (consistently) to report the lease.
+// A refused one reads the record (consistently) to report the lease, or to
+// find it is the caller's own: the SDK retries an update whose answer was
+// lost, and the retry is refused by the lease the first attempt took.
 func (d *DynamoDB) AcquireSubject(ctx context.Context, key SubjectKey, owner string, lease time.Duration) (Lease, error) {
 	for range 3 {
 		now := d.now()
@@ -69,6 +71,11 @@ func (d *DynamoDB) AcquireSubject(ctx context.Context, key SubjectKey, owner str
 		}
 		if len(got.Item) == 0 {
 			continue // expired by TTL in between: try again
+		}
+		if o, _ := got.Item[AttrOwner].(*types.AttributeValueMemberS); o != nil && o.Value == owner {
+			// The SDK retried an update that had succeeded (its answer was
+			// lost): the lease is already ours.
+			return Lease{Status: Acquired, Watermark: watermark(got.Item)}, nil
 		}
 		return Lease{Status: InProgress, LeaseUntil: time.UnixMilli(numAttr(got.Item, AttrLeaseUntil))}, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hookline/hookline/internal/handlers"
@@ -60,7 +61,17 @@ func (w *Worker) runLatest(ctx context.Context, log *slog.Logger, route handlers
 	}
 	key := ledger.SubjectKey{Handler: route.Name, Subject: subject}
 	owner := ev.MessageID + "/" + strconv.FormatUint(rand.Uint64(), 36)
-	held, err := subjects.AcquireSubject(ctx, key, owner, lease)
+	// Events of one subject in this container (one batch) take turns here
+	// rather than fail each other in the ledger: each failed record comes
+	// back as a receive, and the queue's maxReceiveCount would send a
+	// subject's burst of events to the DLQ.
+	unlock, err := w.subjects.lock(ctx, key.ID())
+	if err != nil {
+		log.WarnContext(ctx, "handler not started", "error", err.Error())
+		return err
+	}
+	defer unlock()
+	held, err := w.acquireSubject(ctx, subjects, key, owner, lease)
 	if err != nil {
 		log.ErrorContext(ctx, "ledger claim failed", "error", err.Error())
 		return err
@@ -101,6 +112,77 @@ func (w *Worker) runLatest(ctx context.Context, log *slog.Logger, route handlers
 		log.ErrorContext(ctx, "ledger complete failed", "error", aerr.Error(), "claimLost", errors.Is(aerr, ledger.ErrNotOwner))
 	}
 	return nil
+}
+
+// SubjectWait is how long an event waits for its subject's lease, held by
+// another container, before its record is failed and retried with backoff:
+// most runs are short, and a retry is a receive.
+const SubjectWait = 2 * time.Second
+
+// acquireSubject takes the subject's lease, polling while another container
+// holds it, for up to SubjectWait (less when the invocation has less left).
+func (w *Worker) acquireSubject(ctx context.Context, subjects ledger.Subjects, key ledger.SubjectKey, owner string, lease time.Duration) (ledger.Lease, error) {
+	until := time.Now().Add(SubjectWait)
+	if d, ok := ctx.Deadline(); ok && d.Add(-w.safetyMargin(d)).Before(until) {
+		until = d.Add(-w.safetyMargin(d))
+	}
+	step := 50 * time.Millisecond
+	for {
+		held, err := subjects.AcquireSubject(ctx, key, owner, lease)
+		if err != nil || held.Status != ledger.InProgress || time.Now().Add(step).After(until) {
+			return held, err
+		}
+		select {
+		case <-ctx.Done():
+			return held, nil
+		case <-time.After(step + rand.N(step)):
+		}
+		step = min(2*step, 400*time.Millisecond)
+	}
+}
+
+func (w *Worker) safetyMargin(deadline time.Time) time.Duration {
+	if w.SafetyMargin > 0 {
+		return w.SafetyMargin
+	}
+	return min(DefaultSafetyMargin, time.Until(deadline)/4)
+}
+
+// subjectLocks are per-subject turns within one container.
+type subjectLocks struct {
+	mu    sync.Mutex
+	turns map[string]chan struct{}
+	users map[string]int
+}
+
+// lock waits for the subject's turn (or ctx) and returns its release.
+func (l *subjectLocks) lock(ctx context.Context, id string) (func(), error) {
+	l.mu.Lock()
+	if l.turns == nil {
+		l.turns, l.users = map[string]chan struct{}{}, map[string]int{}
+	}
+	turn, ok := l.turns[id]
+	if !ok {
+		turn = make(chan struct{}, 1)
+		l.turns[id] = turn
+	}
+	l.users[id]++
+	l.mu.Unlock()
+	done := func() {
+		l.mu.Lock()
+		if l.users[id]--; l.users[id] == 0 {
+			delete(l.turns, id)
+			delete(l.users, id)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case turn <- struct{}{}:
+		return func() { <-turn; done() }, nil
+	case <-ctx.Done():
+		done()
+		return nil, ctx.Err()
+	}
 }
 
 func (w *Worker) releaseSubject(ctx context.Context, log *slog.Logger, subjects ledger.Subjects, key ledger.SubjectKey, owner string) {

@@ -128,40 +128,76 @@ func TestLatestOrdersByPublishedThenUUID(t *testing.T) {
 	}
 }
 
-// Two events of one subject in one batch never run at the same time: the
-// second finds the lease held and is retried with backoff, not skipped.
-func TestLatestSubjectHeldElsewhereIsRetriedNotSkipped(t *testing.T) {
+// Two events of one subject in one batch never run at the same time: they
+// take turns in the container instead of failing each other (each failure
+// would be a receive counted against maxReceiveCount).
+func TestLatestEventsOfOneSubjectInABatchTakeTurns(t *testing.T) {
 	var running, overlap atomic.Int32
-	release := make(chan struct{})
+	state := &userState{}
 	reg := &handlers.Registry{}
 	reg.On("user.lifecycle.*", func(ctx context.Context, ev handlers.Event) error {
 		if running.Add(1) > 1 {
 			overlap.Add(1)
 		}
 		defer running.Add(-1)
-		select {
-		case <-release:
-		case <-time.After(time.Second):
+		time.Sleep(50 * time.Millisecond)
+		return state.handle(ctx, ev)
+	}, handlers.Name("sync-user"), handlers.Latest(nil))
+	w := &Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: &ledgertest.Memory{}}
+	var recs []events.SQSMessage
+	for i, typ := range []string{"activate", "deactivate", "suspend", "unsuspend", "activate"} {
+		recs = append(recs, record("m"+string(rune('0'+i)), userEvent("e"+string(rune('0'+i)), "user.lifecycle."+typ, i)))
+	}
+	resp, _ := w.Handle(context.Background(), events.SQSEvent{Records: recs})
+	if overlap.Load() != 0 || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("overlapping runs %d, failures %+v", overlap.Load(), resp.BatchItemFailures)
+	}
+	if state.status["00u1"] != "activate" || state.runs[len(state.runs)-1] != "e4" {
+		t.Fatalf("status %v after runs %v, want e4 (activate) last", state.status, state.runs)
+	}
+}
+
+// A subject held by another container (a run on a shared ledger) is waited
+// for briefly; still held, the record is failed and retried with backoff,
+// never skipped, and its retry runs once the holder is done.
+func TestLatestSubjectHeldElsewhereIsRetriedNotSkipped(t *testing.T) {
+	led := &ledgertest.Memory{}
+	state := &userState{}
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	reg := &handlers.Registry{}
+	reg.On("user.lifecycle.*", func(ctx context.Context, ev handlers.Event) error {
+		if ev.UUID == "e1" {
+			once.Do(func() { close(started) })
+			<-release
 		}
-		return nil
+		return state.handle(ctx, ev)
 	}, handlers.Name("sync-user"), handlers.Latest(nil))
 	q := &fakeQueue{}
 	var logs bytes.Buffer
-	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledgertest.Memory{}, Delayer: q,
-		Backoff: Backoff{Base: time.Second, Max: time.Second}}
-	go func() { time.Sleep(200 * time.Millisecond); close(release) }()
-	resp, _ := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
-		record("m1", userEvent("e1", "user.lifecycle.activate", 1)),
-		record("m2", userEvent("e2", "user.lifecycle.deactivate", 2)),
-	}})
-	if overlap.Load() != 0 {
-		t.Fatal("two events of one subject ran at the same time")
+	a := &Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: led}
+	b := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: led, Delayer: q,
+		Backoff: Backoff{Base: time.Second, Max: time.Second}, SafetyMargin: 700 * time.Millisecond}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		a.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record("m1", userEvent("e1", "user.lifecycle.activate", 1))}})
+	})
+	<-started
+	// B's invocation has 1 s left: it waits what its safety margin leaves.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	resp, _ := b.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{record("m2", userEvent("e2", "user.lifecycle.deactivate", 2))}})
+	cancel()
+	if len(resp.BatchItemFailures) != 1 || len(q.delays) != 1 || len(state.runs) != 0 {
+		t.Fatalf("failures %+v delays %v runs %v, want e2 retried with backoff, not run", resp.BatchItemFailures, q.delays, state.runs)
 	}
-	if len(resp.BatchItemFailures) != 1 || len(q.delays) != 1 {
-		t.Fatalf("failures %+v delays %v, want one record retried with backoff", resp.BatchItemFailures, q.delays)
-	}
-	if n := len(logLines(t, &logs, "subject in progress elsewhere; will retry")); n != 1 {
+	if n := len(logLines(t, &logs, "subject in progress elsewhere; will retry")); n != 1 || strings.Contains(logs.String(), "stale skipped") {
 		t.Errorf("%d in-progress lines\n%s", n, logs.String())
+	}
+	close(release)
+	wg.Wait()
+	resp, _ = b.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{record("m2", userEvent("e2", "user.lifecycle.deactivate", 2))}})
+	if len(resp.BatchItemFailures) != 0 || strings.Join(state.runs, ",") != "e1,e2" {
+		t.Fatalf("retry: failures %+v runs %v", resp.BatchItemFailures, state.runs)
 	}
 }
 

@@ -88,6 +88,8 @@ type Worker struct {
 	// LeaseMargin is added to a handler's timeout to make its ledger lease;
 	// default DefaultLeaseMargin.
 	LeaseMargin time.Duration
+
+	subjects subjectLocks // handlers.Latest subjects running in this container
 }
 
 // Metrics records CloudWatch metrics named in internal/metrics and writes
