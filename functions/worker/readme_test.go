@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -63,8 +64,9 @@ func TestReadmeExampleRuns(t *testing.T) {
 `
 
 // TestReadmeHandlerExample builds the worker with the README's handler
-// example as its handlers.go and runs it: the example compiles and calls
-// Okta as it says.
+// example as its handlers.go and the README's test of it as a test file, and
+// runs both: the example compiles and calls Okta as it says, and its test
+// (on handlertest) passes.
 func TestReadmeHandlerExample(t *testing.T) {
 	if os.Getenv("HOOKLINE_README_EXAMPLE") != "" {
 		return // the inner run, with the example in place
@@ -77,14 +79,33 @@ func TestReadmeHandlerExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, section, _ := strings.Cut(string(readme), "## Write a handler")
-	_, block, ok := strings.Cut(section, "```go\n")
-	block, _, ok2 := strings.Cut(block, "```")
-	if !ok || !ok2 || !strings.HasPrefix(block, "package main") {
-		t.Fatal(`README.md "Write a handler" has no Go block that is a whole handlers.go`)
+	section, _, _ = strings.Cut(section, "\n## ")
+	var blocks []string
+	for rest := section; ; {
+		var block string
+		var ok bool
+		if _, rest, ok = strings.Cut(rest, "```go\n"); !ok {
+			break
+		}
+		block, rest, _ = strings.Cut(rest, "```")
+		blocks = append(blocks, block)
 	}
+	if len(blocks) < 2 || !strings.HasPrefix(blocks[0], "package main") || !strings.HasPrefix(blocks[1], "package main") {
+		t.Fatal(`README.md "Write a handler" has no Go blocks that are a whole handlers.go and its handlers_test.go`)
+	}
+	// The README's test of the example: every Test function in it runs.
+	tests := regexp.MustCompile(`(?m)^func (Test\w+)\(t \*testing\.T\)`).FindAllStringSubmatch(blocks[1], -1)
+	if len(tests) == 0 {
+		t.Fatal(`README.md "Write a handler": the second Go block has no test`)
+	}
+	run := "^(TestReadmeExampleRuns"
+	for _, m := range tests {
+		run += "|" + m[1]
+	}
+	run += ")$"
 	dir := t.TempDir()
 	here, _ := filepath.Abs(".")
-	files := map[string]string{"handlers.go": block, "zz_readme_example_test.go": exampleRunTest}
+	files := map[string]string{"handlers.go": blocks[0], "zz_readme_handlers_test.go": blocks[1], "zz_readme_example_test.go": exampleRunTest}
 	replace := map[string]string{}
 	for name, text := range files {
 		p := filepath.Join(dir, name)
@@ -97,9 +118,15 @@ func TestReadmeHandlerExample(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "overlay.json"), overlay, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("go", "test", "-overlay", filepath.Join(dir, "overlay.json"), "-count=1", "-run", "TestReadmeExampleRuns", ".")
+	cmd := exec.Command("go", "test", "-overlay", filepath.Join(dir, "overlay.json"), "-count=1", "-v", "-run", run, ".")
 	cmd.Env = append(os.Environ(), "HOOKLINE_README_EXAMPLE=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("the README's handlers.go: %v\n%s", err, out)
+	}
+	for _, m := range tests {
+		if !strings.Contains(string(out), "--- PASS: "+m[1]) {
+			t.Errorf("the README's %s did not run:\n%s", m[1], out)
+		}
 	}
 }

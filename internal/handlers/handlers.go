@@ -90,6 +90,12 @@ type Route struct {
 	// SkipActors are Okta actor ids and OAuth client ids whose events the
 	// handler never sees (see SkipActors).
 	SkipActors []string
+	// Latest, when set, picks the subject key of an event: the handler
+	// keeps that subject's state, and only its newest event runs (see
+	// Latest).
+	Latest Subject
+	// Where filters the events the handler runs on (see Where).
+	Where []func(okta.LogEvent) bool
 }
 
 // Option adjusts a registration.

@@ -11,7 +11,8 @@ import (
 // Services is what handlers call out with, built once per container by the
 // worker before it registers any handler, and shared by every event.
 type Services struct {
-	// Log is the worker's JSON logger.
+	// Log is the worker's JSON logger, for lines outside an event. In a
+	// handler, log with Logger(ctx): it carries the event's fields.
 	Log *slog.Logger
 	// AWS is the function's AWS configuration (region, the execution role's
 	// credentials, and the endpoint and HTTP client when pointed at an

@@ -148,8 +148,10 @@ func CheckServices(t *testing.T, pkg string, want ...string) {
 
 // LinkedServices lists the aws-sdk-go-v2/service/* packages pkg depends on,
 // as built for Lambda (linux/arm64, -tags lambda.norpc), by name, sorted.
-func LinkedServices(root, pkg string) ([]string, error) {
-	cmd := exec.Command("go", "list", "-deps", "-tags", "lambda.norpc", "-f", "{{.ImportPath}}", pkg)
+// goFlags go to go list before the others (e.g. -overlay).
+func LinkedServices(root, pkg string, goFlags ...string) ([]string, error) {
+	args := append(append([]string{"list"}, goFlags...), "-deps", "-tags", "lambda.norpc", "-f", "{{.ImportPath}}", pkg)
+	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 	var stderr bytes.Buffer

@@ -67,6 +67,8 @@ const (
 	EventsRetried     = "EventsRetried"     // records failed back to the queue, to come again after a backoff
 	EventsParked      = "EventsParked"      // records sent to the dead-letter queue
 	DuplicatesSkipped = "DuplicatesSkipped" // handler runs skipped: the ledger says already done
+	StaleSkipped      = "StaleSkipped"      // handlers.Latest runs skipped: a newer event of the subject already ran
+	FilteredSkipped   = "FilteredSkipped"   // handler runs skipped: the event did not match the handler's handlers.Where
 	HandlerErrors     = "HandlerErrors"     // handler runs that returned an error or panicked, by Handler and in total
 	HandlerDuration   = "HandlerDuration"   // one handler run, by Handler
 	EndToEndLag       = "EndToEndLag"       // from Okta's published time to the event handled
@@ -108,6 +110,8 @@ var Defs = []Def{
 	{Name: EventsRetried, Unit: Count, Emitter: "worker"},
 	{Name: EventsParked, Unit: Count, Emitter: "worker"},
 	{Name: DuplicatesSkipped, Unit: Count, Emitter: "worker"},
+	{Name: StaleSkipped, Unit: Count, Emitter: "worker"},
+	{Name: FilteredSkipped, Unit: Count, Emitter: "worker"},
 	{Name: HandlerErrors, Unit: Count, Dimensions: []string{DimHandler}, Total: true, Emitter: "worker"},
 	{Name: HandlerDuration, Unit: Milliseconds, Kind: Distribution, Dimensions: []string{DimHandler}, Emitter: "worker"},
 	{Name: EndToEndLag, Unit: Milliseconds, Kind: Distribution, Emitter: "worker"},

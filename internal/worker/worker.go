@@ -88,6 +88,8 @@ type Worker struct {
 	// LeaseMargin is added to a handler's timeout to make its ledger lease;
 	// default DefaultLeaseMargin.
 	LeaseMargin time.Duration
+
+	subjects subjectLocks // handlers.Latest subjects running in this container
 }
 
 // Metrics records CloudWatch metrics named in internal/metrics and writes
@@ -132,6 +134,8 @@ type outcome struct {
 	duplicates int       // handlers skipped as already completed
 	inProgress int       // handlers skipped as running elsewhere
 	ownActor   int       // handlers skipped: the event is their own actor's
+	stale      int       // handlers.Latest runs skipped: a newer event of the subject ran
+	filtered   int       // handlers skipped: the event did not match their handlers.Where
 	maxDelay   bool      // a permanent failure with nowhere to park it
 	published  time.Time // Okta's published time, for the end-to-end lag
 	// lastReceive: a transient failure on the last receive, parked so its
@@ -166,12 +170,14 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 	// An empty list, not null: clearer in logs and rie output; Lambda takes both.
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	var delays []Delay
-	var ran, duplicates, inProgress, ownActor int
+	var ran, duplicates, inProgress, ownActor, stale, filtered int
 	for i, o := range outcomes {
 		ran += o.ran
 		duplicates += o.duplicates
 		inProgress += o.inProgress
 		ownActor += o.ownActor
+		stale += o.stale
+		filtered += o.filtered
 		if o.verdict != retry {
 			continue
 		}
@@ -192,15 +198,15 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 	}
 	w.Log.InfoContext(ctx, "batch handled", "records", len(batch.Records), "failed", len(resp.BatchItemFailures),
 		"parked", parked, "handlersRun", ran, "duplicatesSkipped", duplicates, "inProgressElsewhere", inProgress, "ownActorSkipped", ownActor,
-		"durationMs", time.Since(start).Milliseconds(), requestID(ctx))
-	w.record(ctx, outcomes, parked, len(resp.BatchItemFailures), duplicates)
+		"staleSkipped", stale, "filtered", filtered, "durationMs", time.Since(start).Milliseconds(), requestID(ctx))
+	w.record(ctx, outcomes, parked, len(resp.BatchItemFailures), duplicates, stale, filtered)
 	return resp, nil
 }
 
 // record writes the batch's metrics. The lag is measured for events a
 // handler ran on now: a duplicate's would measure the redelivery, not the
 // pipeline.
-func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed, duplicates int) {
+func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed, duplicates, stale, filtered int) {
 	if w.Metrics == nil {
 		return
 	}
@@ -214,7 +220,8 @@ func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed,
 		}
 	}
 	for name, n := range map[string]int{metrics.EventsHandled: handled, metrics.EventsRetried: failed,
-		metrics.EventsParked: parked, metrics.DuplicatesSkipped: duplicates} {
+		metrics.EventsParked: parked, metrics.DuplicatesSkipped: duplicates,
+		metrics.StaleSkipped: stale, metrics.FilteredSkipped: filtered} {
 		if n > 0 {
 			w.Metrics.Add(name, float64(n))
 		}
@@ -291,6 +298,8 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 	o := outcome{published: ev.Published}
 	var transient, permanent []error
 	var who *who // read once, only when a guard is set
+	// The typed event, read once and only for a filter or a subject.
+	logEvent := sync.OnceValue(ev.LogEvent)
 	for _, route := range routes {
 		hlog := log.With("handler", route.Name)
 		if who == nil && (len(w.OwnActors) > 0 || len(route.SkipActors) > 0) {
@@ -301,7 +310,18 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 			o.ownActor++
 			continue
 		}
-		err := w.runOnce(ctx, hlog, route, ev, &o)
+		if len(route.Where) > 0 && !route.Matches(logEvent()) {
+			// Debug only: a filter exists to make most events cheap.
+			hlog.DebugContext(ctx, "filtered")
+			o.filtered++
+			continue
+		}
+		var err error
+		if route.Latest != nil {
+			err = w.runLatest(ctx, hlog, route, ev, logEvent(), &o)
+		} else {
+			err = w.runOnce(ctx, hlog, route, ev, &o)
+		}
 		switch {
 		case err == nil:
 		case handlers.IsPermanent(err):
@@ -369,23 +389,7 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 		log = log.With("attempt", claim.Attempts)
 	}
 
-	o.ran++
-	began := time.Now()
-	err := run(ctx, route, ev, timeout)
-	ms := float64(time.Since(began).Microseconds()) / 1000
-	// One line per run: the "slowest handlers" saved query reads it.
-	log.InfoContext(ctx, "handler ran", "durationMs", ms, "result", runResult(err))
-	if w.Metrics != nil {
-		handler := metrics.Dim{Name: metrics.DimHandler, Value: route.Name}
-		w.Metrics.Add(metrics.HandlerDuration, ms, handler)
-		if err != nil {
-			w.Metrics.Add(metrics.HandlerErrors, 1, handler)
-		}
-	}
-	if err != nil {
-		log.ErrorContext(ctx, "handler failed", "error", err.Error(),
-			"permanent", handlers.IsPermanent(err), "receiveCount", ev.ReceiveCount)
-	}
+	err := w.invoke(ctx, log, route, ev, timeout, o)
 	if !useLedger {
 		return err
 	}
@@ -409,6 +413,29 @@ func (w *Worker) runOnce(ctx context.Context, log *slog.Logger, route handlers.R
 		log.ErrorContext(ctx, "ledger complete failed", "error", cerr.Error(), "claimLost", errors.Is(cerr, ledger.ErrNotOwner))
 	}
 	return nil
+}
+
+// invoke runs the handler once, with log in its context (handlers.Logger),
+// and logs and counts the run.
+func (w *Worker) invoke(ctx context.Context, log *slog.Logger, route handlers.Route, ev handlers.Event, timeout time.Duration, o *outcome) error {
+	o.ran++
+	began := time.Now()
+	err := run(handlers.WithLogger(ctx, log), route, ev, timeout)
+	ms := float64(time.Since(began).Microseconds()) / 1000
+	// One line per run: the "slowest handlers" saved query reads it.
+	log.InfoContext(ctx, "handler ran", "durationMs", ms, "result", runResult(err))
+	if w.Metrics != nil {
+		handler := metrics.Dim{Name: metrics.DimHandler, Value: route.Name}
+		w.Metrics.Add(metrics.HandlerDuration, ms, handler)
+		if err != nil {
+			w.Metrics.Add(metrics.HandlerErrors, 1, handler)
+		}
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "handler failed", "error", err.Error(),
+			"permanent", handlers.IsPermanent(err), "receiveCount", ev.ReceiveCount)
+	}
+	return err
 }
 
 // runResult is the result field of a "handler ran" line.
