@@ -1,0 +1,25 @@
+package ledger
+
+// The ledger table holds items of several kinds under one string key
+// (AttrKey). Handler records are "<uuid>#<handler>" (Key.ID): they start with
+// the event's own uuid, so they have no prefix of their own. Every other
+// kind starts with a fixed prefix, so that the IAM role of each function
+// that writes one may write only its own kinds (template.yaml,
+// dynamodb:LeadingKeys), and a bug or a compromised function cannot
+// overwrite the worker's records or another function's items.
+const (
+	// PrefixDelivery: delivery marks, "delivered#<uuid>" (DeliveryKey).
+	PrefixDelivery = "delivered#"
+	// PrefixCursor: System Log cursors, "cursor#<name>" (Cursors).
+	PrefixCursor = "cursor#"
+)
+
+// Writers are the key prefixes each function's role may write in the
+// ledger table, by function: template.yaml's dynamodb:LeadingKeys conditions
+// must say exactly this (internal/samtemplate checks it). A new kind of item
+// is a prefix constant above and its entry here; the worker is absent, as
+// its handler records have no prefix.
+var Writers = map[string][]string{
+	"receiver":   {PrefixDelivery},
+	"reconciler": {PrefixDelivery, PrefixCursor},
+}
