@@ -3,7 +3,9 @@ package okta
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
+	"sync"
 )
 
 // LogEvent is an Okta System Log event (the LogEvent object of Okta's System
@@ -232,6 +234,13 @@ var ErrNotLogEvent = errors.New("okta: event is not a JSON object")
 // is left zero and the rest is read, so one odd field never loses the
 // event; Raw is always set. The error is ErrNotLogEvent, only when raw is
 // not a JSON object.
+//
+// It reads the event as the rest of hookline does: UUID, EventType and
+// Published are ParseEvent's (empty where ParseEvent finds none, such as
+// for {"uuid":"A","UUID":"B"}), and every other key is matched exactly, as
+// Okta writes it: "Actor" is not "actor", and a key that appears twice in
+// one object leaves its field zero, where encoding/json alone would fold
+// case and take the last copy.
 func ParseLogEvent(raw json.RawMessage) (LogEvent, error) {
 	e := LogEvent{Raw: raw}
 	trimmed := strings.TrimSpace(string(raw))
@@ -241,9 +250,78 @@ func ParseLogEvent(raw json.RawMessage) (LogEvent, error) {
 	// encoding/json skips a value of the wrong type, keeps decoding the
 	// rest and reports only the first such skip: that is the leniency.
 	var typeErr *json.UnmarshalTypeError
-	if err := json.Unmarshal(raw, &e); err != nil && !errors.As(err, &typeErr) {
+	if err := json.Unmarshal(exactKeys(raw, logEventType), &e); err != nil && !errors.As(err, &typeErr) {
 		return LogEvent{Raw: raw}, ErrNotLogEvent
 	}
+	ev := parseEvent(raw)
+	e.UUID, e.EventType, e.Published = ev.UUID, ev.EventType, ev.Published
 	e.Raw = raw
 	return e, nil
+}
+
+var logEventType = reflect.TypeFor[LogEvent]()
+
+// jsonFields maps a struct type's JSON keys to their field types.
+var jsonFields sync.Map // reflect.Type → map[string]reflect.Type
+
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := jsonFields.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	jsonFields.Store(t, m)
+	return m
+}
+
+// exactKeys returns raw (valid JSON) rewritten for decoding into a value of
+// type t with exact key matching: in every object that fills a struct, only
+// the members whose key is exactly one of its fields' JSON names, and
+// appears once, are kept. Maps (debugData, detailEntry) keep every key.
+func exactKeys(raw []byte, t reflect.Type) []byte {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) {
+		return raw
+	}
+	switch {
+	case t.Kind() == reflect.Pointer:
+		return exactKeys(raw, t.Elem())
+	case t.Kind() == reflect.Struct && raw[i] == '{':
+		fields := fieldsOf(t)
+		seen := map[string]int{}
+		_ = eachMember(raw, func(key string, _ []byte) error { seen[key]++; return nil })
+		out := []byte{'{'}
+		_ = eachMember(raw, func(key string, val []byte) error {
+			ft, ok := fields[key]
+			if !ok || seen[key] != 1 {
+				return nil
+			}
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			k, _ := json.Marshal(key)
+			out = append(append(append(out, k...), ':'), exactKeys(val, ft)...)
+			return nil
+		})
+		return append(out, '}')
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && raw[i] == '[':
+		out := []byte{'['}
+		eachElement(raw, func(val []byte) {
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			out = append(out, exactKeys(val, t.Elem())...)
+		})
+		return append(out, ']')
+	}
+	return raw
 }
