@@ -14,7 +14,8 @@ import (
 // cursor. Each role other than the worker's may use only the keys under its
 // own prefixes (internal/ledger Writers), with ForAllValues:StringLike on
 // dynamodb:LeadingKeys (every key of a batch must match; ForAnyValue would
-// pass a batch with one good key). The worker's handler records have no
+// pass a batch with one good key) and Null false (ForAllValues alone holds
+// for a request with no keys at all, such as a Scan). The worker's handler records have no
 // prefix, so its role instead denies every prefix the others own.
 //
 // A new kind of ledger item is a prefix constant and its Writers entry in
@@ -26,6 +27,9 @@ func TestPolicyLedgerKeys(t *testing.T) {
 			want: "ReceiverRole.Policies[0].Statement[3]: dynamodb:batchwriteitem on the ledger without ForAllValues:StringLike dynamodb:LeadingKeys"},
 		{name: "receiver may write the cursor", old: `dynamodb:LeadingKeys: ["delivered#*"]`, new: `dynamodb:LeadingKeys: ["delivered#*", "cursor#*"]`,
 			want: `ReceiverRole.Policies[0].Statement[3]: dynamodb:LeadingKeys ["cursor#*" "delivered#*"], want ["delivered#*"]`},
+		{name: "receiver allowed keyless requests", edit: func(t *Template) {
+			delete(statements(t, receiverID)[3].(map[string]any)["Condition"].(map[string]any), "Null")
+		}, want: "ReceiverRole.Policies[0].Statement[3]: no Null dynamodb:LeadingKeys false"},
 		{name: "receiver batch needs one good key only", old: "ForAllValues:StringLike", new: "ForAnyValue:StringLike",
 			want: "ReceiverRole.Policies[0].Statement[3]: dynamodb:batchwriteitem on the ledger without ForAllValues:StringLike"},
 		{name: "reconciler writes handler records", edit: func(t *Template) {
@@ -129,6 +133,9 @@ func checkLedgerKeys(t *Template) problems {
 				got := slices.Sorted(slices.Values(leadingKeys(s, "ForAllValues:StringLike")))
 				if !slices.Equal(got, want) {
 					p.addf("%s: dynamodb:LeadingKeys %q, want %q (internal/ledger Writers[%q])", s.at, got, want, writerOf(fn))
+				}
+				if null := leadingKeys(s, "Null"); len(null) != 1 || null[0] != "false" {
+					p.addf("%s: no Null dynamodb:LeadingKeys false: ForAllValues holds for a request without keys (a Scan, any table-wide action)", s.at)
 				}
 			}
 		}
