@@ -286,42 +286,84 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 // exactKeys returns raw (valid JSON) rewritten for decoding into a value of
 // type t with exact key matching: in every object that fills a struct, only
 // the members whose key is exactly one of its fields' JSON names, and
-// appears once, are kept. Maps (debugData, detailEntry) keep every key.
+// appears once, are kept. Maps (debugData, detailEntry) keep every key. When
+// nothing is dropped, raw itself is returned (the usual case: no copy).
 func exactKeys(raw []byte, t reflect.Type) []byte {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) {
 		return raw
 	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch {
-	case t.Kind() == reflect.Pointer:
-		return exactKeys(raw, t.Elem())
 	case t.Kind() == reflect.Struct && raw[i] == '{':
 		fields := fieldsOf(t)
-		seen := map[string]int{}
-		_ = eachMember(raw, func(key string, _ []byte) error { seen[key]++; return nil })
-		out := []byte{'{'}
+		type member struct {
+			key      string
+			val, out []byte
+		}
+		var ms []member
+		changed := false
 		_ = eachMember(raw, func(key string, val []byte) error {
-			ft, ok := fields[key]
-			if !ok || seen[key] != 1 {
-				return nil
+			m := member{key: key, val: val}
+			if ft, ok := fields[key]; ok {
+				m.out = exactKeys(val, ft)
+				changed = changed || !same(m.out, val)
+			} else {
+				changed = true // dropped
 			}
-			if len(out) > 1 {
-				out = append(out, ',')
-			}
-			k, _ := json.Marshal(key)
-			out = append(append(append(out, k...), ':'), exactKeys(val, ft)...)
+			ms = append(ms, m)
 			return nil
 		})
-		return append(out, '}')
-	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && raw[i] == '[':
-		out := []byte{'['}
-		eachElement(raw, func(val []byte) {
+		for a := range ms {
+			for b := a + 1; b < len(ms); b++ {
+				if ms[a].key == ms[b].key {
+					ms[a].out, ms[b].out, changed = nil, nil, true
+				}
+			}
+		}
+		if !changed {
+			return raw
+		}
+		out := make([]byte, 0, len(raw))
+		out = append(out, '{')
+		for _, m := range ms {
+			if m.out == nil {
+				continue
+			}
 			if len(out) > 1 {
 				out = append(out, ',')
 			}
-			out = append(out, exactKeys(val, t.Elem())...)
+			// A kept key is a field's JSON name: plain ASCII, no escaping.
+			out = append(append(append(append(out, '"'), m.key...), '"', ':'), m.out...)
+		}
+		return append(out, '}')
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && raw[i] == '[':
+		var elems [][]byte
+		changed := false
+		eachElement(raw, func(val []byte) {
+			e := exactKeys(val, t.Elem())
+			changed = changed || !same(e, val)
+			elems = append(elems, e)
 		})
+		if !changed {
+			return raw
+		}
+		out := make([]byte, 0, len(raw))
+		out = append(out, '[')
+		for j, e := range elems {
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, e...)
+		}
 		return append(out, ']')
 	}
 	return raw
+}
+
+// same reports whether a and b are the same bytes in memory.
+func same(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
