@@ -16,9 +16,12 @@ const (
 
 // Writers are the key prefixes each function's role may write in the
 // ledger table, by function: template.yaml's dynamodb:LeadingKeys conditions
-// must say exactly this (internal/samtemplate checks it). A new kind of item
-// is a prefix constant above and its entry here; the worker is absent, as
-// its handler records have no prefix.
+// must say exactly this (internal/samtemplate TestPolicyLedgerKeys), and
+// every prefix-like string literal in the code must be one of them
+// (TestEveryKeyPrefixInTheCodeIsDeclared). A new kind of item is a prefix
+// constant above and its entry here. The worker's role cannot be limited to
+// prefixes (its handler records have none) but is denied every other
+// function's; items of its own with a prefix go under "worker".
 var Writers = map[string][]string{
 	"receiver":   {PrefixDelivery},
 	"reconciler": {PrefixDelivery, PrefixCursor},

@@ -2,6 +2,13 @@ package ledger_test
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -103,5 +110,58 @@ func TestMarksAndCursorsStayUnderTheirKeyPrefixes(t *testing.T) {
 				t.Errorf("a handler record %q starts with %q", id, p)
 			}
 		}
+	}
+}
+
+// TestEveryKeyPrefixInTheCodeIsDeclared: a string literal in hookline's
+// production code that starts like a ledger key prefix ("health#",
+// "lease#%s") must be a prefix of ledger.Writers. Otherwise a new kind of
+// item could ship without its dynamodb:LeadingKeys grant (the write would
+// be refused in AWS, never on kumo, which has no IAM) or without the
+// worker's Deny. Declare it in internal/ledger/keys.go, under the function
+// that writes it ("worker" for the worker's own items), then update
+// template.yaml as TestPolicyLedgerKeys (internal/samtemplate) says.
+func TestEveryKeyPrefixInTheCodeIsDeclared(t *testing.T) {
+	declared := map[string]bool{}
+	for _, prefixes := range ledger.Writers {
+		for _, p := range prefixes {
+			declared[p] = true
+		}
+	}
+	prefix := regexp.MustCompile(`^[a-z][A-Za-z0-9_-]*#`)
+	fset := token.NewFileSet()
+	found := 0
+	for _, dir := range []string{"../../internal", "../../functions", "../../infra"} {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
+				strings.Contains(filepath.ToSlash(path), "/testdata/") {
+				return err
+			}
+			f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				lit, ok := n.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					return true
+				}
+				s, err := strconv.Unquote(lit.Value)
+				if p := prefix.FindString(s); err == nil && p != "" {
+					found++
+					if !declared[p] {
+						t.Errorf("%s: %q looks like a ledger key prefix that ledger.Writers lacks: declare %q in internal/ledger/keys.go", fset.Position(lit.Pos()), s, p)
+					}
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if found < len(declared) {
+		t.Fatalf("found %d prefix literals, fewer than the %d declared: the scan is broken", found, len(declared))
 	}
 }
