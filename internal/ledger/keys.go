@@ -20,8 +20,8 @@ const (
 // every prefix-like string literal in the code must be one of them
 // (TestEveryKeyPrefixInTheCodeIsDeclared). A new kind of item is a prefix
 // constant above and its entry here. The worker's role cannot be limited to
-// prefixes (its handler records have none) but is denied every other
-// function's; items of its own with a prefix go under "worker".
+// prefixes (its handler records have none), so it is limited to keys outside
+// every other function's; items of its own with a prefix go under "worker".
 var Writers = map[string][]string{
 	"receiver":   {PrefixDelivery},
 	"reconciler": {PrefixDelivery, PrefixCursor},

@@ -117,9 +117,9 @@ func TestMarksAndCursorsStayUnderTheirKeyPrefixes(t *testing.T) {
 // production code that starts like a ledger key prefix ("health#",
 // "lease#%s") must be a prefix of ledger.Writers. Otherwise a new kind of
 // item could ship without its dynamodb:LeadingKeys grant (the write would
-// be refused in AWS, never on kumo, which has no IAM) or without the
-// worker's Deny. Declare it in internal/ledger/keys.go, under the function
-// that writes it ("worker" for the worker's own items), then update
+// be refused in AWS, never on kumo, which has no IAM), or open to the
+// worker. Declare it in internal/ledger/keys.go, under the function that
+// writes it ("worker" for the worker's own items), then update
 // template.yaml as TestPolicyLedgerKeys (internal/samtemplate) says.
 func TestEveryKeyPrefixInTheCodeIsDeclared(t *testing.T) {
 	declared := map[string]bool{}

@@ -15,8 +15,11 @@ import (
 // own prefixes (internal/ledger Writers), with ForAllValues:StringLike on
 // dynamodb:LeadingKeys (every key of a batch must match; ForAnyValue would
 // pass a batch with one good key) and Null false (ForAllValues alone holds
-// for a request with no keys at all, such as a Scan). The worker's handler records have no
-// prefix, so its role instead denies every prefix the others own.
+// for a request with no keys at all, such as a Scan). The worker's handler
+// records have no prefix, so its role may use any key but those under the
+// others' prefixes (ForAllValues:StringNotLike): allow statements with
+// ForAllValues, as DynamoDB's guide asks of dynamodb:LeadingKeys, rather
+// than a Deny.
 //
 // A new kind of ledger item is a prefix constant and its Writers entry in
 // internal/ledger/keys.go; this test then says which statement of
@@ -44,10 +47,10 @@ func TestPolicyLedgerKeys(t *testing.T) {
 				"Resource": map[string]any{"Fn::GetAtt": []any{ledgerID, "Arn"}}})
 		}, want: "ReconcilerRole.Policies[0].Statement[4]: dynamodb:putitem on the ledger without"},
 		{name: "worker may overwrite the cursor", edit: func(t *Template) {
-			setLeadingKeys(statements(t, workerID)[4], "ForAnyValue:StringLike", "delivered#*")
-		}, want: `WorkerRole: no Deny of dynamodb:* on the ledger for ForAnyValue:StringLike dynamodb:LeadingKeys ["cursor#*" "delivered#*"]`},
-		{name: "worker denied reads only", old: "              - Effect: Deny\n                Action: dynamodb:*\n", new: "              - Effect: Deny\n                Action: dynamodb:GetItem\n",
-			want: "WorkerRole: no Deny of dynamodb:* on the ledger"},
+			setLeadingKeys(statements(t, workerID)[3], "ForAllValues:StringNotLike", "delivered#*")
+		}, want: `WorkerRole.Policies[0].Statement[3]: dynamodb:getitem on the ledger with ForAllValues:StringNotLike dynamodb:LeadingKeys ["delivered#*"], want ["cursor#*" "delivered#*"]`},
+		{name: "worker's ledger unlimited", edit: func(t *Template) { delete(statements(t, workerID)[3].(map[string]any), "Condition") },
+			want: `WorkerRole.Policies[0].Statement[3]: dynamodb:getitem on the ledger with ForAllValues:StringNotLike dynamodb:LeadingKeys [], want ["cursor#*" "delivered#*"]`},
 		{name: "a new function writes the ledger unlisted", edit: func(t *Template) {
 			t.Resources["ExtraRole"] = t.Resources["ReceiverRole"]
 			t.Resources["ExtraFunction"] = Resource{Type: "AWS::Serverless::Function", Properties: map[string]any{
@@ -86,7 +89,7 @@ func checkLedgerKeys(t *Template) problems {
 		}
 		return ""
 	}
-	// The prefixes the worker must be denied: all the others own.
+	// The prefixes the worker must keep out of: all the others own.
 	var others []string
 	for w, prefixes := range ledger.Writers {
 		if w != writerOf(workerID) {
@@ -107,24 +110,26 @@ func checkLedgerKeys(t *Template) problems {
 		prefixes, listed := ledger.Writers[writerOf(fn)]
 		seen[writerOf(fn)] = listed
 		want := prefixed(prefixes)
-		denied := false
 		for _, s := range stmts {
 			if !onLedger(s) {
-				continue
-			}
-			if s.effect == "Deny" {
-				if slices.Contains(s.actions, "dynamodb:*") && sameSet(leadingKeys(s, "ForAnyValue:StringLike"), others) {
-					denied = true
-				}
 				continue
 			}
 			a := usesDynamo(s)
 			if a == "" {
 				continue
 			}
+			if s.effect != "Allow" {
+				continue
+			}
+			if null := leadingKeys(s, "Null"); len(null) != 1 || null[0] != "false" {
+				p.addf("%s: no Null dynamodb:LeadingKeys false: ForAllValues holds for a request without keys (a Scan, any table-wide action)", s.at)
+			}
 			switch {
 			case fn == workerID:
-				// Handler records: no prefix; the Deny below applies.
+				// Handler records have no prefix: any key but the others'.
+				if got := leadingKeys(s, "ForAllValues:StringNotLike"); !sameSet(got, others) {
+					p.addf("%s: %s on the ledger with ForAllValues:StringNotLike dynamodb:LeadingKeys %q, want %q (internal/ledger Writers but the worker): it could overwrite the others' items", s.at, a, got, prefixed(others))
+				}
 			case !listed:
 				p.addf("Resources.%s: uses the ledger but internal/ledger Writers has no %q: add its key prefixes there", fn, writerOf(fn))
 			case leadingKeys(s, "ForAllValues:StringLike") == nil:
@@ -134,13 +139,7 @@ func checkLedgerKeys(t *Template) problems {
 				if !slices.Equal(got, want) {
 					p.addf("%s: dynamodb:LeadingKeys %q, want %q (internal/ledger Writers[%q])", s.at, got, want, writerOf(fn))
 				}
-				if null := leadingKeys(s, "Null"); len(null) != 1 || null[0] != "false" {
-					p.addf("%s: no Null dynamodb:LeadingKeys false: ForAllValues holds for a request without keys (a Scan, any table-wide action)", s.at)
-				}
 			}
-		}
-		if fn == workerID && len(others) > 0 && !denied {
-			p.addf("Resources.%s: no Deny of dynamodb:* on the ledger for ForAnyValue:StringLike dynamodb:LeadingKeys %q (internal/ledger Writers but the worker): its handlers could overwrite the others' items", role, prefixed(others))
 		}
 	}
 	for _, w := range SortedKeys(ledger.Writers) {

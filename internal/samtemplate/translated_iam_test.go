@@ -197,7 +197,7 @@ func TestTranslatedRolesLeastPrivilege(t *testing.T) {
 		samRole:         "service-role/AWSLambdaSQSQueueExecutionRole",
 		wildcard:        "sqs:sendmessage on wildcard resource",
 		logsAnywhere:    `not on its function's log group "ReceiverLogGroup"`,
-		anyBus:          `WorkerRole.Policies[0].Statement[5]: events:putevents on wildcard resource "*"`,
+		anyBus:          `WorkerRole.Policies[0].Statement[4]: events:putevents on wildcard resource "*"`,
 		anyParameter:    "ssm:getparameter on wildcard resource",
 		metricsAnywhere: `cloudwatch:putmetricdata on wildcard resource "*"`,
 	} {
