@@ -127,3 +127,17 @@ func FuzzLogEventAgreesWithParseEvent(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParseLogEvent: the cost of reading one typed event with exact
+// keys (go test -run XXX -bench ParseLogEvent ./internal/okta/).
+func BenchmarkParseLogEvent(b *testing.B) {
+	raw := []byte(`{"uuid":"0b8d6d9e-1c4f-11ef-9a3b-5f0c2b9e8a11","published":"2024-01-01T00:00:00.000Z","eventType":"user.lifecycle.create",` +
+		`"displayMessage":"Create Okta user","severity":"INFO","actor":{"id":"00u1","type":"User","alternateId":"a@example.com"},` +
+		`"client":{"ipAddress":"198.51.100.1","geographicalContext":{"city":"Lyon"}},"outcome":{"result":"SUCCESS"},` +
+		`"target":[{"id":"00u2","type":"User"}],"debugContext":{"debugData":{"requestId":"r"}}}`)
+	for b.Loop() {
+		if _, err := okta.ParseLogEvent(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
