@@ -1,6 +1,7 @@
 package okta
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -250,7 +251,11 @@ func ParseLogEvent(raw json.RawMessage) (LogEvent, error) {
 	// encoding/json skips a value of the wrong type, keeps decoding the
 	// rest and reports only the first such skip: that is the leniency.
 	var typeErr *json.UnmarshalTypeError
-	if err := json.Unmarshal(exactKeys(raw, logEventType), &e); err != nil && !errors.As(err, &typeErr) {
+	src := []byte(raw)
+	if !alreadyExact(raw, logEventType) {
+		src = exactKeys(raw, logEventType)
+	}
+	if err := json.Unmarshal(src, &e); err != nil && !errors.As(err, &typeErr) {
 		return LogEvent{Raw: raw}, ErrNotLogEvent
 	}
 	ev := parseEvent(raw)
@@ -281,6 +286,70 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 	}
 	jsonFields.Store(t, m)
 	return m
+}
+
+// alreadyExact reports, without allocating, whether encoding/json reads
+// raw (valid JSON) into a value of type t exactly as exactKeys would have
+// it: in every object that fills a struct, no key is escaped, none appears
+// twice, and none that is not a field's JSON name folds to one (keys that
+// match no field either way are ignored by both). It is the usual case,
+// which then needs no rewrite.
+func alreadyExact(raw []byte, t reflect.Type) bool {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) {
+		return true
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && raw[i] == '{':
+		fields := fieldsOf(t)
+		var seen [32][]byte
+		n := 0
+		for i = skipSpace(raw, i+1); i < len(raw) && raw[i] != '}'; {
+			end, escaped := stringEnd(raw, i)
+			if escaped || n == len(seen) {
+				return false
+			}
+			key := raw[i+1 : end-1]
+			i = skipSpace(raw, skipSpace(raw, end)+1) // past the colon
+			vend := valueEnd(raw, i)
+			if ft, ok := fields[string(key)]; ok {
+				for _, k := range seen[:n] {
+					if bytes.Equal(k, key) {
+						return false
+					}
+				}
+				seen[n] = key
+				n++
+				if !alreadyExact(raw[i:vend], ft) {
+					return false
+				}
+			} else {
+				for name := range fields {
+					if bytes.EqualFold(key, []byte(name)) {
+						return false
+					}
+				}
+			}
+			if i = skipSpace(raw, vend); i < len(raw) && raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+			}
+		}
+		return true
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && raw[i] == '[':
+		for i = skipSpace(raw, i+1); i < len(raw) && raw[i] != ']'; {
+			end := valueEnd(raw, i)
+			if !alreadyExact(raw[i:end], t.Elem()) {
+				return false
+			}
+			if i = skipSpace(raw, end); i < len(raw) && raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+			}
+		}
+	}
+	return true
 }
 
 // exactKeys returns raw (valid JSON) rewritten for decoding into a value of
