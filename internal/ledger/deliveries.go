@@ -22,9 +22,9 @@ const (
 const AttrSource = "source"
 
 // DeliveryKey is the ledger key of an event's delivery mark. Handler
-// records are "<uuid>#<handler>"; a mark starts with "delivered#", so the
+// records are "<uuid>#<handler>"; a mark starts with PrefixDelivery, so the
 // two never meet.
-func DeliveryKey(uuid string) string { return "delivered#" + uuid }
+func DeliveryKey(uuid string) string { return PrefixDelivery + uuid }
 
 // Batch sizes DynamoDB allows.
 const (
@@ -184,7 +184,7 @@ type CursorsAPI interface {
 }
 
 // Cursors keeps named System Log cursors in the ledger table under
-// "cursor#<name>", without expiry.
+// "cursor#<name>" (PrefixCursor), without expiry.
 type Cursors struct {
 	Client CursorsAPI
 	Table  string
@@ -197,7 +197,7 @@ var ErrNoCursor = errors.New("ledger: no cursor saved")
 func (c *Cursors) Load(ctx context.Context, name string) (Cursor, error) {
 	out, err := c.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &c.Table,
-		Key:            map[string]types.AttributeValue{AttrKey: str("cursor#" + name)},
+		Key:            map[string]types.AttributeValue{AttrKey: str(PrefixCursor + name)},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -221,7 +221,7 @@ func (c *Cursors) Save(ctx context.Context, name string, cur Cursor) error {
 	_, err := c.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &c.Table,
 		Item: map[string]types.AttributeValue{
-			AttrKey:       str("cursor#" + name),
+			AttrKey:       str(PrefixCursor + name),
 			"next":        str(cur.Next),
 			"filter":      str(cur.Filter),
 			AttrUpdatedAt: num(cur.UpdatedAt.UnixMilli()),

@@ -12,12 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// OktaSidePrefix starts the ledger key of what the reconciler keeps about
-// Okta's side of the hook (OktaSideStore): "oktaside#<name>". Handler
-// records, delivery marks ("delivered#") and cursors ("cursor#") never
-// start with it.
-const OktaSidePrefix = "oktaside#"
-
 // OktaSide is what the reconciler remembers between runs about Okta's side
 // of the event hook (internal/hookhealth reads and writes it).
 type OktaSide struct {
@@ -51,7 +45,7 @@ type DeliveryNote struct {
 }
 
 // OktaSideStore keeps an OktaSide in the ledger table under
-// OktaSidePrefix+name, without expiry: one GetItem to load it and one
+// PrefixOktaSide+name, without expiry: one GetItem to load it and one
 // PutItem to save it, whatever it holds (a document of a few kilobytes).
 type OktaSideStore struct {
 	Client CursorsAPI
@@ -65,7 +59,7 @@ var ErrNoOktaSide = errors.New("ledger: no okta side state saved")
 func (s *OktaSideStore) Load(ctx context.Context, name string) (OktaSide, error) {
 	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.Table,
-		Key:            map[string]types.AttributeValue{AttrKey: str(OktaSidePrefix + name)},
+		Key:            map[string]types.AttributeValue{AttrKey: str(PrefixOktaSide + name)},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -91,7 +85,7 @@ func (s *OktaSideStore) Save(ctx context.Context, name string, o OktaSide) error
 	_, err = s.Client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.Table,
 		Item: map[string]types.AttributeValue{
-			AttrKey:       str(OktaSidePrefix + name),
+			AttrKey:       str(PrefixOktaSide + name),
 			"doc":         str(string(doc)),
 			AttrUpdatedAt: num(o.UpdatedAt.UnixMilli()),
 		},

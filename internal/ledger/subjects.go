@@ -5,11 +5,6 @@ import (
 	"time"
 )
 
-// SubjectPrefix starts the partition key of every subject record
-// (subject#<handler>#<subject>), so they never collide with the idempotency
-// records (<eventUuid>#<handler>) in the same table.
-const SubjectPrefix = "subject#"
-
 // SubjectKey names one handler's state of one subject (a user id, ...).
 type SubjectKey struct {
 	Handler string
@@ -17,7 +12,7 @@ type SubjectKey struct {
 }
 
 // ID is the record's partition key value.
-func (k SubjectKey) ID() string { return SubjectPrefix + k.Handler + "#" + k.Subject }
+func (k SubjectKey) ID() string { return PrefixSubject + k.Handler + "#" + k.Subject }
 
 // Position orders the events of a subject: by Okta's published time, then by
 // uuid to break ties.

@@ -95,7 +95,7 @@ func (p *prefixed) ReleaseSubject(ctx context.Context, k ledger.SubjectKey, owne
 
 func TestSubjectKeyHasItsOwnPrefix(t *testing.T) {
 	id := ledger.SubjectKey{Handler: "sync", Subject: "00u1"}.ID()
-	if id != "subject#sync#00u1" || !strings.HasPrefix(id, ledger.SubjectPrefix) {
+	if id != "subject#sync#00u1" || !strings.HasPrefix(id, ledger.PrefixSubject) {
 		t.Fatalf("id %q", id)
 	}
 }

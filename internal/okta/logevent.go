@@ -1,9 +1,12 @@
 package okta
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
+	"sync"
 )
 
 // LogEvent is an Okta System Log event (the LogEvent object of Okta's System
@@ -232,6 +235,13 @@ var ErrNotLogEvent = errors.New("okta: event is not a JSON object")
 // is left zero and the rest is read, so one odd field never loses the
 // event; Raw is always set. The error is ErrNotLogEvent, only when raw is
 // not a JSON object.
+//
+// It reads the event as the rest of hookline does: UUID, EventType and
+// Published are ParseEvent's (empty where ParseEvent finds none, such as
+// for {"uuid":"A","UUID":"B"}), and every other key is matched exactly, as
+// Okta writes it: "Actor" is not "actor", and a key that appears twice in
+// one object leaves its field zero, where encoding/json alone would fold
+// case and take the last copy.
 func ParseLogEvent(raw json.RawMessage) (LogEvent, error) {
 	e := LogEvent{Raw: raw}
 	trimmed := strings.TrimSpace(string(raw))
@@ -241,9 +251,188 @@ func ParseLogEvent(raw json.RawMessage) (LogEvent, error) {
 	// encoding/json skips a value of the wrong type, keeps decoding the
 	// rest and reports only the first such skip: that is the leniency.
 	var typeErr *json.UnmarshalTypeError
-	if err := json.Unmarshal(raw, &e); err != nil && !errors.As(err, &typeErr) {
+	src := []byte(raw)
+	if !alreadyExact(raw, logEventType) {
+		src = exactKeys(raw, logEventType)
+	}
+	if err := json.Unmarshal(src, &e); err != nil && !errors.As(err, &typeErr) {
 		return LogEvent{Raw: raw}, ErrNotLogEvent
 	}
+	ev := parseEvent(raw)
+	e.UUID, e.EventType, e.Published = ev.UUID, ev.EventType, ev.Published
 	e.Raw = raw
 	return e, nil
+}
+
+var logEventType = reflect.TypeFor[LogEvent]()
+
+// jsonFields maps a struct type's JSON keys to their field types.
+var jsonFields sync.Map // reflect.Type → map[string]reflect.Type
+
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := jsonFields.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	jsonFields.Store(t, m)
+	return m
+}
+
+// alreadyExact reports, without allocating, whether encoding/json reads
+// raw (valid JSON) into a value of type t exactly as exactKeys would have
+// it: in every object that fills a struct, no key is escaped, none appears
+// twice, and none that is not a field's JSON name folds to one (keys that
+// match no field either way are ignored by both). It is the usual case,
+// which then needs no rewrite.
+func alreadyExact(raw []byte, t reflect.Type) bool {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) {
+		return true
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && raw[i] == '{':
+		fields := fieldsOf(t)
+		var seen [32][]byte
+		n := 0
+		for i = skipSpace(raw, i+1); i < len(raw) && raw[i] != '}'; {
+			end, escaped := stringEnd(raw, i)
+			if escaped || n == len(seen) {
+				return false
+			}
+			key := raw[i+1 : end-1]
+			i = skipSpace(raw, skipSpace(raw, end)+1) // past the colon
+			vend := valueEnd(raw, i)
+			if ft, ok := fields[string(key)]; ok {
+				for _, k := range seen[:n] {
+					if bytes.Equal(k, key) {
+						return false
+					}
+				}
+				seen[n] = key
+				n++
+				if !alreadyExact(raw[i:vend], ft) {
+					return false
+				}
+			} else {
+				for name := range fields {
+					if bytes.EqualFold(key, []byte(name)) {
+						return false
+					}
+				}
+			}
+			if i = skipSpace(raw, vend); i < len(raw) && raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+			}
+		}
+		return true
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && raw[i] == '[':
+		for i = skipSpace(raw, i+1); i < len(raw) && raw[i] != ']'; {
+			end := valueEnd(raw, i)
+			if !alreadyExact(raw[i:end], t.Elem()) {
+				return false
+			}
+			if i = skipSpace(raw, end); i < len(raw) && raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+			}
+		}
+	}
+	return true
+}
+
+// exactKeys returns raw (valid JSON) rewritten for decoding into a value of
+// type t with exact key matching: in every object that fills a struct, only
+// the members whose key is exactly one of its fields' JSON names, and
+// appears once, are kept. Maps (debugData, detailEntry) keep every key. When
+// nothing is dropped, raw itself is returned (the usual case: no copy).
+func exactKeys(raw []byte, t reflect.Type) []byte {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) {
+		return raw
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t.Kind() == reflect.Struct && raw[i] == '{':
+		fields := fieldsOf(t)
+		type member struct {
+			key      string
+			val, out []byte
+		}
+		var ms []member
+		changed := false
+		_ = eachMember(raw, func(key string, val []byte) error {
+			m := member{key: key, val: val}
+			if ft, ok := fields[key]; ok {
+				m.out = exactKeys(val, ft)
+				changed = changed || !same(m.out, val)
+			} else {
+				changed = true // dropped
+			}
+			ms = append(ms, m)
+			return nil
+		})
+		for a := range ms {
+			for b := a + 1; b < len(ms); b++ {
+				if ms[a].key == ms[b].key {
+					ms[a].out, ms[b].out, changed = nil, nil, true
+				}
+			}
+		}
+		if !changed {
+			return raw
+		}
+		out := make([]byte, 0, len(raw))
+		out = append(out, '{')
+		for _, m := range ms {
+			if m.out == nil {
+				continue
+			}
+			if len(out) > 1 {
+				out = append(out, ',')
+			}
+			// A kept key is a field's JSON name: plain ASCII, no escaping.
+			out = append(append(append(append(out, '"'), m.key...), '"', ':'), m.out...)
+		}
+		return append(out, '}')
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && raw[i] == '[':
+		var elems [][]byte
+		changed := false
+		eachElement(raw, func(val []byte) {
+			e := exactKeys(val, t.Elem())
+			changed = changed || !same(e, val)
+			elems = append(elems, e)
+		})
+		if !changed {
+			return raw
+		}
+		out := make([]byte, 0, len(raw))
+		out = append(out, '[')
+		for j, e := range elems {
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, e...)
+		}
+		return append(out, ']')
+	}
+	return raw
+}
+
+// same reports whether a and b are the same bytes in memory.
+func same(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

@@ -222,3 +222,46 @@ func TestReceiverFailsClosedWithoutSecretsManager(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsWithoutAUsableUUIDReachTheQueueOnKumo: on kumo's SQS, events
+// whose uuids differ only in lone surrogates, or hold a control character
+// (which SQS refuses in a message attribute), are all queued, each on its
+// own and as sent, next to a well-formed one.
+func TestEventsWithoutAUsableUUIDReachTheQueueOnKumo(t *testing.T) {
+	k, env := startKumo(t, "kumo-secret-0123456789abcdef0123")
+	queueURL := k.QueueURL("EventsQueue")
+	h := newReceiver(env, k.Resources.SecretARNs["HookSecret"], queueURL)
+	events := []string{`{"uuid":"\ud800","eventType":"user.lifecycle.create"}`, `{"uuid":"\ud801","eventType":"user.lifecycle.create"}`,
+		`{"uuid":"a\u0001","eventType":"user.lifecycle.create"}`, `{"uuid":"u-ok","eventType":"user.lifecycle.create"}`}
+	body := `{"eventType":"com.okta.event_hook","eventId":"d-keys","data":{"events":[` + strings.Join(events, ",") + `]}}`
+	resp, err := h.Handle(context.Background(), post("kumo-secret-0123456789abcdef0123", body))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status %d %s %v", resp.StatusCode, resp.Body, err)
+	}
+	got := map[string]string{} // raw event → uuid attribute
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < len(events) && time.Now().Before(deadline) {
+		out, err := k.Clients.SQS.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
+			QueueUrl: &queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Messages {
+			msg, err := envelope.Decode([]byte(aws.ToString(m.Body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[string(msg.Event)] = aws.ToString(m.MessageAttributes[envelope.AttrEventUUID].StringValue)
+		}
+	}
+	for _, ev := range events {
+		attr, ok := got[ev]
+		want := ""
+		if strings.Contains(ev, "u-ok") {
+			want = "u-ok"
+		}
+		if !ok || attr != want {
+			t.Errorf("%s: queued %v with uuid attribute %q, want %q", ev, ok, attr, want)
+		}
+	}
+}

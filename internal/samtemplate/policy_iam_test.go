@@ -99,6 +99,7 @@ type statement struct {
 	effect    string
 	actions   []string // lower case
 	resources []any
+	condition map[string]any
 }
 
 // functionRole returns the logical id of the AWS::IAM::Role the function's
@@ -149,6 +150,7 @@ func roleStatements(t *Template, role string, p *problems) (stmts []statement, m
 				st.actions = append(st.actions, strings.ToLower(fmt.Sprint(a)))
 			}
 			st.resources = asList(sm["Resource"])
+			st.condition, _ = sm["Condition"].(map[string]any)
 			// NotAction and NotResource grant everything else.
 			if _, ok := sm["NotAction"]; ok {
 				st.actions = append(st.actions, "notaction:*")

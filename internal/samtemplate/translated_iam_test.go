@@ -70,14 +70,21 @@ func translate(t *testing.T, paths ...string) map[string]map[string]Resource {
 	return res
 }
 
-// scopedServices are the services whose actions must name their resources.
-var scopedServices = []string{"sqs:", "dynamodb:", "secretsmanager:"}
+// anyResourceActions are the actions a role may be granted on a wildcard
+// resource, each with the reason it cannot name one; every other action of
+// every role must name its resources. None is needed today: metrics are
+// embedded metric format log lines (no cloudwatch:PutMetricData), there is
+// no X-Ray tracing (xray:PutTraceSegments) and no VPC
+// (ec2:CreateNetworkInterface), the actions that would need "*". Add one here
+// only with its reason.
+var anyResourceActions = map[string]string{}
 
 // checkTranslatedRoles reads SAM's output: no role has a managed policy (AWS's
 // execution-role policies grant logs or SQS actions on "*"), no statement
-// grants an SQS, DynamoDB or Secrets Manager action (or a wildcard action) on
-// a wildcard resource, and logs actions are only on the log group of the
-// function that uses the role.
+// allows a wildcard action, or any action but anyResourceActions on a
+// resource with a wildcard, and logs actions are only on the log group of the
+// function that uses the role. Statements under !If are checked in each
+// branch.
 func checkTranslatedRoles(res map[string]Resource) problems {
 	var p problems
 	logGroupOf := map[string]string{} // role id → its function's log group id
@@ -105,7 +112,7 @@ func checkTranslatedRoles(res map[string]Resource) problems {
 		}
 		for i, pol := range asList(r.Properties["Policies"]) {
 			doc, _ := pol.(map[string]any)["PolicyDocument"].(map[string]any)
-			for j, s := range asList(doc["Statement"]) {
+			for j, s := range conditionalStatements(asList(doc["Statement"])) {
 				sm, _ := s.(map[string]any)
 				at := fmt.Sprintf("%s.Policies[%d].Statement[%d]", id, i, j)
 				if sm["Effect"] != "Allow" {
@@ -119,13 +126,15 @@ func checkTranslatedRoles(res map[string]Resource) problems {
 				}
 				for _, a := range asList(sm["Action"]) {
 					action := strings.ToLower(fmt.Sprint(a))
-					scoped := strings.Contains(action, "*")
-					for _, svc := range scopedServices {
-						scoped = scoped || strings.HasPrefix(action, svc)
+					if strings.ContainsAny(action, "*?") {
+						p.addf("%s: wildcard action %s", at, action)
+					}
+					if len(asList(sm["Resource"])) == 0 {
+						p.addf("%s: %s without a Resource", at, action)
 					}
 					for _, res := range asList(sm["Resource"]) {
 						raw, _ := json.Marshal(res)
-						if scoped && strings.Contains(string(raw), "*") {
+						if _, exempt := anyResourceActions[action]; !exempt && strings.ContainsAny(string(raw), "*?") {
 							p.addf("%s: %s on wildcard resource %s", at, action, raw)
 						}
 						if strings.HasPrefix(action, "logs:") && !isGetAtt(res, logGroupOf[id], "Arn") {
@@ -143,7 +152,10 @@ func checkTranslatedRoles(res map[string]Resource) problems {
 // and checks the roles it really deploys. Broken copies, translated in the
 // same run, show the check fails: the worker without its explicit role (SAM
 // then attaches AWSLambdaSQSQueueExecutionRole and
-// AWSLambdaBasicExecutionRole), and a role granting sqs:ReceiveMessage on *.
+// AWSLambdaBasicExecutionRole), a role granting sqs:SendMessage on *, logs
+// on another function's group, and actions of services the check used to
+// let through on a wildcard: events:PutEvents on * (under !If),
+// ssm:GetParameter on a ?-pattern, cloudwatch:PutMetricData on *.
 func TestTranslatedRolesLeastPrivilege(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("..", "..", "template.yaml"))
 	if err != nil {
@@ -169,15 +181,25 @@ func TestTranslatedRolesLeastPrivilege(t *testing.T) {
 	wildcard := write("wildcard.yaml", replace(string(data), "                Action: sqs:SendMessage\n                Resource: !GetAtt EventsDLQ.Arn",
 		"                Action: sqs:SendMessage\n                Resource: \"*\""))
 	logsAnywhere := write("logs.yaml", replace(string(data), "Resource: !GetAtt ReceiverLogGroup.Arn", "Resource: !GetAtt WorkerLogGroup.Arn"))
+	// The fan-out statement sits under !If EventBusEnabled.
+	anyBus := write("any-bus.yaml", replace(string(data), `Resource: !Sub "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"`,
+		`Resource: "*"`))
+	anyParameter := write("any-parameter.yaml", replace(string(data), "              # Also authorizes SendMessageBatch.\n",
+		"              - Effect: Allow\n                Action: ssm:GetParameter\n                Resource: !Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/hookline-?\n              # Also authorizes SendMessageBatch.\n"))
+	metricsAnywhere := write("metrics.yaml", replace(string(data), "              # Also authorizes SendMessageBatch.\n",
+		"              - Effect: Allow\n                Action: cloudwatch:PutMetricData\n                Resource: \"*\"\n              # Also authorizes SendMessageBatch.\n"))
 
-	out := translate(t, real, samRole, wildcard, logsAnywhere)
+	out := translate(t, real, samRole, wildcard, logsAnywhere, anyBus, anyParameter, metricsAnywhere)
 	if p := checkTranslatedRoles(out[real]); len(p) > 0 {
 		t.Fatalf("template.yaml as SAM translates it:\n%s", strings.Join(p, "\n"))
 	}
 	for path, want := range map[string]string{
-		samRole:      "service-role/AWSLambdaSQSQueueExecutionRole",
-		wildcard:     "sqs:sendmessage on wildcard resource",
-		logsAnywhere: `not on its function's log group "ReceiverLogGroup"`,
+		samRole:         "service-role/AWSLambdaSQSQueueExecutionRole",
+		wildcard:        "sqs:sendmessage on wildcard resource",
+		logsAnywhere:    `not on its function's log group "ReceiverLogGroup"`,
+		anyBus:          `WorkerRole.Policies[0].Statement[4]: events:putevents on wildcard resource "*"`,
+		anyParameter:    "ssm:getparameter on wildcard resource",
+		metricsAnywhere: `cloudwatch:putmetricdata on wildcard resource "*"`,
 	} {
 		p := checkTranslatedRoles(out[path])
 		if !strings.Contains(strings.Join(p, "\n"), want) {
