@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -49,7 +50,7 @@ const (
 	checkEvery = time.Minute
 	// saveAttempts: a save that keeps losing to other writers gives up for
 	// now and is tried again with a later event.
-	saveAttempts = 5
+	saveAttempts = 6
 )
 
 // Learner learns event shapes from the events it observes. It is safe for
@@ -136,7 +137,12 @@ func (l *Learner) Observe(ctx context.Context, eventType string, raw json.RawMes
 		return
 	}
 	if t.dirty || now.Sub(t.flushedAt) >= l.flushEvery() {
-		if err := l.save(ctx, t, now); err != nil {
+		switch err := l.save(ctx, t, now); {
+		case errors.Is(err, errContended):
+			// Others keep writing: this learning stays in memory for the
+			// next event, without a pause.
+			l.log().DebugContext(ctx, "schema not saved yet", "eventType", eventType, "error", err.Error())
+		case err != nil:
 			l.log().WarnContext(ctx, "schema not saved; retrying with a later event", "eventType", eventType, "error", err.Error())
 			t.retryAt = now.Add(retryAfter)
 		}
@@ -211,7 +217,11 @@ var errContended = errors.New("schema: the stored shape kept changing under this
 // this one read, and reports the changes the write made.
 func (l *Learner) save(ctx context.Context, t *learned, now time.Time) error {
 	eventType := t.view.EventType
-	for range saveAttempts {
+	for attempt := range saveAttempts {
+		if attempt > 1 {
+			// Two learners that keep meeting: a little jitter parts them.
+			time.Sleep(rand.N(10 * time.Millisecond << attempt))
+		}
 		doc := t.view.Marshal()
 		sctx, cancel := context.WithTimeout(ctx, l.timeout())
 		ok, err := l.Store.Save(sctx, eventType, doc, t.stored.Version)

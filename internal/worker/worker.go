@@ -23,6 +23,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -88,6 +89,12 @@ type Worker struct {
 	// LeaseMargin is added to a handler's timeout to make its ledger lease;
 	// default DefaultLeaseMargin.
 	LeaseMargin time.Duration
+
+	// Observer sees each event on its first receive, before the handlers
+	// (a *schema.Learner learns its shape); nil: none. It must not fail.
+	Observer interface {
+		Observe(ctx context.Context, eventType string, raw json.RawMessage)
+	}
 }
 
 // Metrics records CloudWatch metrics named in internal/metrics and writes
@@ -283,6 +290,9 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		return outcome{verdict: park, reason: "malformed message: " + err.Error()}
 	}
 	log = log.With("eventUuid", ev.UUID, "eventType", ev.Type)
+	if w.Observer != nil && ev.ReceiveCount == 1 {
+		w.Observer.Observe(ctx, ev.Type, ev.Raw)
+	}
 	routes := w.Registry.Match(ev.Type)
 	if len(routes) == 0 {
 		log.InfoContext(ctx, "no handler for event type")
