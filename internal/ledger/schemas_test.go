@@ -56,4 +56,3 @@ func TestSchemasVersionedWritesOnKumo(t *testing.T) {
 		t.Fatalf("types %v %v, want %s", got, err, want)
 	}
 }
-
