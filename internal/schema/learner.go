@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
 	"github.com/hookline/hookline/internal/metrics"
 )
 
@@ -114,7 +116,7 @@ func (l *Learner) Observe(ctx context.Context, eventType string, raw json.RawMes
 			return
 		}
 		if err := l.load(ctx, t, eventType); err != nil {
-			l.log().WarnContext(ctx, "schema not read; learning this type resumes in a minute", "eventType", eventType, "error", err.Error())
+			l.log().WarnContext(ctx, "schema not read; learning this type resumes in a minute", "eventType", eventType, "error", err.Error(), requestID(ctx))
 			t.retryAt = now.Add(retryAfter)
 			return
 		}
@@ -124,7 +126,7 @@ func (l *Learner) Observe(ctx context.Context, eventType string, raw json.RawMes
 	novel, dropped := t.view.observe(event, now, t.seq, l.maxPaths())
 	if dropped > 0 && !t.limitLogged {
 		t.limitLogged = true
-		l.log().WarnContext(ctx, "schema path limit reached; new paths of this type are not learned", "eventType", eventType, "maxPaths", l.maxPaths())
+		l.log().WarnContext(ctx, "schema path limit reached; new paths of this type are not learned", "eventType", eventType, "maxPaths", l.maxPaths(), requestID(ctx))
 	}
 	if now.Sub(t.checkedAt) >= checkEvery {
 		t.checkedAt = now
@@ -141,9 +143,9 @@ func (l *Learner) Observe(ctx context.Context, eventType string, raw json.RawMes
 		case errors.Is(err, errContended):
 			// Others keep writing: this learning stays in memory for the
 			// next event, without a pause.
-			l.log().DebugContext(ctx, "schema not saved yet", "eventType", eventType, "error", err.Error())
+			l.log().DebugContext(ctx, "schema not saved yet", "eventType", eventType, "error", err.Error(), requestID(ctx))
 		case err != nil:
-			l.log().WarnContext(ctx, "schema not saved; retrying with a later event", "eventType", eventType, "error", err.Error())
+			l.log().WarnContext(ctx, "schema not saved; retrying with a later event", "eventType", eventType, "error", err.Error(), requestID(ctx))
 			t.retryAt = now.Add(retryAfter)
 		}
 	}
@@ -277,14 +279,14 @@ func clearPending(s *Shape) {
 // report logs and counts the changes from old to new.
 func (l *Learner) report(ctx context.Context, old, new *Shape) {
 	if old.Version == 0 {
-		l.log().InfoContext(ctx, "schema learned", "eventType", new.EventType, "paths", len(new.Paths), "version", new.Version)
+		l.log().InfoContext(ctx, "schema learned", "eventType", new.EventType, "paths", len(new.Paths), "version", new.Version, requestID(ctx))
 		return
 	}
 	c := Diff(old, new)
 	if c.Len() == 0 {
 		return
 	}
-	attrs := []any{"eventType", new.EventType, "changes", c.Len(), "version", new.Version}
+	attrs := []any{"eventType", new.EventType, "changes", c.Len(), "version", new.Version, requestID(ctx)}
 	if len(c.Added) > 0 {
 		attrs = append(attrs, "added", c.Added)
 	}
@@ -314,6 +316,15 @@ func (l *Learner) log() *slog.Logger {
 		return l.Log
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// requestID is the Lambda request id attribute the worker's lines carry,
+// so a change is found next to the events that brought it.
+func requestID(ctx context.Context) slog.Attr {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return slog.String("awsRequestId", lc.AwsRequestID)
+	}
+	return slog.Attr{}
 }
 
 func (l *Learner) flushEvery() time.Duration { return orDefault(l.FlushEvery, DefaultFlushEvery) }
