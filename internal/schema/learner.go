@@ -103,10 +103,6 @@ func (l *Learner) Observe(ctx context.Context, eventType string, raw json.RawMes
 	if eventType == "" {
 		return
 	}
-	var event map[string]any
-	if err := json.Unmarshal(raw, &event); err != nil {
-		return // the worker reports malformed events; nothing to learn
-	}
 	t := l.typeOf(eventType)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -123,7 +119,12 @@ func (l *Learner) Observe(ctx context.Context, eventType string, raw json.RawMes
 		t.flushedAt = now
 	}
 	t.seq++
-	novel, dropped := t.view.observe(event, now, t.seq, l.maxPaths())
+	novel, dropped, err := t.view.observe(raw, now, t.seq, l.maxPaths())
+	if err != nil {
+		// The worker decoded the event already: this cannot happen short
+		// of a bug, and what was read is learned all the same.
+		l.log().WarnContext(ctx, "schema: event not fully read", "eventType", eventType, "error", err.Error(), requestID(ctx))
+	}
 	if dropped > 0 && !t.limitLogged {
 		t.limitLogged = true
 		l.log().WarnContext(ctx, "schema path limit reached; new paths of this type are not learned", "eventType", eventType, "maxPaths", l.maxPaths(), requestID(ctx))

@@ -20,11 +20,56 @@ type observation struct {
 	novel bool
 	// dropped counts new paths not learned because the shape has limit.
 	dropped int
+	sc      scanner
 }
 
-// observe learns one event, decoded as encoding/json decodes into any.
-// seq must be new for each event.
-func (s *Shape) observe(event map[string]any, now time.Time, seq uint64, limit int) (novel bool, dropped int) {
+// node caches the walk from a path to its children, so that a known
+// event costs map lookups by key and no string building.
+type node struct {
+	path string // "" for the event itself
+	p    *Path
+	kids map[string]*node // by key; "[]" for an array's elements
+}
+
+// child is the node of key under n, creating its path if needed; nil when
+// the shape is full.
+func (o *observation) child(n *node, key []byte, parentKnown bool) *node {
+	if c := n.kids[string(key)]; c != nil {
+		return c
+	}
+	var path string
+	switch {
+	case n.path == "":
+		path = string(key)
+	case string(key) == "[]":
+		path = n.path + "[]"
+	default:
+		path = n.path + "." + string(key)
+	}
+	p := o.s.Paths[path]
+	if p == nil {
+		if len(o.s.Paths) >= o.limit {
+			o.dropped++
+			return nil
+		}
+		p = &Path{FirstSeen: o.now, AddedLater: parentKnown, created: o.seq}
+		o.s.Paths[path] = p
+		o.novel = true
+	}
+	c := &node{path: path, p: p}
+	if n.kids == nil {
+		n.kids = map[string]*node{}
+	}
+	n.kids[string(key)] = c
+	return c
+}
+
+// elements is the key of an array's elements in a node's kids.
+var elements = []byte("[]")
+
+// observe learns one event, its raw JSON object. seq must be new for each
+// event. A malformed event is learned as far as it reads.
+func (s *Shape) observe(raw []byte, now time.Time, seq uint64, limit int) (novel bool, dropped int, err error) {
 	first := s.Events == 0
 	s.Events++
 	s.pendingEvents++
@@ -32,27 +77,129 @@ func (s *Shape) observe(event map[string]any, now time.Time, seq uint64, limit i
 		s.FirstSeen = now
 	}
 	s.LastSeen = later(s.LastSeen, now)
-	o := observation{s: s, now: now, seq: seq, limit: limit}
-	for k, v := range event {
-		o.value(k, v, !first, 1)
+	if s.root == nil {
+		s.root = &node{}
 	}
-	return o.novel, o.dropped
+	o := observation{s: s, now: now, seq: seq, limit: limit, sc: scanner{b: raw}}
+	if o.sc.ws(); o.sc.peek() != '{' {
+		return false, 0, errNotObject
+	}
+	err = o.object(s.root, !first, 0)
+	return o.novel, o.dropped, err
 }
 
-// value learns the value v at path. parentKnown says whether the container
-// of path was known as such before this event.
-func (o *observation) value(path string, v any, parentKnown bool, depth int) {
-	s := o.s
-	p := s.Paths[path]
-	if p == nil {
-		if len(s.Paths) >= o.limit {
-			o.dropped++
-			return
+// object walks the object at the scanner under n (nil: skip it). known says
+// whether n was known as an object before this event.
+func (o *observation) object(n *node, known bool, depth int) error {
+	sc := &o.sc
+	sc.i++ // {
+	for {
+		sc.ws()
+		switch sc.peek() {
+		case '}':
+			sc.i++
+			return nil
+		case ',':
+			sc.i++
+			continue
 		}
-		p = &Path{FirstSeen: o.now, AddedLater: parentKnown, created: o.seq}
-		s.Paths[path] = p
-		o.novel = true
+		key, err := sc.str()
+		if err != nil {
+			return err
+		}
+		if sc.ws(); sc.peek() != ':' {
+			return errSyntax
+		}
+		sc.i++
+		var c *node
+		// A top-level "" would be no path at all: it is not learned.
+		if n != nil && depth < maxDepth && (len(key) > 0 || n != o.s.root) {
+			c = o.child(n, key, known)
+		}
+		if err := o.value(c, depth+1); err != nil {
+			return err
+		}
 	}
+}
+
+// value learns the value at the scanner as n's (nil: skip it).
+func (o *observation) value(n *node, depth int) error {
+	sc := &o.sc
+	sc.ws()
+	var k Kind
+	switch c := sc.peek(); {
+	case c == '{':
+		k = Object
+	case c == '[':
+		k = Array
+	case c == '"':
+		k = String
+	case c == 't' || c == 'f':
+		k = Boolean
+	case c == 'n':
+		k = 0
+	case c == '-' || (c >= '0' && c <= '9'):
+		k = Number
+	default:
+		return errSyntax
+	}
+	known := false
+	if n != nil {
+		known = o.touch(n.p, k)
+	}
+	switch k {
+	case Object:
+		return o.object(n, known, depth)
+	case Array:
+		sc.i++ // [
+		empty := true
+		for {
+			sc.ws()
+			switch sc.peek() {
+			case ']':
+				sc.i++
+				if empty && n != nil {
+					o.empty(n.p)
+				}
+				return nil
+			case ',':
+				sc.i++
+				continue
+			}
+			empty = false
+			// An array's elements are a container of their own: known
+			// only once an element was seen, not from empty arrays.
+			var c *node
+			if n != nil && depth < maxDepth {
+				c = o.child(n, elements, false)
+			}
+			if err := o.value(c, depth+1); err != nil {
+				return err
+			}
+		}
+	case String:
+		_, err := sc.str()
+		return err // a value's escapes cost an allocation; rare in Okta's events
+	case 0:
+		if n != nil {
+			o.empty(n.p)
+		}
+		return sc.literal("null")
+	case Boolean:
+		if sc.peek() == 't' {
+			return sc.literal("true")
+		}
+		return sc.literal("false")
+	default:
+		sc.number()
+		return nil
+	}
+}
+
+// touch counts p as present in this event with a value of kind k (0:
+// null), and says whether p was known with that kind before the event.
+func (o *observation) touch(p *Path, k Kind) (known bool) {
+	s := o.s
 	if p.seq != o.seq {
 		p.seq = o.seq
 		if !p.GoneAt.IsZero() && !p.LastSeen.After(p.GoneAt) {
@@ -62,9 +209,7 @@ func (o *observation) value(path string, v any, parentKnown bool, depth int) {
 		p.pendingCount++
 		p.LastSeen, p.LastSeenAt = later(p.LastSeen, o.now), max(p.LastSeenAt, s.Events)
 	}
-	var k Kind
-	switch v.(type) {
-	case nil:
+	if k == 0 {
 		if p.nullSeq != o.seq {
 			p.nullSeq = o.seq
 			if p.Nulls == 0 {
@@ -73,44 +218,14 @@ func (o *observation) value(path string, v any, parentKnown bool, depth int) {
 			p.Nulls++
 			p.pendingNulls++
 		}
-		o.empty(p)
-		return
-	case string:
-		k = String
-	case float64:
-		k = Number
-	case bool:
-		k = Boolean
-	case map[string]any:
-		k = Object
-	case []any:
-		k = Array
-	default: // json.Number, or anything else a caller decoded
-		k = Number
+		return false
 	}
-	known := p.created != o.seq && p.Kinds&k != 0
+	known = p.created != o.seq && p.Kinds&k != 0
 	if p.Kinds&k == 0 {
 		p.Kinds |= k
 		o.novel = true
 	}
-	if depth >= maxDepth {
-		return
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		for key, c := range x {
-			o.value(path+"."+key, c, known, depth+1)
-		}
-	case []any:
-		if len(x) == 0 {
-			o.empty(p)
-		}
-		// An array's elements are a container of their own: known only
-		// once an element was seen, not from empty arrays.
-		for _, e := range x {
-			o.value(path+"[]", e, false, depth+1)
-		}
-	}
+	return known
 }
 
 // empty records that the paths under p are not missing from this event.

@@ -122,6 +122,7 @@ type Shape struct {
 	Version int64
 
 	pendingEvents int64
+	root          *node // the walk's cache of Paths; nil until the first walk
 }
 
 // NewShape is an empty shape of the event type.
