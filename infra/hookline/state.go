@@ -24,12 +24,14 @@ type State struct {
 	OktaToken      string `json:"oktaToken,omitempty"`
 	ReconcileEvery string `json:"reconcileEvery,omitempty"`
 	ReconcileGrace string `json:"reconcileGrace,omitempty"`
+	// The tables by logical ID: `hookline schema --local` reads the ledger.
+	Tables map[string]string `json:"tables,omitempty"`
 }
 
 // stateOf returns a running stack's state for the state file.
 func stateOf(s *devstack.Stack) State {
 	return State{PID: os.Getpid(), Endpoint: s.Kumo.Endpoint, URL: s.URL(), Host: s.APIHost(),
-		APIID: s.Resources.APIID, Secret: s.Secret, Queues: s.Resources.QueueURLs}
+		APIID: s.Resources.APIID, Secret: s.Secret, Queues: s.Resources.QueueURLs, Tables: s.Resources.Tables}
 }
 
 // writeState writes st to path (mode 0600: it holds the secret).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -150,6 +151,33 @@ func (l *Learner) Observe(ctx context.Context, eventType string, raw json.RawMes
 			t.retryAt = now.Add(retryAfter)
 		}
 	}
+}
+
+// Flush saves what the learner knows and the store does not, counts
+// included, for every type it has read; the worker never needs it (it
+// saves as it goes), a one-off learner such as `hookline schema --seed`
+// does.
+func (l *Learner) Flush(ctx context.Context) error {
+	if l.Store == nil {
+		return nil
+	}
+	l.mu.Lock()
+	all := make([]*learned, 0, len(l.types))
+	for _, t := range l.types {
+		all = append(all, t)
+	}
+	l.mu.Unlock()
+	var errs []error
+	for _, t := range all {
+		t.mu.Lock()
+		if t.loaded && (t.dirty || t.view.pendingEvents > 0) {
+			if err := l.save(ctx, t, l.now()); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", t.view.EventType, err))
+			}
+		}
+		t.mu.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 // Shape is a copy of what the learner knows of the type (nil if nothing).
