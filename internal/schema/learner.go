@@ -248,15 +248,21 @@ var errContended = errors.New("schema: the stored shape kept changing under this
 // this one read, and reports the changes the write made.
 func (l *Learner) save(ctx context.Context, t *learned, now time.Time) error {
 	eventType := t.view.EventType
+	// One deadline for every attempt: a save never holds up an event for
+	// longer than Timeout, however many writers it meets.
+	ctx, cancel := context.WithTimeout(ctx, l.timeout())
+	defer cancel()
 	for attempt := range saveAttempts {
 		if attempt > 1 {
 			// Two learners that keep meeting: a little jitter parts them.
-			time.Sleep(rand.N(10 * time.Millisecond << attempt))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(rand.N(10 * time.Millisecond << attempt)):
+			}
 		}
 		doc := t.view.Marshal()
-		sctx, cancel := context.WithTimeout(ctx, l.timeout())
-		ok, err := l.Store.Save(sctx, eventType, doc, t.stored.Version)
-		cancel()
+		ok, err := l.Store.Save(ctx, eventType, doc, t.stored.Version)
 		if err != nil {
 			return err
 		}
