@@ -177,18 +177,6 @@ func ancestors(path string) []string {
 	return out
 }
 
-// parent is the container path of path and the kind it must have: "" (the
-// event itself) for a top-level key.
-func parent(path string) (string, Kind) {
-	if p, ok := strings.CutSuffix(path, "[]"); ok {
-		return p, Array
-	}
-	if i := strings.LastIndexByte(path, '.'); i > 0 {
-		return path[:i], Object
-	}
-	return "", Object
-}
-
 // mergeStructure adds what other knows to s: types, times and gone marks are
 // unions, the counts are taken from s (callers add pending counts).
 func (s *Shape) mergeStructure(other *Shape) {
