@@ -78,12 +78,8 @@ func runSchema(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *stack != "" && *table == "" {
-		outs, err := readStackOutputs(ctx, cloudformation.NewFromConfig(cfg), *stack)
-		if err != nil {
+		if *table, err = stackTable(ctx, cloudformation.NewFromConfig(cfg), *stack); err != nil {
 			return err
-		}
-		if *table = outs["LedgerTableName"]; *table == "" {
-			return fmt.Errorf("stack %s lacks the LedgerTableName output", *stack)
 		}
 	}
 	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
@@ -128,6 +124,18 @@ func runSchema(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		printShape(stdout, typ, s)
 	}
 	return nil
+}
+
+// stackTable is the ledger table of a stack, from its outputs.
+func stackTable(ctx context.Context, cf describeStacksAPI, stack string) (string, error) {
+	outs, err := readStackOutputs(ctx, cf, stack)
+	if err != nil {
+		return "", err
+	}
+	if outs["LedgerTableName"] == "" {
+		return "", fmt.Errorf("stack %s lacks the LedgerTableName output", stack)
+	}
+	return outs["LedgerTableName"], nil
 }
 
 // printShape writes one type's shape: a heading, then a path per line.

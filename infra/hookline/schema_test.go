@@ -96,3 +96,14 @@ func TestSchemaCommand(t *testing.T) {
 		t.Errorf("two types: exit %d %s", code, errOut)
 	}
 }
+
+// --stack reads the table from the stack's LedgerTableName output.
+func TestSchemaStackTable(t *testing.T) {
+	table, err := stackTable(context.Background(), stackOutputs{"LedgerTableName": "hookline-LedgerTable-1A2B", "EventsQueueUrl": "q"}, "hookline")
+	if err != nil || table != "hookline-LedgerTable-1A2B" {
+		t.Fatalf("table %q %v", table, err)
+	}
+	if _, err := stackTable(context.Background(), stackOutputs{"EventsQueueUrl": "q"}, "hookline"); err == nil || !strings.Contains(err.Error(), "lacks the LedgerTableName output") {
+		t.Fatalf("no output: %v", err)
+	}
+}
