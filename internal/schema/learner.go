@@ -284,8 +284,27 @@ func (l *Learner) save(ctx context.Context, t *learned, now time.Time) error {
 		}
 		t.stored = stored
 		t.view = rebase(stored, t.view)
+		if t.dirty && !adds(stored, t.view) && now.Sub(t.flushedAt) < l.flushEvery() {
+			// The other writer stored all this learner had to add (the same
+			// new field, seen in both): no write, and nothing to report.
+			// The counts wait for the next change or FlushEvery.
+			t.dirty = false
+			return nil
+		}
 	}
 	return errContended
+}
+
+// adds says whether view knows something stored does not: a path, a type,
+// a first null, a gone mark, or a gone path seen again.
+func adds(stored, view *Shape) bool {
+	for name, p := range view.Paths {
+		q := stored.Paths[name]
+		if q == nil || p.Kinds&^q.Kinds != 0 || (p.Nulls > 0 && q.Nulls == 0) || view.Gone(name) != stored.Gone(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // rebase is stored plus what view learned that was never saved.

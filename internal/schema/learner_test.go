@@ -447,3 +447,27 @@ func TestConcurrentObserve(t *testing.T) {
 		t.Errorf("%d events, %d paths: want 800, 9", s.Events, len(s.Paths))
 	}
 }
+
+// A change two containers both see is written and reported by the first;
+// the second, refused, finds it stored and writes nothing more.
+func TestSameChangeInTwoLearnersWrittenOnce(t *testing.T) {
+	r := newRig()
+	a, b := r.learner(), r.learner()
+	observe(a, "t", `{"base":"x"}`)
+	observe(b, "t", `{"base":"x"}`)
+	observe(a, "t", `{"base":"x","new":1}`)
+	saves := r.store.saves
+	observe(b, "t", `{"base":"x","new":1}`)
+	if r.store.saves != saves+1 || r.store.versions["t"] != 2 {
+		t.Errorf("b: %d save calls, version %d: want 1 (refused) and still 2", r.store.saves-saves, r.store.versions["t"])
+	}
+	if n := len(logLines(r.log, "schema changed")); n != 1 {
+		t.Errorf("%d schema changed lines, want 1", n)
+	}
+	for range 10 {
+		observe(b, "t", `{"base":"x","new":1}`)
+	}
+	if r.store.saves != saves+1 {
+		t.Errorf("b kept writing: %d save calls", r.store.saves-saves)
+	}
+}
