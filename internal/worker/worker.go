@@ -23,7 +23,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -90,11 +89,8 @@ type Worker struct {
 	// default DefaultLeaseMargin.
 	LeaseMargin time.Duration
 
-	// Observer sees each event on its first receive, before the handlers
-	// (a *schema.Learner learns its shape); nil: none. It must not fail.
-	Observer interface {
-		Observe(ctx context.Context, eventType string, raw json.RawMessage)
-	}
+	// Observer sees each event on its first receive; nil: none.
+	Observer Observer
 }
 
 // Metrics records CloudWatch metrics named in internal/metrics and writes
