@@ -49,6 +49,10 @@ const (
 	// retryAfter: after a failed store call, the type is not tried again
 	// for this long (its learning waits in memory).
 	retryAfter = time.Minute
+	// maxTypes and maxTypeLength bound what one learner keeps: Okta event
+	// types are short, and a hook subscribes to at most 300 of them.
+	maxTypes      = 1000
+	maxTypeLength = 200
 	// checkEvery is how often a type's paths are checked for removals.
 	checkEvery = time.Minute
 	// saveAttempts: a save that keeps losing to other writers gives up for
@@ -78,8 +82,9 @@ type Learner struct {
 	MaxPaths         int           // default DefaultMaxPaths
 	Timeout          time.Duration // default DefaultTimeout
 
-	mu    sync.Mutex
-	types map[string]*learned
+	mu          sync.Mutex
+	types       map[string]*learned
+	typesLogged bool
 }
 
 // learned is one event type in one Learner.
@@ -101,10 +106,13 @@ type learned struct {
 // a store that cannot be read or written is logged, and the learning waits
 // in memory for a later event.
 func (l *Learner) Observe(ctx context.Context, eventType string, raw json.RawMessage) {
-	if eventType == "" {
+	if eventType == "" || len(eventType) > maxTypeLength {
 		return
 	}
 	t := l.typeOf(eventType)
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := l.now()
@@ -204,6 +212,14 @@ func (l *Learner) typeOf(eventType string) *learned {
 	}
 	t := l.types[eventType]
 	if t == nil {
+		if len(l.types) >= maxTypes {
+			// Okta allows 300 types per hook: this many is not Okta's doing.
+			if !l.typesLogged {
+				l.typesLogged = true
+				l.log().Warn("schema type limit reached; new event types are not learned", "maxTypes", maxTypes)
+			}
+			return nil
+		}
 		t = &learned{}
 		l.types[eventType] = t
 	}

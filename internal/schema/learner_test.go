@@ -471,3 +471,19 @@ func TestSameChangeInTwoLearnersWrittenOnce(t *testing.T) {
 		t.Errorf("b kept writing: %d save calls", r.store.saves-saves)
 	}
 }
+
+// However many types a sender invents, one learner keeps at most 1,000.
+func TestTypeLimit(t *testing.T) {
+	r := newRig()
+	l := r.learner()
+	for i := range 1100 {
+		observe(l, "made.up."+strings.Repeat("x", i%7)+string(rune('a'+i%26))+strings.Repeat("y", i/26), `{"a":1}`)
+	}
+	observe(l, strings.Repeat("t", 201), `{"a":1}`)
+	if n := len(r.store.versions); n != 1000 {
+		t.Errorf("%d types stored, want 1000", n)
+	}
+	if len(logLines(r.log, "schema type limit reached; new event types are not learned")) != 1 {
+		t.Error("want one warning")
+	}
+}
