@@ -42,8 +42,8 @@ func runSchema(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	stack := fs.String("stack", "", "CloudFormation stack whose LedgerTableName output to read")
 	table := fs.String("table", "", "ledger table name (instead of --stack)")
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
-	local := fs.Bool("local", false, "the stack `make dev` runs: table and endpoint from its state file")
-	statePath := fs.String("state", defaultState, "state file written by `hookline dev` (with --local)")
+	local := fs.Bool("local", false, "the stack make dev runs: table and endpoint from its state file")
+	statePath := fs.String("state", defaultState, "state file written by hookline dev (with --local)")
 	seed := fs.Bool("seed", false, "first learn the sample events (--samples), as the worker would")
 	samples := fs.String("samples", defaultSamples, "directory of sample LogEvents (one JSON object per file) for --seed")
 	// One EVENT_TYPE, before or after the flags.
