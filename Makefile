@@ -131,6 +131,10 @@ redrive: cli ## move parked events from the DLQ back: make redrive ARGS='--stack
 replay: cli ## queue events from the Okta System Log: make replay ARGS='--stack hookline --since 6h [--until T] [--type T] [--force] [--dry-run]'
 	$(BIN)/hookline replay $(ARGS)
 
+.PHONY: schema
+schema: cli ## the payload shapes the worker learned: make schema ARGS='--stack hookline|--local [TYPE] [--seed]'
+	$(BIN)/hookline schema $(ARGS)
+
 okta: cli ## the Okta event hook as code: make okta ARGS='register --stack hookline' (list, status NAME, rotate, preview, ip-ranges; ARGS=-h lists them)
 	$(BIN)/hookline okta $(ARGS)
 

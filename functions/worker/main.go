@@ -23,6 +23,7 @@ import (
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/schema"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -133,7 +134,10 @@ func main() {
 		log.Warn("DLQ_URL is not set: permanent failures are retried with the maximum delay until the redrive policy moves them")
 	}
 	if s.LedgerTable != "" {
-		w.Ledger = &ledger.DynamoDB{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
+		db := ledger.NewClient(cloud)
+		w.Ledger = &ledger.DynamoDB{Client: db, Table: s.LedgerTable, Retention: s.LedgerRetention}
+		// Payload drift: each type's shape is read once and written only when it changes.
+		w.Observer = &schema.Learner{Store: &ledger.Schemas{Client: db, Table: s.LedgerTable}, Log: log, Metrics: recorder}
 		log.Info("idempotency ledger on", "table", s.LedgerTable, "retention", s.LedgerRetention.String(),
 			"retentionDays", int(s.LedgerRetention/(24*time.Hour)))
 	} else {

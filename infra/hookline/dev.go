@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 )
 
@@ -130,6 +131,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := writeState(*statePath, st); err != nil {
 		return err
+	}
+	// The samples seed the learned payload shapes: `make schema ARGS=--local`.
+	shapes := &ledger.Schemas{Client: stack.Clients.DynamoDB, Table: stack.Resources.Tables["LedgerTable"]}
+	if _, err := seedSamples(ctx, shapes, defaultSamples, io.Discard); err != nil {
+		log.Warn("payload shapes not seeded from the samples", "error", err.Error())
 	}
 	printBanner(stdout, stack, st, *statePath, *logPath, time.Since(began))
 	out.start()

@@ -99,6 +99,13 @@ func TestDevAndSend(t *testing.T) {
 		}
 	}
 
+	// make dev seeds the payload shapes with the samples: make schema ARGS=--local.
+	var shapesOut, shapesErr strings.Builder
+	if code := run(ctx, []string{"schema", "--local", "--state", state}, &shapesOut, &shapesErr); code != 0 ||
+		!strings.Contains(shapesOut.String(), "\nuser.session.start: 1 event(s) since ") {
+		t.Errorf("make schema ARGS=--local after make dev: exit %d\n%s%s", code, shapesOut.String(), shapesErr.String())
+	}
+
 	var tunnelOut, tunnelErr strings.Builder
 	tunnel := fmt.Sprintf("http://127.0.0.1:%d/okta/events", public)
 	if code := run(ctx, []string{"send", "--url", tunnel, "--host", "tunnel.example.com", "--state", state, "--events", "events/delivery.json"},

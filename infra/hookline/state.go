@@ -26,12 +26,14 @@ type State struct {
 	ReconcileGrace string `json:"reconcileGrace,omitempty"`
 	// OktaHookID is the dev hook in the stand-in org (dev_okta.go).
 	OktaHookID string `json:"oktaHookId,omitempty"`
+	// The tables by logical ID: `hookline schema --local` reads the ledger.
+	Tables map[string]string `json:"tables,omitempty"`
 }
 
 // stateOf returns a running stack's state for the state file.
 func stateOf(s *devstack.Stack) State {
 	return State{PID: os.Getpid(), Endpoint: s.Kumo.Endpoint, URL: s.URL(), Host: s.APIHost(),
-		APIID: s.Resources.APIID, Secret: s.Secret, Queues: s.Resources.QueueURLs}
+		APIID: s.Resources.APIID, Secret: s.Secret, Queues: s.Resources.QueueURLs, Tables: s.Resources.Tables}
 }
 
 // writeState writes st to path (mode 0600: it holds the secret).

@@ -18,6 +18,9 @@ const (
 	// PrefixSubject: a Latest handler's lease and watermark of one subject,
 	// "subject#<handler>#<subject>" (SubjectKey), written by the worker.
 	PrefixSubject = "subject#"
+	// PrefixSchema: a learned payload shape, "schema#<eventType>"
+	// (SchemaKey), written by the worker.
+	PrefixSchema = "schema#"
 )
 
 // Writers are the key prefixes each function's role may write in the
@@ -31,5 +34,5 @@ const (
 var Writers = map[string][]string{
 	"receiver":   {PrefixDelivery},
 	"reconciler": {PrefixDelivery, PrefixCursor, PrefixOktaSide},
-	"worker":     {PrefixSubject},
+	"worker":     {PrefixSubject, PrefixSchema},
 }

@@ -72,6 +72,7 @@ const (
 	HandlerErrors     = "HandlerErrors"     // handler runs that returned an error or panicked, by Handler and in total
 	HandlerDuration   = "HandlerDuration"   // one handler run, by Handler
 	EndToEndLag       = "EndToEndLag"       // from Okta's published time to the event handled
+	SchemaChanges     = "SchemaChanges"     // payload drift: paths added, retyped or possibly removed ("schema changed")
 
 	// Reconciler.
 	EventsRecovered = "EventsRecovered" // events found in Okta's System Log but never received, queued again
@@ -115,6 +116,7 @@ var Defs = []Def{
 	{Name: HandlerErrors, Unit: Count, Dimensions: []string{DimHandler}, Total: true, Emitter: "worker"},
 	{Name: HandlerDuration, Unit: Milliseconds, Kind: Distribution, Dimensions: []string{DimHandler}, Emitter: "worker"},
 	{Name: EndToEndLag, Unit: Milliseconds, Kind: Distribution, Emitter: "worker"},
+	{Name: SchemaChanges, Unit: Count, Emitter: "worker"},
 	{Name: EventsRecovered, Unit: Count, Emitter: "reconciler"},
 	{Name: EventsUnkeyable, Unit: Count, Emitter: "reconciler"},
 	{Name: OktaHookUnhealthy, Unit: Count, Dimensions: []string{DimCheck}, Total: true, Emitter: "reconciler"},

@@ -90,6 +90,8 @@ type Worker struct {
 	LeaseMargin time.Duration
 
 	subjects subjectLocks // handlers.Latest subjects running in this container
+	// Observer sees each event on its first receive; nil: none.
+	Observer Observer
 }
 
 // Metrics records CloudWatch metrics named in internal/metrics and writes
@@ -290,6 +292,9 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		return outcome{verdict: park, reason: "malformed message: " + err.Error()}
 	}
 	log = log.With("eventUuid", ev.UUID, "eventType", ev.Type)
+	if w.Observer != nil && ev.ReceiveCount == 1 {
+		w.Observer.Observe(ctx, ev.Type, ev.Raw)
+	}
 	routes := w.Registry.Match(ev.Type)
 	if len(routes) == 0 {
 		log.InfoContext(ctx, "no handler for event type")
