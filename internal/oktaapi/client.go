@@ -431,6 +431,8 @@ func (c *Client) resetWait(resp *http.Response) (time.Duration, error) {
 	}
 	d := reset.Sub(c.now())
 	if d > MaxResetWait {
+		// Reported now, so not kept for the next request to report again.
+		c.forgetWindow(reset)
 		return 0, &RateLimitError{ResetAt: reset, Implausible: true}
 	}
 	// The reset is a whole second; a second more avoids arriving early.
