@@ -54,15 +54,15 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any) err
 
 // IsPermanent reports whether a Call error will come back the same on a
 // retry: what Okta refused (403, a 404 of the resource, a 4xx *APIError
-// such as a validation error). A 401 is not: the credentials secret may be
-// fixed meanwhile; nor are 5xx answers, a rate limit past the deadline or
-// Okta being unreachable.
+// such as a validation error) and a Call path refused as ErrPath. A 401 is
+// not: the credentials secret may be fixed meanwhile; nor are 5xx answers,
+// a rate limit past the deadline or Okta being unreachable.
 func IsPermanent(err error) bool {
 	var api *APIError
 	switch {
 	case errors.As(err, &api):
 		return api.Status >= 400 && api.Status < 500 && api.Status != http.StatusTooManyRequests
-	case errors.Is(err, ErrForbidden), errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrForbidden), errors.Is(err, ErrNotFound), errors.Is(err, ErrPath):
 		return true
 	}
 	return false

@@ -196,15 +196,24 @@ func scrub(err error, secrets []string) error {
 	if err == nil {
 		return nil
 	}
+	// An *APIError's fields are read by callers too, not only its text.
+	var api *APIError
+	if errors.As(err, &api) {
+		api.Code, api.Summary = scrubText(api.Code, secrets), scrubText(api.Summary, secrets)
+	}
 	msg := err.Error()
-	out := msg
-	for _, s := range secrets {
-		if len(s) >= minSecretLen {
-			out = strings.ReplaceAll(out, s, "<redacted>")
+	if out := scrubText(msg, secrets); out != msg {
+		return &redactedError{msg: out, err: err}
+	}
+	return err
+}
+
+// scrubText is s with each secret (of minSecretLen or more) replaced.
+func scrubText(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if len(secret) >= minSecretLen {
+			s = strings.ReplaceAll(s, secret, "<redacted>")
 		}
 	}
-	if out == msg {
-		return err
-	}
-	return &redactedError{msg: out, err: err}
+	return s
 }

@@ -309,8 +309,8 @@ func TestCallSendsOnlyCleanAPIPaths(t *testing.T) {
 	}
 	for _, p := range bad {
 		err := c.Call(t.Context(), http.MethodGet, p, nil, nil)
-		if !errors.Is(err, oktaapi.ErrPath) || !strings.Contains(err.Error(), "nothing was sent") {
-			t.Errorf("%q: error %v, want ErrPath", p, err)
+		if !errors.Is(err, oktaapi.ErrPath) || !strings.Contains(err.Error(), "nothing was sent") || !oktaapi.IsPermanent(err) {
+			t.Errorf("%q: error %v, want ErrPath (permanent)", p, err)
 		}
 	}
 	if got := seen.requests(); len(got) != 0 {
