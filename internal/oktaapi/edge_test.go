@@ -374,3 +374,48 @@ func TestOrgURLErrorsNeverQuoteUserinfoQueryOrFragment(t *testing.T) {
 		t.Error("an empty query (a trailing ?) was accepted: it would end up before every path")
 	}
 }
+
+// TestNoWaitIsLongerThanMaxResetWait: whatever reset a 429 names, the
+// client never waits (or tells OnWait, as `hookline replay` prints it) more
+// than MaxResetWait and a second: a reset within the cap is waited out,
+// one past it is an ErrImplausibleReset with no wait at all.
+func TestNoWaitIsLongerThanMaxResetWait(t *testing.T) {
+	for _, ahead := range []time.Duration{30 * time.Second, oktaapi.MaxResetWait - time.Second, oktaapi.MaxResetWait + 2*time.Second, 8760 * time.Hour} {
+		t.Run(ahead.String(), func(t *testing.T) {
+			clock := &fakeClock{now: time.Now()}
+			answered := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				answered++
+				if answered > 1 {
+					fmt.Fprint(w, "[]")
+					return
+				}
+				// Okta's clock is the client's: the reset is ahead by ahead.
+				w.Header().Set("Date", clock.Now().UTC().Format(http.TimeFormat))
+				w.Header().Set("X-Rate-Limit-Remaining", "0")
+				w.Header().Set("X-Rate-Limit-Reset", fmt.Sprint(clock.Now().Add(ahead).Unix()))
+				w.WriteHeader(http.StatusTooManyRequests)
+				fmt.Fprint(w, `{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`)
+			}))
+			t.Cleanup(srv.Close)
+			var told []time.Duration
+			c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: srv.URL, APIToken: "t"}, oktaapi.Settings{Now: clock.Now, Sleep: clock.Sleep,
+				OnWait: func(d time.Duration, _ string) { told = append(told, d) }})
+			_, err := c.Logs(t.Context(), c.LogsURL(oktaapi.LogsQuery{Since: time.Now()}))
+			for _, d := range append(told, clock.waits...) {
+				if d > oktaapi.MaxResetWait+time.Second {
+					t.Fatalf("waited %v for a reset %v ahead", d, ahead)
+				}
+			}
+			if ahead > oktaapi.MaxResetWait {
+				if !errors.Is(err, oktaapi.ErrImplausibleReset) || len(clock.waits) != 0 {
+					t.Fatalf("a reset %v ahead: error %v, waits %v; want ErrImplausibleReset at once", ahead, err, clock.waits)
+				}
+				return
+			}
+			if err != nil || len(clock.waits) != 1 || clock.waits[0] < ahead {
+				t.Fatalf("a reset %v ahead: error %v, waits %v; want it waited out", ahead, err, clock.waits)
+			}
+		})
+	}
+}
