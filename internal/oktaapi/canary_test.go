@@ -390,6 +390,11 @@ func TestNoErrorQuotesACanary(t *testing.T) {
 			}
 		}
 	}
+	// Credentials themselves, printed or logged by mistake.
+	for _, creds := range []oktaapi.Credentials{tokenCreds, appCreds, {OrgURL: userinfoURL + "/?" + canaryQuery + "#" + canaryFragment, APIToken: canaryToken}} {
+		fmt.Fprintf(&reasons, "%v %+v %#v %s\n", creds, creds, creds, creds)
+		log.Info("credentials", "creds", creds)
+	}
 	for _, s := range append(canaries, h.secretsReceived()...) {
 		if strings.Contains(logged.String(), s) || strings.Contains(reasons.String(), s) {
 			t.Errorf("a log line or wait reason quotes %.24s…: %s", s, reasons.String())

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -62,6 +63,26 @@ type Credentials struct {
 	// its scopes here too, such as "okta.logs.read okta.users.manage".
 	Scopes string `json:"scopes,omitempty"`
 }
+
+// String shows the org (scheme://host/path) and which way of signing in is
+// set, never a secret: Credentials printed with %v or %+v, in an error or
+// a log line, quote no token or key.
+func (c Credentials) String() string {
+	kind := "no sign-in"
+	switch {
+	case strings.TrimSpace(c.APIToken) != "":
+		kind = "apiToken <redacted>"
+	case strings.TrimSpace(c.ClientID) != "" || strings.TrimSpace(c.PrivateKey) != "":
+		kind = "service app <redacted>"
+	}
+	return "okta credentials for " + redactURL(c.OrgURL) + ", " + kind
+}
+
+// GoString is String, for %#v.
+func (c Credentials) GoString() string { return c.String() }
+
+// LogValue is String, for log/slog.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // ParseCredentials reads and checks the secret's document. The error never
 // quotes the document: it holds a secret.
