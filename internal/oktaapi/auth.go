@@ -18,7 +18,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +28,8 @@ type authorizer interface {
 	authorize(ctx context.Context, req *http.Request) error
 	// invalidate drops a cached token that Okta refused.
 	invalidate()
+	// secrets are what it sent that no error may quote.
+	secrets() []string
 }
 
 // apiToken signs requests with an API token (Authorization: SSWS <token>).
@@ -40,6 +41,8 @@ func (t apiToken) authorize(_ context.Context, req *http.Request) error {
 }
 
 func (apiToken) invalidate() {}
+
+func (t apiToken) secrets() []string { return []string{string(t)} }
 
 // serviceApp gets access tokens for an OAuth 2.0 service app with the
 // client credentials grant and a private_key_jwt client assertion, and
@@ -63,6 +66,31 @@ type serviceApp struct {
 	expires   time.Time
 	dpopKey   *ecdsa.PrivateKey // nil until the token endpoint asks for DPoP
 	nonce     string            // the last DPoP-Nonce the org sent
+
+	// The last access token, client assertion and DPoP proof sent, for
+	// secrets: under their own lock, as authorize holds mu while it fetches.
+	sentMu                              sync.Mutex
+	lastToken, lastAssertion, lastProof string
+}
+
+func (a *serviceApp) secrets() []string {
+	a.sentMu.Lock()
+	defer a.sentMu.Unlock()
+	return []string{a.clientID, a.keyID, a.lastToken, a.lastAssertion, a.lastProof}
+}
+
+// noteSent keeps what was sent for secrets; "" leaves a value as it was.
+func (a *serviceApp) noteSent(token, assertion, proof string) {
+	a.sentMu.Lock()
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&a.lastToken, token}, {&a.lastAssertion, assertion}, {&a.lastProof, proof}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	a.sentMu.Unlock()
 }
 
 func (a *serviceApp) invalidate() {
@@ -80,6 +108,7 @@ func (a *serviceApp) authorize(ctx context.Context, req *http.Request) error {
 		}
 	}
 	if a.tokenType != "DPoP" {
+		a.noteSent(a.token, "", "")
 		req.Header.Set("Authorization", "Bearer "+a.token)
 		return nil
 	}
@@ -88,6 +117,7 @@ func (a *serviceApp) authorize(ctx context.Context, req *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("okta: DPoP proof: %w", err)
 	}
+	a.noteSent(a.token, "", proof)
 	req.Header.Set("Authorization", "DPoP "+a.token)
 	req.Header.Set("DPoP", proof)
 	return nil
@@ -124,7 +154,7 @@ func (a *serviceApp) fetch(ctx context.Context) error {
 			case strings.EqualFold(tok.TokenType, "DPoP") && a.dpopKey != nil:
 				a.tokenType = "DPoP"
 			default:
-				return fmt.Errorf("%w: the token endpoint issued a %q token, which this client cannot use", ErrUnauthorized, tok.TokenType)
+				return fmt.Errorf("%w: the token endpoint issued a %q token, which this client cannot use", ErrUnauthorized, oktaText(tok.TokenType))
 			}
 			life := time.Duration(tok.ExpiresIn) * time.Second
 			if life <= 0 {
@@ -138,11 +168,11 @@ func (a *serviceApp) fetch(ctx context.Context) error {
 		if resp.StatusCode == http.StatusTooManyRequests {
 			// The token endpoint has its own rate limit (E0000047): the
 			// caller stops and tries after the reset, as for the API's.
-			reset := a.now().Add(DefaultNoResetWait)
-			if sec, err := strconv.ParseInt(resp.Header.Get("X-Rate-Limit-Reset"), 10, 64); err == nil && sec > 0 {
-				reset = time.Unix(sec, 0)
+			reset, ok := resetTime(resp, a.now())
+			if !ok {
+				reset = a.now().Add(DefaultNoResetWait)
 			}
-			return &RateLimitError{ResetAt: reset}
+			return &RateLimitError{ResetAt: reset, Implausible: reset.Sub(a.now()) > MaxResetWait}
 		}
 		if !tok.json || tok.Error == "" {
 			if resp.StatusCode >= 500 {
@@ -162,9 +192,9 @@ func (a *serviceApp) fetch(ctx context.Context) error {
 			}
 			continue
 		case tok.Error == "invalid_scope":
-			return fmt.Errorf("%w: the service app is not granted scope %s (Okta API Scopes tab): %s", ErrForbidden, a.scopes, tok.Description)
+			return fmt.Errorf("%w: the service app is not granted scope %s (Okta API Scopes tab): %s", ErrForbidden, a.scopes, oktaText(tok.Description))
 		}
-		return fmt.Errorf("%w: token endpoint: %s: %s (check clientId, privateKey and keyId against the service app's public keys)", ErrUnauthorized, tok.Error, tok.Description)
+		return fmt.Errorf("%w: token endpoint: %s: %s (check clientId, privateKey and keyId against the service app's public keys)", ErrUnauthorized, oktaText(tok.Error), oktaText(tok.Description))
 	}
 	return fmt.Errorf("%w: the token endpoint kept refusing the DPoP proof", ErrUnauthorized)
 }
@@ -183,25 +213,32 @@ func (a *serviceApp) tokenRequest(ctx context.Context) (*http.Response, tokenAns
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, tok, err
+		return nil, tok, fmt.Errorf("okta: token endpoint %s is not a URL to send to", redactURL(a.tokenURL))
 	}
+	proof := ""
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	if a.dpopKey != nil {
-		proof, err := a.proof(http.MethodPost, req.URL, nil)
-		if err != nil {
+		if proof, err = a.proof(http.MethodPost, req.URL, nil); err != nil {
 			return nil, tok, fmt.Errorf("okta: DPoP proof: %w", err)
 		}
 		req.Header.Set("DPoP", proof)
 	}
+	a.noteSent("", assertion, proof)
 	if a.onCall != nil {
 		a.onCall()
 	}
+	// a.http follows no redirect: a 307 would post the client assertion
+	// (a signed JWT, good for an access token for five minutes) again to
+	// the Location.
 	resp, err := a.http.Do(req)
 	if err != nil {
 		return nil, tok, unreachable(a.tokenURL, err)
 	}
 	defer resp.Body.Close()
+	if isRedirect(resp.StatusCode) {
+		return nil, tok, redirectError(http.MethodPost, req.URL, resp)
+	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	tok.json = json.Unmarshal(body, &tok) == nil
 	return resp, tok, nil
@@ -313,8 +350,11 @@ func parsePrivateKey(pemText string) (crypto.Signer, error) {
 		key, err = x509.ParseECPrivateKey(block.Bytes)
 	case "PRIVATE KEY":
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	case "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE", "ENCRYPTED PRIVATE KEY":
+		return nil, fmt.Errorf("PEM block %q is not a private key (want an unencrypted PRIVATE KEY)", block.Type)
 	default:
-		return nil, fmt.Errorf("PEM block %q is not a private key", block.Type)
+		// Not quoted: an unknown label may be part of a pasted secret.
+		return nil, errors.New("the PEM block is not a private key (want PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)")
 	}
 	if err != nil {
 		return nil, errors.New("the PEM block does not hold a readable private key")

@@ -64,6 +64,8 @@ const ReloadEvery = 30 * time.Second
 // Settings tune a Client. The zero value gives the defaults.
 type Settings struct {
 	// HTTPClient makes the requests (default: a client with a 30 s timeout).
+	// The Client uses a copy that follows no redirect (see ErrRedirect);
+	// this one is left as it is.
 	HTTPClient *http.Client
 	// Scope is what a service app asks the token endpoint for, such as
 	// EventHooksScope (default: the credentials' scopes, else LogsScope).
@@ -91,10 +93,9 @@ func New(creds Credentials, s Settings) (*Client, error) {
 		return nil, err
 	}
 	org, _ := OrgURL(creds.OrgURL)
-	c := &Client{org: org, http: s.HTTPClient, now: s.Now, sleep: s.Sleep, onWait: s.OnWait, remaining: -1}
-	if c.http == nil {
-		c.http = &http.Client{Timeout: 30 * time.Second}
-	}
+	// Every request carries a credential (the token request too), so no
+	// client of this one follows a redirect.
+	c := &Client{org: org, http: credentialClient(s.HTTPClient), now: s.Now, sleep: s.Sleep, onWait: s.OnWait, remaining: -1}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -234,23 +235,40 @@ type Page struct {
 	Limit int
 }
 
-// RateLimitError is a rate limit the caller's deadline cannot wait out.
+// RateLimitError is a rate limit the caller's deadline cannot wait out, or
+// one whose reset is implausibly far ahead.
 type RateLimitError struct {
 	ResetAt time.Time
+	// Implausible is set when the reset was more than MaxResetWait ahead:
+	// not waited, a fault to report (ErrImplausibleReset), retried on the
+	// next run.
+	Implausible bool
 }
 
 func (e *RateLimitError) Error() string {
+	if e.Implausible {
+		return fmt.Sprintf("%v: %v: X-Rate-Limit-Reset %s is more than %v ahead, though Okta's windows are one minute: not waited, the next run tries again",
+			ErrRateLimited, ErrImplausibleReset, e.ResetAt.UTC().Format(time.RFC3339), MaxResetWait)
+	}
 	return fmt.Sprintf("%v: no requests left until %s, past the deadline", ErrRateLimited, e.ResetAt.UTC().Format(time.RFC3339))
 }
 
-// Unwrap makes errors.Is(err, ErrRateLimited) hold.
-func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+// Unwrap makes errors.Is(err, ErrRateLimited) hold, and
+// errors.Is(err, ErrImplausibleReset) for an implausible reset.
+func (e *RateLimitError) Unwrap() []error {
+	if e.Implausible {
+		return []error{ErrRateLimited, ErrImplausibleReset}
+	}
+	return []error{ErrRateLimited}
+}
 
 // roundTrip sends one request to the org and returns a 2xx answer. It waits
 // out rate limits within ctx's deadline (a 429 means Okta did nothing, so
 // any method may be sent again), gets a new access token once after a 401,
-// and turns any other answer into an error naming op's fix.
-func (c *Client) roundTrip(ctx context.Context, method, target string, reqBody []byte, op operation) (*http.Response, []byte, error) {
+// and turns any other answer into an error naming op's fix. A redirect is
+// an ErrRedirect, never followed. No error quotes a credential.
+func (c *Client) roundTrip(ctx context.Context, method, target string, reqBody []byte, op operation) (_ *http.Response, _ []byte, err error) {
+	defer func() { err = scrub(err, c.secrets()) }()
 	reauthorized := false
 	for attempt := 0; ; attempt++ {
 		if err := c.waitForWindow(ctx); err != nil {
@@ -267,8 +285,11 @@ func (c *Client) roundTrip(ctx context.Context, method, target string, reqBody [
 			if attempt >= maxRateLimitRetries {
 				return nil, nil, fmt.Errorf("%w: still 429 after %d waits for the reset", ErrRateLimited, attempt)
 			}
-			wait := c.resetWait(resp)
-			if err := c.wait(ctx, wait, "429 "+errorCode(body)); err != nil {
+			wait, err := c.resetWait(resp)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := c.wait(ctx, wait, "429 "+oktaText(errorCode(body))); err != nil {
 				return nil, nil, err
 			}
 		case resp.StatusCode == http.StatusUnauthorized && !reauthorized:
@@ -296,7 +317,8 @@ func (c *Client) send(ctx context.Context, method, target string, reqBody []byte
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
-		return nil, nil, err
+		// Its text quotes the whole URL.
+		return nil, nil, fmt.Errorf("okta: %s %s is not a URL to send to", method, redactURL(target))
 	}
 	req.Header.Set("Accept", "application/json")
 	if reqBody != nil {
@@ -311,6 +333,9 @@ func (c *Client) send(ctx context.Context, method, target string, reqBody []byte
 		return nil, nil, unreachable(target, err)
 	}
 	defer resp.Body.Close()
+	if isRedirect(resp.StatusCode) {
+		return nil, nil, redirectError(method, req.URL, resp)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBytes))
 	if err != nil {
 		return nil, nil, fmt.Errorf("okta: read %s: %w", req.URL.Path, err)
@@ -326,12 +351,10 @@ func (c *Client) noteRateLimit(resp *http.Response) {
 	if err != nil {
 		return
 	}
-	reset, ok := c.resetTime(resp)
+	reset, _ := c.resetTime(resp)
 	c.mu.Lock()
-	c.remaining = rem
-	if ok {
-		c.resetAt = reset
-	}
+	// A reset from an earlier answer does not describe this one's window.
+	c.remaining, c.resetAt = rem, reset
 	c.mu.Unlock()
 }
 
@@ -339,29 +362,44 @@ func (c *Client) noteRateLimit(resp *http.Response) {
 // the local clock using the Date header, so clock skew does not shorten or
 // stretch the wait.
 func (c *Client) resetTime(resp *http.Response) (time.Time, bool) {
+	return resetTime(resp, c.now())
+}
+
+func resetTime(resp *http.Response, now time.Time) (time.Time, bool) {
 	sec, err := strconv.ParseInt(resp.Header.Get("X-Rate-Limit-Reset"), 10, 64)
 	if err != nil || sec <= 0 {
 		return time.Time{}, false
 	}
 	reset := time.Unix(sec, 0)
-	now := c.now()
 	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 		return now.Add(reset.Sub(d)), true
 	}
 	return reset, true
 }
 
-func (c *Client) resetWait(resp *http.Response) time.Duration {
+// resetWait is how long a 429 is waited out: until its reset, or an
+// implausible-reset RateLimitError when that is more than MaxResetWait
+// ahead.
+func (c *Client) resetWait(resp *http.Response) (time.Duration, error) {
 	reset, ok := c.resetTime(resp)
 	if !ok {
-		return DefaultNoResetWait
+		return DefaultNoResetWait, nil
+	}
+	d := reset.Sub(c.now())
+	if d > MaxResetWait {
+		// Reported now, so not kept for the next request to report again.
+		c.forgetWindow(reset)
+		return 0, &RateLimitError{ResetAt: reset, Implausible: true}
 	}
 	// The reset is a whole second; a second more avoids arriving early.
-	return max(reset.Sub(c.now()), 0) + time.Second
+	return max(d, 0) + time.Second, nil
 }
 
 // waitForWindow waits for the reset when the last answer said no requests
-// are left in the window.
+// are left in the window. A reset that has passed is forgotten, and so is
+// one more than MaxResetWait ahead, after failing this request with an
+// implausible-reset RateLimitError: the client is kept across runs of a
+// warm reconciler, and no saved reset may stop a later run unasked.
 func (c *Client) waitForWindow(ctx context.Context) error {
 	c.mu.Lock()
 	rem, reset := c.remaining, c.resetAt
@@ -370,13 +408,30 @@ func (c *Client) waitForWindow(ctx context.Context) error {
 		return nil
 	}
 	d := reset.Sub(c.now())
-	if d <= 0 {
+	switch {
+	case d <= 0:
+		c.forgetWindow(reset)
 		return nil
+	case d > MaxResetWait:
+		c.forgetWindow(reset)
+		return &RateLimitError{ResetAt: reset, Implausible: true}
 	}
 	return c.wait(ctx, d+time.Second, "X-Rate-Limit-Remaining: 0")
 }
 
+// forgetWindow drops the saved window if it is still the one that reset at
+// reset.
+func (c *Client) forgetWindow(reset time.Time) {
+	c.mu.Lock()
+	if c.resetAt.Equal(reset) {
+		c.remaining, c.resetAt = -1, time.Time{}
+	}
+	c.mu.Unlock()
+}
+
+// wait sleeps d (at most MaxResetWait and a second) within ctx's deadline.
 func (c *Client) wait(ctx context.Context, d time.Duration, reason string) error {
+	d = min(d, MaxResetWait+time.Second)
 	if deadline, ok := ctx.Deadline(); ok && c.now().Add(d).After(deadline) {
 		return &RateLimitError{ResetAt: c.now().Add(d)}
 	}
@@ -387,7 +442,7 @@ func (c *Client) wait(ctx context.Context, d time.Duration, reason string) error
 		return err
 	}
 	c.mu.Lock()
-	c.remaining = -1
+	c.remaining, c.resetAt = -1, time.Time{}
 	c.mu.Unlock()
 	return nil
 }
@@ -437,6 +492,7 @@ func (op operation) error(method, target string, resp *http.Response, body []byt
 		for _, c := range e.ErrorCauses {
 			detail += "; " + c.ErrorSummary
 		}
+		detail = oktaText(detail)
 	}
 	path := target
 	if u, err := url.Parse(target); err == nil {
@@ -451,7 +507,7 @@ func (op operation) error(method, target string, resp *http.Response, body []byt
 			// Okta names the scope the endpoint needs: scope="...".
 			if _, rest, ok := strings.Cut(www, `scope="`); ok {
 				if needed, _, ok := strings.Cut(rest, `"`); ok && needed != "" {
-					scope = needed
+					scope = oktaText(needed)
 				}
 			}
 			return fmt.Errorf("%w to %s (403%s): the access token lacks scope %s: grant it to the service app (Okta API Scopes tab)", ErrForbidden, op.what, detail, scope)
@@ -466,7 +522,7 @@ func (op operation) error(method, target string, resp *http.Response, body []byt
 	if !isOkta && resp.StatusCode < 500 {
 		return fmt.Errorf("%w: %s %s answered %d with no Okta error: is orgUrl your Okta org?", ErrOrgURL, method, path, resp.StatusCode)
 	}
-	return &APIError{Status: resp.StatusCode, Code: e.ErrorCode, Summary: strings.TrimPrefix(detail, ": "), Method: method, Path: path}
+	return &APIError{Status: resp.StatusCode, Code: oktaText(e.ErrorCode), Summary: strings.TrimPrefix(detail, ": "), Method: method, Path: path}
 }
 
 // APIError is an answer of Okta's that is neither success nor one of the
@@ -485,14 +541,28 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("okta: %s %s answered %d: %s", e.Method, e.Path, e.Status, e.Summary)
 }
 
+// unreachable is the error of a request that got no answer. net/http's
+// *url.Error quotes the whole URL, query included: only its cause is kept,
+// with the host.
 func unreachable(target string, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
 	}
-	u, _ := url.Parse(target)
-	host := target
-	if u != nil {
+	host := "the org"
+	if u, perr := url.Parse(target); perr == nil {
 		host = u.Host
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("okta: request to %s stopped: %w", host, err)
+	}
 	return fmt.Errorf("%w: cannot reach %s: %w", ErrOrgURL, host, err)
+}
+
+// secrets are the credentials in use, for scrub.
+func (c *Client) secrets() []string {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	s := c.auth.secrets()
+	return append(s, strings.TrimSpace(c.creds.APIToken), strings.TrimSpace(c.creds.ClientID), strings.TrimSpace(c.creds.KeyID))
 }

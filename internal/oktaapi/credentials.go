@@ -5,7 +5,10 @@
 //
 // Events come back as Okta's raw JSON, byte for byte. The client honours
 // Okta's rate-limit headers: with nothing left in the window it waits for the
-// reset, and a 429 (E0000047) is retried after the reset, never sooner.
+// reset, and a 429 (E0000047) is retried after the reset, never sooner; a
+// reset more than MaxResetWait ahead is a fault, not waited. It follows no
+// redirect, and sends Call requests only to clean /api/ paths, so the
+// credentials go to the org alone; no error quotes them.
 // Errors wrap the sentinels below, so callers can tell a wrong org URL, bad
 // credentials, a missing scope and a rate limit apart.
 package oktaapi
@@ -15,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -60,6 +64,26 @@ type Credentials struct {
 	Scopes string `json:"scopes,omitempty"`
 }
 
+// String shows the org (scheme://host/path) and which way of signing in is
+// set, never a secret: Credentials printed with %v or %+v, in an error or
+// a log line, quote no token or key.
+func (c Credentials) String() string {
+	kind := "no sign-in"
+	switch {
+	case strings.TrimSpace(c.APIToken) != "":
+		kind = "apiToken <redacted>"
+	case strings.TrimSpace(c.ClientID) != "" || strings.TrimSpace(c.PrivateKey) != "":
+		kind = "service app <redacted>"
+	}
+	return "okta credentials for " + redactURL(c.OrgURL) + ", " + kind
+}
+
+// GoString is String, for %#v.
+func (c Credentials) GoString() string { return c.String() }
+
+// LogValue is String, for log/slog.
+func (c Credentials) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
 // ParseCredentials reads and checks the secret's document. The error never
 // quotes the document: it holds a secret.
 func ParseCredentials(doc []byte) (Credentials, error) {
@@ -70,11 +94,19 @@ func ParseCredentials(doc []byte) (Credentials, error) {
 	return c, c.Validate()
 }
 
-// Validate checks that exactly one way of signing in is given and that the
-// org URL is usable.
+// Validate checks that exactly one way of signing in is given, that the
+// org URL is usable and that no field holds a control character (such as a
+// newline inside a pasted token), naming the field and never its value.
 func (c Credentials) Validate() error {
 	if _, err := OrgURL(c.OrgURL); err != nil {
 		return err
+	}
+	for _, f := range []struct{ name, value string }{
+		{"apiToken", c.APIToken}, {"clientId", c.ClientID}, {"keyId", c.KeyID}, {"scopes", c.Scopes},
+	} {
+		if hasControl(strings.TrimSpace(f.value)) {
+			return fmt.Errorf("%w: %s has a control character (such as a newline) inside it", ErrCredentials, f.name)
+		}
 	}
 	token := strings.TrimSpace(c.APIToken) != ""
 	app := strings.TrimSpace(c.ClientID) != "" || strings.TrimSpace(c.PrivateKey) != ""
@@ -104,24 +136,29 @@ func OrgURL(raw string) (*url.URL, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("%w: orgUrl is empty (want https://<your-org>.okta.com)", ErrOrgURL)
 	}
+	// Errors quote it as scheme://host/path only: a userinfo, query or
+	// fragment may hold a password or a token.
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("%w: %q is not a URL (want https://<your-org>.okta.com)", ErrOrgURL, raw)
+		return nil, fmt.Errorf("%w: orgUrl is not a URL (want https://<your-org>.okta.com)", ErrOrgURL)
 	}
+	shown := redactURL(raw)
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && isLoopback(u.Hostname()):
 	default:
-		return nil, fmt.Errorf("%w: %q must use https (http only on a loopback address)", ErrOrgURL, raw)
+		return nil, fmt.Errorf("%w: %s must use https (http only on a loopback address)", ErrOrgURL, shown)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
-		return nil, fmt.Errorf("%w: %q must be the org's base URL only, like https://<your-org>.okta.com", ErrOrgURL, raw)
+	switch {
+	case u.User != nil:
+		return nil, fmt.Errorf("%w: %s must be the org's base URL only, like https://<your-org>.okta.com, with no user or password", ErrOrgURL, shown)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Trim(u.Path, "/") != "":
+		return nil, fmt.Errorf("%w: %s must be the org's base URL only, like https://<your-org>.okta.com, with no path, query or fragment", ErrOrgURL, shown)
 	}
 	if host, _, _ := strings.Cut(u.Hostname(), "."); strings.HasSuffix(host, "-admin") {
-		return nil, fmt.Errorf("%w: %q is the admin console; use the org URL without -admin", ErrOrgURL, raw)
+		return nil, fmt.Errorf("%w: %s is the admin console; use the org URL without -admin", ErrOrgURL, shown)
 	}
-	u.Path, u.RawPath = "", ""
-	return u, nil
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
 }
 
 func isLoopback(host string) bool {

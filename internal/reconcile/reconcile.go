@@ -234,7 +234,9 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 			return st, nil
 		}
 		page, err := r.read(ctx, pageURL)
-		if errors.Is(err, oktaapi.ErrRateLimited) {
+		// A reset too far ahead is a fault, not a wait: it ends the run
+		// with an error, logged at ERROR; the next run resumes at the cursor.
+		if errors.Is(err, oktaapi.ErrRateLimited) && !errors.Is(err, oktaapi.ErrImplausibleReset) {
 			r.log().WarnContext(ctx, "okta rate limit: the next run resumes at the cursor", "error", err.Error())
 			st.Stopped = StopRateLimited
 			return st, nil
