@@ -115,9 +115,8 @@ func (h *hostileOrg) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprint(w, echo)
 	case "html":
-		// Not echoed in the content type, which page() quotes (see the
-		// closing note of issue 15).
-		w.Header().Set("Content-Type", "text/html")
+		// Echoed in the content type too: page() names only its kind.
+		w.Header().Set("Content-Type", "text/html; x="+echo)
 		fmt.Fprint(w, "<html>"+echo+"</html>")
 	case "notjson2xx":
 		fmt.Fprint(w, "{"+echo)

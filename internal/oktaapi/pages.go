@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -133,8 +134,14 @@ func (c *Client) page(pageURL string, limit int, resp *http.Response, body []byt
 		return Page{}, fmt.Errorf("%w: GET /api/v1/logs answered more than the %d events it was asked for: is orgUrl your Okta org?", ErrOrgURL, limit)
 	}
 	if err != nil {
-		return Page{}, fmt.Errorf("%w: GET /api/v1/logs answered 200 with no JSON array (content type %q): is orgUrl your Okta org?",
-			ErrOrgURL, resp.Header.Get("Content-Type"))
+		// The answer's own words (its Content-Type included) are not
+		// quoted: a hostile org could echo a credential into them.
+		kind := "not JSON"
+		if mt, _, perr := mime.ParseMediaType(resp.Header.Get("Content-Type")); perr == nil && mt == "application/json" {
+			kind = "JSON"
+		}
+		return Page{}, fmt.Errorf("%w: GET /api/v1/logs answered 200 with no JSON array (content type %s): is orgUrl your Okta org?",
+			ErrOrgURL, kind)
 	}
 	p := Page{URL: pageURL, Events: make([]okta.Event, len(raws))}
 	for i, raw := range raws {
