@@ -139,7 +139,7 @@ func readBack(ctx context.Context, e *oktaEnv, id string, stdout io.Writer, done
 		return fmt.Errorf("read the hook back from Okta: %w", err)
 	}
 	if h.Status != oktaapi.StatusActive || h.VerificationStatus != oktaapi.StatusVerified {
-		return &exitError{exitUnverified, fmt.Errorf("Okta reports event hook %s %s and %s, not ACTIVE and VERIFIED: Okta delivers nothing to it; run the command again (hookline okta status %s)",
+		return &exitError{exitUnverified, fmt.Errorf("okta reports event hook %s %s and %s, not ACTIVE and VERIFIED: Okta delivers nothing to it; run the command again (hookline okta status %s)",
 			quoted(h.Name), termSafe(h.Status), termSafe(h.VerificationStatus), termSafe(h.Name))}
 	}
 	fmt.Fprintf(stdout, "%s: event hook %s (%s) is ACTIVE and VERIFIED, as read back from Okta\n", done, quoted(h.Name), termSafe(h.ID))
@@ -335,7 +335,7 @@ func runOktaRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if !replaced(err) {
 			return fmt.Errorf("set the new secret in Okta (Okta still sends the old one, which is accepted as AWSPREVIOUS; run again to resume): %w", err)
 		}
-		return verifyFailed(ctx, uri, secret, fmt.Errorf("Okta holds secret version %s (AWSCURRENT) now, but: %w", termSafe(version), err))
+		return verifyFailed(ctx, uri, secret, fmt.Errorf("okta holds secret version %s (AWSCURRENT) now, but: %w", termSafe(version), err))
 	}
 	fmt.Fprintf(stdout, "Okta sends secret version %s now, and verified the hook\n", termSafe(version))
 	// 5. Done, as Okta reports it.
