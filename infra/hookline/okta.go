@@ -134,7 +134,7 @@ func oktaExit(err error) error {
 
 // oktaFlags are the flags every command talking to Okta or the stack has.
 type oktaFlags struct {
-	stack, oktaSecret, endpoint, url, secretID, types *string
+	stack, oktaSecret, endpoint, url, secretID, types, authHeader *string
 }
 
 func addOktaFlags(fs *flag.FlagSet, withTarget bool) *oktaFlags {
@@ -147,8 +147,9 @@ func addOktaFlags(fs *flag.FlagSet, withTarget bool) *oktaFlags {
 	if withTarget {
 		f.url = fs.String("url", "", "hook endpoint URL (instead of the stack's EndpointUrl)")
 		f.secretID = fs.String("secret-id", "", "hook secret (instead of the stack's HookSecretArn)")
+		f.authHeader = addAuthHeaderFlag(fs)
 	} else {
-		f.url, f.secretID = new(string), new(string)
+		f.url, f.secretID, f.authHeader = new(string), new(string), new(string)
 	}
 	return f
 }
@@ -157,6 +158,7 @@ func addOktaFlags(fs *flag.FlagSet, withTarget bool) *oktaFlags {
 // AWS clients it needed, and the Okta client.
 type oktaEnv struct {
 	url, secretID, credsSecret string
+	authHeader                 string // the header Okta sends the hook secret in
 	types                      []string
 	typesKnown                 bool
 	sm                         *secretsmanager.Client
@@ -166,7 +168,7 @@ type oktaEnv struct {
 // resolve reads what f names: the stack's outputs for anything the flags
 // left empty, then the Okta client.
 func (f *oktaFlags) resolve(ctx context.Context, stderr io.Writer, needAWS bool) (*oktaEnv, error) {
-	e := &oktaEnv{url: *f.url, secretID: *f.secretID, credsSecret: *f.oktaSecret}
+	e := &oktaEnv{url: *f.url, secretID: *f.secretID, credsSecret: *f.oktaSecret, authHeader: authHeaderOr(*f.authHeader)}
 	if *f.types != "" {
 		e.types, e.typesKnown = reconcile.ParseTypes(*f.types), true
 	}
