@@ -58,7 +58,9 @@ func TestOktaCommandsSendTheReceiversAuthHeader(t *testing.T) {
 	if code, out, errOut := h.okta(reg...); code != exitUnverified || !strings.Contains(errOut, "401") {
 		t.Fatalf("register in Authorization, the receiver reading %s: exit %d, want 3 (401)\n%s%s", header, code, out, errOut)
 	}
-	h.mustOkta(append(reg, "--auth-header", header)...)
+	if out := h.mustOkta(append(reg, "--auth-header", header)...); !strings.Contains(out, ": "+h.s.URL()+", 1 event type, secret") {
+		t.Errorf("register of one type says:\n%s", out)
+	}
 	if hk := h.onlyHook(); hk.AuthKey != header || hk.VerificationStatus != "VERIFIED" {
 		t.Fatalf("the hook in Okta: auth key %q, %s; want %s, VERIFIED", hk.AuthKey, hk.VerificationStatus, header)
 	}

@@ -26,19 +26,14 @@ func runOktaPreview(ctx context.Context, args []string, stdout, stderr io.Writer
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
 	statePath := fs.String("state", defaultState, "state file written by `hookline dev`")
 	header := addAuthHeaderFlag(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: hookline okta preview --type T [--url URL] [flags]
+	help(fs, `usage: hookline okta preview --type T [--url URL] [flags]
 
 Sends one sample delivery of event type T to the deployed (--stack) or local
 (make dev) endpoint, as Okta delivers it: a POST with the hook secret in the receiver's auth
 header (--auth-header). Prints the endpoint's answer (never the secret); exits 1
 unless it is 200. The endpoint must use https (http only on a loopback
 address, such as the dev stack's), and a redirect is refused: the secret goes
-to that URL only.
-
-`)
-		fs.PrintDefaults()
-	}
+to that URL only.`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -103,16 +98,11 @@ func runOktaIPRanges(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := newFlags("okta ip-ranges", stderr)
 	cell := fs.String("cell", "", "your org's cell, such as us_cell_1 (Okta shows it in the Admin Console footer)")
 	file := fs.String("file", "", "read the ranges from this copy of ip_ranges.json instead of "+oktaIPRangesURL)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: hookline okta ip-ranges --cell CELL [--file F]
+	help(fs, `usage: hookline okta ip-ranges --cell CELL [--file F] [flags]
 
 Prints the CIDRs Okta publishes for a cell, comma-separated as the
 AllowedSourceCidrs parameter takes them:
-  sam deploy --parameter-overrides AllowedSourceCidrs=$(hookline okta ip-ranges --cell us_cell_1)
-
-`)
-		fs.PrintDefaults()
-	}
+  sam deploy --parameter-overrides AllowedSourceCidrs=$(hookline okta ip-ranges --cell us_cell_1)`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

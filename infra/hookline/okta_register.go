@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,10 +22,9 @@ const defaultHookName = "hookline"
 
 func runOktaRegister(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("okta register", stderr)
-	f := addOktaFlags(fs, true)
+	f := addOktaFlags(fs, "types", "url", "secret-id", "auth-header")
 	name := fs.String("name", defaultHookName, "event hook name in Okta")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: hookline okta register --stack NAME [--name N] [flags]
+	help(fs, `usage: hookline okta register --stack NAME [--name N] [flags]
 
 Creates the event hook in Okta (HTTP to the stack's EndpointUrl, the hook
 secret as the receiver's auth header (--auth-header), subscribed to OktaEventTypes), or updates
@@ -32,11 +32,7 @@ the hook with that name or URI (URI, types, secret: never a second hook;
 what hookline does not own, such as a description, a filter or extra
 headers an admin set, is kept), has Okta verify it, activates it if it was
 INACTIVE, and reads it back: it succeeds only when Okta reports the hook
-ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
-
-`)
-		fs.PrintDefaults()
-	}
+ACTIVE and VERIFIED. Exits 3 when Okta could not verify.`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -82,7 +78,7 @@ ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
 		if old.Channel.Config.URI != e.url {
 			moved = " (URI changed from " + redactURL(old.Channel.Config.URI) + ")"
 		}
-		fmt.Fprintf(stdout, "updated event hook %s (%s): %s%s, %d event types, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), moved, len(e.types))
+		fmt.Fprintf(stdout, "updated event hook %s (%s): %s%s, %s, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), moved, count(len(e.types), "event type"))
 	} else {
 		if len(hooks) >= oktaapi.MaxEventHooks {
 			return fmt.Errorf("the org already has %d event hooks, Okta's maximum: delete one first (hookline okta list, hookline okta delete NAME)", len(hooks))
@@ -91,7 +87,7 @@ ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
 		if h, err = e.okta.CreateEventHook(ctx, want); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "created event hook %s (%s): %s, %d event types, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), len(e.types))
+		fmt.Fprintf(stdout, "created event hook %s (%s): %s, %s, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), count(len(e.types), "event type"))
 		h, err = e.okta.VerifyEventHook(ctx, h.ID)
 	}
 	if err != nil {
@@ -105,6 +101,14 @@ ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
 		fmt.Fprintln(stdout, "activated: the hook was INACTIVE")
 	}
 	return readBack(ctx, e, h.ID, stdout, "registered")
+}
+
+// count is "1 event type", "3 event types".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }
 
 // replaced says whether ReplaceEventHook's error came after its PUT
@@ -265,9 +269,9 @@ Exits 3 when Okta could not verify the hook or it is not ACTIVE.
 
 func runOktaRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("okta rotate", stderr)
-	f := addOktaFlags(fs, true)
+	f := addOktaFlags(fs, "secret-id", "auth-header")
 	name := fs.String("name", defaultHookName, "event hook name in Okta")
-	fs.Usage = func() { fmt.Fprint(stderr, rotateHelp); fs.PrintDefaults() }
+	help(fs, rotateHelp)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -296,10 +296,14 @@ func fileAuth(data []byte, header string) *string {
 	if json.Unmarshal(data, &ev) != nil || ev.RouteKey == "" {
 		return nil
 	}
+	// The samples carry it as authorization; a file may use the receiver's
+	// own header instead.
 	var value string
 	for k, v := range ev.Headers {
-		if strings.EqualFold(k, header) {
-			value = v
+		if strings.EqualFold(k, header) || strings.EqualFold(k, defaultAuthHeader) {
+			if value = v; v == devstack.DevSecret {
+				break
+			}
 		}
 	}
 	if value == devstack.DevSecret {
