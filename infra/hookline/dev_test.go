@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
+	"github.com/hookline/hookline/internal/lambdatest"
 )
 
 // syncBuffer is an io.Writer that tests can read while others write.
@@ -200,6 +201,25 @@ func TestDevAndSend(t *testing.T) {
 				t.Errorf("%s has no line starting %q", where, prefix)
 			}
 		}
+	}
+	// Every line of all three functions, the reconciler's too, has only
+	// fields the README's log-field table lists for its msg.
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := lambdatest.LogFieldTable(string(readme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for _, line := range strings.Split(string(fileLog), "\n") {
+		if _, rest, ok := strings.Cut(line, " | "); ok {
+			lines = append(lines, []byte(rest))
+		}
+	}
+	for _, p := range lambdatest.LogFieldProblems(table, lines, nil) {
+		t.Error(p)
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
 		t.Errorf("state file left after Ctrl-C: %v", err)

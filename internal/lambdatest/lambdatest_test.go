@@ -240,3 +240,31 @@ func TestStrayBuildInTheRootIsIgnored(t *testing.T) {
 		}
 	}
 }
+
+func TestLogFieldProblems(t *testing.T) {
+	readme := "### Log fields\n\n| field | on lines (`msg`) | meaning |\n|---|---|---|\n" +
+		"| `handler`, `receiveCount` | `duplicate skipped` (worker) | x |\n" +
+		"| `reason` | `parked in the DLQ`, `malformed message` | y |\n" +
+		"| `eventUuid`, yours | a handler's own lines (`handlers.Logger(ctx)`) | z |\n\n### Next\n"
+	table, err := LogFieldTable(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(table) != 3 || !slices.Equal(table["malformed message"], []string{"reason"}) {
+		t.Fatalf("table %v", table)
+	}
+	lines := [][]byte{
+		[]byte(`{"time":"t","level":"INFO","msg":"duplicate skipped","handler":"h","receiveCount":2,"awsRequestId":"r"}`),
+		[]byte(`{"time":"t","level":"WARN","msg":"malformed message","reason":"x","messageId":"m"}`),
+		[]byte(`{"time":"t","level":"INFO","msg":"batch handled","records":1}`),
+		[]byte(`{"msg":"metrics","_aws":{}}`),
+		[]byte(`{"type":"platform.report","record":{}}`),
+		[]byte(`not json`),
+	}
+	got := LogFieldProblems(table, lines, nil)
+	want := []string{`"batch handled" is logged, but the README's log-field table has no row for it`,
+		`"malformed message" is logged with messageId, which the README's log-field table does not list for it`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems:\n%q\nwant\n%q", got, want)
+	}
+}
