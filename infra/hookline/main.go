@@ -103,7 +103,10 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	if sub, ok := strings.CutPrefix(name, "okta "); ok {
 		synopsis, summary = oktaSummary(sub)
 	}
-	help(fs, "usage: hookline "+name+" "+synopsis+"\n\n"+strings.ToUpper(summary[:1])+summary[1:]+".")
+	if summary != "" {
+		summary = strings.ToUpper(summary[:1]) + summary[1:] + "."
+	}
+	help(fs, "usage: hookline "+name+" "+synopsis+"\n\n"+summary)
 	return fs
 }
 
