@@ -6,9 +6,11 @@ BIN := $(ROOT)/.bin
 TOOLS_DIR := infra/tools
 
 # How Lambda binaries are built, here and by `sam build` (BuildMethod: makefile).
-LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w'
+# -buildvcs=false: `sam build` copies the source without .git, so a binary
+# stamped with this checkout's commit would differ from the one it makes.
+LAMBDA_BUILD := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags '-s -w'
 # The same binaries for this machine, to run under aws-lambda-rie and kumo.
-HOST_BUILD := CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w'
+HOST_BUILD := CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -buildvcs=false -ldflags '-s -w'
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './.bin/*' 2>/dev/null) go.mod go.sum
 

@@ -123,6 +123,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	st := stateOf(stack)
 	st.OktaURL, st.OktaToken = org.URL, oktaToken
 	if *reconcileEvery > 0 {
+		st.OktaSecretID, st.OktaEventTypes = devOktaSecret, devEventTypes(stack)
 		st.ReconcileEvery, st.ReconcileGrace = reconcileEvery.String(), reconcileGrace.String()
 		st.OktaHookID = devHook(ctx, org, oktaToken, stack, log)
 	}
@@ -177,32 +178,34 @@ func printBanner(w io.Writer, s *devstack.Stack, st State, statePath, logPath st
 hookline dev stack ready in %v (kumo %s, API %s)
 
   endpoint   %s
-  secret     %s   (the Authorization header value)
+  secret     %s   (the %s header value)
   queue      %s
   DLQ        %s
-`, ready.Round(time.Millisecond), st.Endpoint, st.APIID, st.URL, st.Secret, q("EventsQueue"), q("EventsDLQ"))
+`, ready.Round(time.Millisecond), st.Endpoint, st.APIID, st.URL, st.Secret, st.AuthHeader, q("EventsQueue"), q("EventsDLQ"))
 	if st.Public != "" {
 		fmt.Fprintf(w, "  public     %s   (any Host header: point an HTTPS tunnel at 127.0.0.1:%s)\n",
 			st.Public, strings.TrimSuffix(strings.TrimPrefix(st.Public, "http://127.0.0.1:"), "/okta/events"))
 	}
 	fmt.Fprintf(w, `
 verify (Okta's one-time challenge):
-  curl -si -H 'Authorization: %[2]s' -H 'x-okta-verification-challenge: hello' %[1]s
+  curl -si -H '%[4]s: %[2]s' -H 'x-okta-verification-challenge: hello' %[1]s
 
 deliver one event:
-  curl -si -X POST -H 'Authorization: %[2]s' -H 'Content-Type: application/json' %[1]s \
+  curl -si -X POST -H '%[4]s: %[2]s' -H 'Content-Type: application/json' %[1]s \
     -d '{"eventType":"com.okta.event_hook","eventId":"dev-1","source":"curl","data":{"events":[{"uuid":"dev-uuid-1","eventType":"user.lifecycle.create","published":"2026-01-01T00:00:00Z","displayMessage":"Create Okta user"}]}}'
 
 or act as Okta:  make send   (or: make send COUNT=100 TYPE=user.lifecycle.create)
 state:           %[3]s
-`, st.URL, st.Secret, statePath)
+`, st.URL, st.Secret, statePath, st.AuthHeader)
 	if st.ReconcileEvery != "" {
 		fmt.Fprintf(w, `okta (stand-in) %s: its System Log holds every event make send sends
 reconciler:      every %s, recovering events older than %s that the hook did not bring
 lose some:       make send COUNT=100 LOSE=10%%   (drops 10%% of deliveries, as Okta giving up would, and logs event_hook.delivery failures)
+okta secret:     %s (on kumo): the stand-in's credentials, as OktaCredentialsSecretArn names a real org's
+replay:          make replay ARGS='--local --since 1h'   (types: %s)
 okta hook:       %s (%s): each reconciler run logs its health ("okta side"); break and mend it with
-                 OKTA_ORG_URL=%s OKTA_API_TOKEN=%s hookline okta deactivate|activate|status %[4]s
-`, st.OktaURL, st.ReconcileEvery, st.ReconcileGrace, devHookName, st.OktaHookID, st.OktaURL, st.OktaToken)
+                 OKTA_ORG_URL=%s OKTA_API_TOKEN=%s hookline okta deactivate|activate|status %[6]s
+`, st.OktaURL, st.ReconcileEvery, st.ReconcileGrace, st.OktaSecretID, strings.Join(st.OktaEventTypes, ","), devHookName, st.OktaHookID, st.OktaURL, st.OktaToken)
 	}
 	if logPath != "" {
 		fmt.Fprintf(w, "logs:            below, prefixed by function, and copied to %s\n", logPath)

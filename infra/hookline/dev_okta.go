@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,15 +34,10 @@ func devHook(ctx context.Context, org *oktatest.Org, token string, s *devstack.S
 		log.Warn("dev okta hook not registered", "error", err.Error())
 		return ""
 	}
-	var types []string
-	for _, kv := range s.Env["reconciler"] {
-		if v, ok := strings.CutPrefix(kv, "OKTA_EVENT_TYPES="); ok {
-			types = reconcile.ParseTypes(v)
-		}
-	}
+	types := devEventTypes(s)
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	h, err := c.CreateEventHook(ctx, oktaapi.NewEventHook(devHookName, s.URL(), "Authorization", s.Secret, types))
+	h, err := c.CreateEventHook(ctx, oktaapi.NewEventHook(devHookName, s.URL(), cmp.Or(envValue(s.Env["receiver"], "AUTH_HEADER"), defaultAuthHeader), s.Secret, types))
 	if err != nil {
 		log.Warn("dev okta hook not registered", "error", err.Error())
 		return ""
@@ -50,6 +46,18 @@ func devHook(ctx context.Context, org *oktatest.Org, token string, s *devstack.S
 		log.Warn("dev okta hook not verified", "error", err.Error())
 	}
 	return h.ID
+}
+
+// devEventTypes is the dev reconciler's OKTA_EVENT_TYPES: the template's
+// OktaEventTypes.
+func devEventTypes(s *devstack.Stack) []string {
+	var types []string
+	for _, kv := range s.Env["reconciler"] {
+		if v, ok := strings.CutPrefix(kv, "OKTA_EVENT_TYPES="); ok {
+			types = reconcile.ParseTypes(v)
+		}
+	}
+	return types
 }
 
 // writeDeliveryFailures writes to the dev stack's stand-in System Log the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
+	"github.com/hookline/hookline/internal/lambdatest"
 )
 
 // syncBuffer is an io.Writer that tests can read while others write.
@@ -120,6 +121,12 @@ func TestDevAndSend(t *testing.T) {
 	if n := strings.Count(sendOut.String(), "POST delivery"); n != 3 {
 		t.Errorf("sent %d deliveries, want the 3 in events/:\n%s", n, sendOut.String())
 	}
+	// events/delivery-wrong-auth.json is sent with its own wrong value and
+	// refused, as events/README.md says; the others with the stack's secret.
+	if !regexp.MustCompile(`POST delivery \d +401 .*refused, as the file intends`).MatchString(sendOut.String()) ||
+		!strings.Contains(sendOut.String(), "2 accepted, 0 failed, 1 refused 401 as their files intend") {
+		t.Errorf("the wrong-auth sample was not refused:\n%s", sendOut.String())
+	}
 	for _, skipped := range []string{"verify-get.json", "verify-get-noauth.json", "worker-sqs-batch.json"} {
 		if !strings.Contains(sendErr.String(), "skipping events/"+skipped+": ") {
 			t.Errorf("send did not name %s as skipped:\n%s", skipped, sendErr.String())
@@ -141,6 +148,24 @@ func TestDevAndSend(t *testing.T) {
 	waitFor(t, "the lost events recovered and handled", func() bool {
 		return strings.Count(stdout.String(), `"msg":"event recovered"`) >= 10 && strings.Count(stdout.String(), `"msg":"okta event"`) >= 24
 	})
+	// make replay ARGS='--local --since 1h': the dev stack's queues, ledger
+	// table, Okta credentials secret and event types come from the state
+	// file (the banner names the secret); every event is marked by now, so
+	// a dry run finds them all already brought. A type the stack does not
+	// subscribe to is refused.
+	if !strings.Contains(banner, "okta secret:     "+devOktaSecret) || !strings.Contains(banner, "make replay ARGS='--local --since 1h'") {
+		t.Errorf("the banner does not say how to replay locally:\n%s", banner)
+	}
+	var replayOut, replayErr strings.Builder
+	if code := run(ctx, []string{"replay", "--local", "--state", state, "--since", "1d", "--dry-run"}, &replayOut, &replayErr); code != 0 ||
+		!regexp.MustCompile(`seen \d+, would enqueue 0, skipped \d+`).MatchString(replayOut.String()) || strings.Contains(replayOut.String(), "seen 0,") {
+		t.Errorf("make replay ARGS='--local --since 1d --dry-run': exit %d\n%s%s", code, replayOut.String(), replayErr.String())
+	}
+	replayErr.Reset()
+	if code := run(ctx, []string{"replay", "--local", "--state", state, "--since", "1h", "--type", "user.session.start"}, &replayOut, &replayErr); code != 2 ||
+		!strings.Contains(replayErr.String(), "not in the stack's OktaEventTypes (user.lifecycle.create,user.lifecycle.deactivate)") {
+		t.Errorf("replay --local --type user.session.start: exit %d, want 2 naming the stack's types\n%s", code, replayErr.String())
+	}
 	// Okta's side: the stand-in logged each lost delivery as failed; the
 	// reconciler reports each failure, and the recovered events say why.
 	waitFor(t, "Okta's delivery failures reported", func() bool {
@@ -176,6 +201,25 @@ func TestDevAndSend(t *testing.T) {
 				t.Errorf("%s has no line starting %q", where, prefix)
 			}
 		}
+	}
+	// Every line of all three functions, the reconciler's too, has only
+	// fields the README's log-field table lists for its msg.
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := lambdatest.LogFieldTable(string(readme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines [][]byte
+	for _, line := range strings.Split(string(fileLog), "\n") {
+		if _, rest, ok := strings.Cut(line, " | "); ok {
+			lines = append(lines, []byte(rest))
+		}
+	}
+	for _, p := range lambdatest.LogFieldProblems(table, lines, nil) {
+		t.Error(p)
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
 		t.Errorf("state file left after Ctrl-C: %v", err)

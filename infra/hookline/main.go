@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/hookline/hookline/internal/devstack"
@@ -92,11 +93,45 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'hookline <command> -h' for a command's flags.")
 }
 
-// newFlags returns a FlagSet whose errors come back instead of exiting.
+// newFlags returns a FlagSet whose errors come back instead of exiting, and
+// whose -h says what the command does (its summary) in the form every
+// command shares (see help).
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("hookline "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	synopsis, summary := "[flags]", commands[name].summary
+	if sub, ok := strings.CutPrefix(name, "okta "); ok {
+		synopsis, summary = oktaSummary(sub)
+	}
+	if summary != "" {
+		summary = strings.ToUpper(summary[:1]) + summary[1:] + "."
+	}
+	help(fs, "usage: hookline "+name+" "+synopsis+"\n\n"+summary)
 	return fs
+}
+
+// help sets what -h prints, one form for every command:
+//
+//	usage: hookline <command> <arguments>
+//
+//	what it does
+//
+//	flags:
+//	  -flag ...
+func help(fs *flag.FlagSet, text string) {
+	fs.Usage = func() {
+		w := fs.Output()
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			usage, rest, _ := strings.Cut(strings.TrimSpace(text), "\n")
+			fmt.Fprintln(w, strings.TrimSuffix(usage, " [flags]")+"\n"+rest)
+			return
+		}
+		fmt.Fprintln(w, strings.TrimSpace(text))
+		fmt.Fprintln(w, "\nflags:")
+		fs.PrintDefaults()
+	}
 }
 
 // tool returns the path of kumo or aws-lambda-rie in the repository's .bin,

@@ -84,6 +84,22 @@ that name.
 Run 'hookline okta <command> -h' for a command's flags.
 `
 
+// oktaSummary reads the line of oktaUsage about the okta command sub, for
+// its -h: what it takes (and [flags]) and what it does.
+func oktaSummary(sub string) (synopsis, summary string) {
+	for _, line := range strings.Split(oktaUsage, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == sub && strings.HasPrefix(line, "  ") {
+			rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), sub))
+			// The arguments, then two spaces or more, then the summary.
+			if args, what, ok := strings.Cut(rest, "  "); ok {
+				return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(args), "[flags]")) + " [flags]", strings.TrimSpace(what)
+			}
+			return "[flags]", rest
+		}
+	}
+	return "[flags]", "see hookline okta -h"
+}
+
 var oktaCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
 	"register":   runOktaRegister,
 	"list":       runOktaList,
@@ -134,21 +150,32 @@ func oktaExit(err error) error {
 
 // oktaFlags are the flags every command talking to Okta or the stack has.
 type oktaFlags struct {
-	stack, oktaSecret, endpoint, url, secretID, types *string
+	stack, oktaSecret, endpoint, url, secretID, types, authHeader *string
 }
 
-func addOktaFlags(fs *flag.FlagSet, withTarget bool) *oktaFlags {
+// addOktaFlags adds --stack, --okta-secret and --endpoint-url, and of
+// "types", "url", "secret-id" and "auth-header" the ones named: only flags
+// that mean something to the command are listed by its -h.
+func addOktaFlags(fs *flag.FlagSet, with ...string) *oktaFlags {
 	f := &oktaFlags{
-		stack:      fs.String("stack", "", "CloudFormation stack: its EndpointUrl, HookSecretArn, OktaEventTypes and OktaCredentialsSecretArn"),
+		stack:      fs.String("stack", "", "CloudFormation stack: its EndpointUrl, HookSecretArn, OktaEventTypes and OktaCredentialsSecretArn, as the command needs them"),
 		oktaSecret: fs.String("okta-secret", "", "Okta credentials secret (default: OKTA_CREDENTIALS_SECRET_ID, then the stack's OktaCredentialsSecretArn)"),
 		endpoint:   fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)"),
-		types:      fs.String("types", "", "comma-separated event types (instead of the stack's OktaEventTypes)"),
+		types:      new(string), url: new(string), secretID: new(string), authHeader: new(string),
 	}
-	if withTarget {
-		f.url = fs.String("url", "", "hook endpoint URL (instead of the stack's EndpointUrl)")
-		f.secretID = fs.String("secret-id", "", "hook secret (instead of the stack's HookSecretArn)")
-	} else {
-		f.url, f.secretID = new(string), new(string)
+	for _, name := range with {
+		switch name {
+		case "types":
+			f.types = fs.String("types", "", "comma-separated event types (instead of the stack's OktaEventTypes)")
+		case "url":
+			f.url = fs.String("url", "", "hook endpoint URL (instead of the stack's EndpointUrl)")
+		case "secret-id":
+			f.secretID = fs.String("secret-id", "", "hook secret (instead of the stack's HookSecretArn)")
+		case "auth-header":
+			f.authHeader = addAuthHeaderFlag(fs)
+		default:
+			panic("addOktaFlags: no flag " + name)
+		}
 	}
 	return f
 }
@@ -157,6 +184,7 @@ func addOktaFlags(fs *flag.FlagSet, withTarget bool) *oktaFlags {
 // AWS clients it needed, and the Okta client.
 type oktaEnv struct {
 	url, secretID, credsSecret string
+	authHeader                 string // the header Okta sends the hook secret in
 	types                      []string
 	typesKnown                 bool
 	sm                         *secretsmanager.Client
@@ -166,7 +194,7 @@ type oktaEnv struct {
 // resolve reads what f names: the stack's outputs for anything the flags
 // left empty, then the Okta client.
 func (f *oktaFlags) resolve(ctx context.Context, stderr io.Writer, needAWS bool) (*oktaEnv, error) {
-	e := &oktaEnv{url: *f.url, secretID: *f.secretID, credsSecret: *f.oktaSecret}
+	e := &oktaEnv{url: *f.url, secretID: *f.secretID, credsSecret: *f.oktaSecret, authHeader: authHeaderOr(*f.authHeader)}
 	if *f.types != "" {
 		e.types, e.typesKnown = reconcile.ParseTypes(*f.types), true
 	}
@@ -336,7 +364,7 @@ func splitName(args []string) (string, []string) {
 
 func runOktaList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("okta list", stderr)
-	f := addOktaFlags(fs, false)
+	f := addOktaFlags(fs, "types")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -374,7 +402,7 @@ func runOktaLifecycle(action string) func(context.Context, []string, io.Writer, 
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		name, rest := splitName(args)
 		fs := newFlags("okta "+action, stderr)
-		f := addOktaFlags(fs, false)
+		f := addOktaFlags(fs)
 		if err := parse(fs, rest); err != nil {
 			return err
 		}

@@ -226,7 +226,7 @@ func TestPreviewAndDiagnoseSendTheSecretNowhereElse(t *testing.T) {
 			strings.Contains(out, secret) {
 			t.Fatalf("preview through a %d: exit %d\n%s", status, code, out)
 		}
-		why := diagnose(context.Background(), r.URL+"/okta/events", secret)
+		why := diagnose(context.Background(), r.URL+"/okta/events", defaultAuthHeader, secret)
 		if !strings.Contains(why, "redirect") || strings.Contains(why, "LOCATIONQUERYCANARY") {
 			t.Fatalf("diagnose through a %d: %s", status, why)
 		}
@@ -251,7 +251,7 @@ func TestPreviewAndDiagnoseRequireHTTPSExceptOnLoopback(t *testing.T) {
 			strings.Contains(out, "CANARY") || strings.Contains(out, secret) {
 			t.Fatalf("preview --url %s: exit %d\n%s", u, code, out)
 		}
-		if why := diagnose(context.Background(), u, secret); !strings.Contains(why, "not checked from here") || strings.Contains(why, "CANARY") {
+		if why := diagnose(context.Background(), u, defaultAuthHeader, secret); !strings.Contains(why, "not checked from here") || strings.Contains(why, "CANARY") {
 			t.Fatalf("diagnose %s: %s", u, why)
 		}
 	}

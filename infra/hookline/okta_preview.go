@@ -25,26 +25,22 @@ func runOktaPreview(ctx context.Context, args []string, stdout, stderr io.Writer
 	secretID := fs.String("secret-id", "", "hook secret (default: the stack's HookSecretArn, else the dev stack's secret)")
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
 	statePath := fs.String("state", defaultState, "state file written by `hookline dev`")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: hookline okta preview --type T [--url URL] [flags]
+	header := addAuthHeaderFlag(fs)
+	help(fs, `usage: hookline okta preview --type T [--url URL] [flags]
 
 Sends one sample delivery of event type T to the deployed (--stack) or local
-(make dev) endpoint, as Okta delivers it: a POST with the hook secret as the
-Authorization header. Prints the endpoint's answer (never the secret); exits 1
+(make dev) endpoint, as Okta delivers it: a POST with the hook secret in the receiver's auth
+header (--auth-header). Prints the endpoint's answer (never the secret); exits 1
 unless it is 200. The endpoint must use https (http only on a loopback
 address, such as the dev stack's), and a redirect is refused: the secret goes
-to that URL only.
-
-`)
-		fs.PrintDefaults()
-	}
+to that URL only.`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if strings.TrimSpace(*typ) == "" {
 		return fmt.Errorf("%w: --type is required", errUsage)
 	}
-	c := &asokta.Client{URL: *url}
+	c := &asokta.Client{URL: *url, Header: authHeaderOr(*header)}
 	if *stack != "" || *secretID != "" {
 		f := &oktaFlags{stack: stack, endpoint: endpoint, url: url, secretID: secretID}
 		e := &oktaEnv{url: *url, secretID: *secretID}
@@ -63,6 +59,9 @@ to that URL only.
 			return fmt.Errorf("%w: give --stack (or --url and --secret-id), or run `make dev` first", errUsage)
 		}
 		c.URL, c.Secret = first(c.URL, st.URL), first(c.Secret, st.Secret)
+		if *header == "" {
+			c.Header = first(st.AuthHeader, c.Header)
+		}
 	}
 	noteSecrets(ctx, c.Secret)
 	if err := hookURL(c.URL); err != nil {
@@ -99,16 +98,11 @@ func runOktaIPRanges(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := newFlags("okta ip-ranges", stderr)
 	cell := fs.String("cell", "", "your org's cell, such as us_cell_1 (Okta shows it in the Admin Console footer)")
 	file := fs.String("file", "", "read the ranges from this copy of ip_ranges.json instead of "+oktaIPRangesURL)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: hookline okta ip-ranges --cell CELL [--file F]
+	help(fs, `usage: hookline okta ip-ranges --cell CELL [--file F] [flags]
 
 Prints the CIDRs Okta publishes for a cell, comma-separated as the
 AllowedSourceCidrs parameter takes them:
-  sam deploy --parameter-overrides AllowedSourceCidrs=$(hookline okta ip-ranges --cell us_cell_1)
-
-`)
-		fs.PrintDefaults()
-	}
+  sam deploy --parameter-overrides AllowedSourceCidrs=$(hookline okta ip-ranges --cell us_cell_1)`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,30 +18,21 @@ import (
 	"github.com/hookline/hookline/internal/oktaapi"
 )
 
-// authHeader is the header the receiver reads the secret from (the
-// template fixes the receiver's AUTH_HEADER to it).
-const authHeader = "Authorization"
-
 const defaultHookName = "hookline"
 
 func runOktaRegister(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("okta register", stderr)
-	f := addOktaFlags(fs, true)
+	f := addOktaFlags(fs, "types", "url", "secret-id", "auth-header")
 	name := fs.String("name", defaultHookName, "event hook name in Okta")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: hookline okta register --stack NAME [--name N] [flags]
+	help(fs, `usage: hookline okta register --stack NAME [--name N] [flags]
 
 Creates the event hook in Okta (HTTP to the stack's EndpointUrl, the hook
-secret as the Authorization header, subscribed to OktaEventTypes), or updates
+secret as the receiver's auth header (--auth-header), subscribed to OktaEventTypes), or updates
 the hook with that name or URI (URI, types, secret: never a second hook;
 what hookline does not own, such as a description, a filter or extra
 headers an admin set, is kept), has Okta verify it, activates it if it was
 INACTIVE, and reads it back: it succeeds only when Okta reports the hook
-ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
-
-`)
-		fs.PrintDefaults()
-	}
+ACTIVE and VERIFIED. Exits 3 when Okta could not verify.`)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -77,7 +69,7 @@ ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
 		upd.Events.Type, upd.Events.Items = "EVENT_TYPE", e.types
 		upd.Channel.Type, upd.Channel.Version = "HTTP", "1.0.0"
 		upd.Channel.Config.URI = e.url
-		upd.Channel.Config.AuthScheme = &oktaapi.AuthScheme{Type: "HEADER", Key: authHeader, Value: secret}
+		upd.Channel.Config.AuthScheme = &oktaapi.AuthScheme{Type: "HEADER", Key: e.authHeader, Value: secret}
 		h, err = e.okta.ReplaceEventHook(ctx, old.ID, upd) // then verifies: the PUT unverified it
 		if err != nil && !replaced(err) {
 			return err
@@ -86,20 +78,20 @@ ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
 		if old.Channel.Config.URI != e.url {
 			moved = " (URI changed from " + redactURL(old.Channel.Config.URI) + ")"
 		}
-		fmt.Fprintf(stdout, "updated event hook %s (%s): %s%s, %d event types, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), moved, len(e.types))
+		fmt.Fprintf(stdout, "updated event hook %s (%s): %s%s, %s, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), moved, count(len(e.types), "event type"))
 	} else {
 		if len(hooks) >= oktaapi.MaxEventHooks {
 			return fmt.Errorf("the org already has %d event hooks, Okta's maximum: delete one first (hookline okta list, hookline okta delete NAME)", len(hooks))
 		}
-		want := oktaapi.NewEventHook(*name, e.url, authHeader, secret, e.types)
+		want := oktaapi.NewEventHook(*name, e.url, e.authHeader, secret, e.types)
 		if h, err = e.okta.CreateEventHook(ctx, want); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "created event hook %s (%s): %s, %d event types, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), len(e.types))
+		fmt.Fprintf(stdout, "created event hook %s (%s): %s, %s, secret from Secrets Manager\n", quoted(h.Name), termSafe(h.ID), redactURL(e.url), count(len(e.types), "event type"))
 		h, err = e.okta.VerifyEventHook(ctx, h.ID)
 	}
 	if err != nil {
-		return verifyFailed(ctx, e.url, secret, err)
+		return verifyFailed(ctx, e.url, e.authHeader, secret, err)
 	}
 	fmt.Fprintf(stdout, "verified: Okta called %s and it answered the challenge\n", redactURL(e.url))
 	if status := h.Status; status != oktaapi.StatusActive {
@@ -111,6 +103,14 @@ ACTIVE and VERIFIED. Exits 3 when Okta could not verify.
 	return readBack(ctx, e, h.ID, stdout, "registered")
 }
 
+// count is "1 event type", "3 event types".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
+
 // replaced says whether ReplaceEventHook's error came after its PUT
 // succeeded: the verification that follows it failed.
 func replaced(err error) bool {
@@ -120,14 +120,14 @@ func replaced(err error) bool {
 // verifyFailed is the error of a verification that failed: Okta's reason
 // and, when Okta refused the endpoint's answer, what the endpoint itself
 // says to the same challenge.
-func verifyFailed(ctx context.Context, uri, secret string, err error) error {
+func verifyFailed(ctx context.Context, uri, header, secret string, err error) error {
 	if !errors.Is(err, oktaapi.ErrVerification) {
 		if errors.Is(err, oktaapi.ErrNotVerified) {
 			return &exitError{exitUnverified, fmt.Errorf("%w\nthe hook is UNVERIFIED and Okta delivers nothing to it: run the command again", err)}
 		}
 		return err
 	}
-	why := diagnose(ctx, uri, secret)
+	why := diagnose(ctx, uri, header, secret)
 	return &exitError{exitUnverified, fmt.Errorf("verification failed: Okta could not verify %s: %s\n(%s)\nthe hook stays UNVERIFIED and Okta delivers nothing to it; fix that and run the command again", redactURL(uri), why, escapeText(err.Error()))}
 }
 
@@ -149,11 +149,11 @@ func readBack(ctx context.Context, e *oktaEnv, id string, stdout io.Writer, done
 // diagnose sends Okta's verification request itself and says in plain words
 // what stands in the way. It sends the hook secret, so only to an https URI
 // (http on a loopback address) and never on to a redirect.
-func diagnose(ctx context.Context, uri, secret string) string {
+func diagnose(ctx context.Context, uri, header, secret string) string {
 	if err := hookURL(uri); err != nil {
 		return "not checked from here: " + err.Error()
 	}
-	c := &asokta.Client{URL: uri, Secret: secret, HTTP: noRedirects(3 * time.Second)}
+	c := &asokta.Client{URL: uri, Header: header, Secret: secret, HTTP: noRedirects(3 * time.Second)}
 	challenge := "hookline-diagnose-" + rand.Text()[:8]
 	r, err := c.Verify(ctx, challenge)
 	var timeout interface{ Timeout() bool }
@@ -250,7 +250,7 @@ Gives the hook a new secret without a delivery being refused:
      Okta verify the hook again (every change of a hook in Okta needs it);
   2. puts that new version of the hook secret (Secrets Manager makes it
      AWSCURRENT and the old one AWSPREVIOUS; the receiver accepts both);
-  3. sets the hook's Authorization value in Okta to the new secret and
+  3. sets the hook's auth header value in Okta to the new secret and
      clears the mark, in one change;
   4. has Okta verify the hook;
   5. reads the hook back: done only when Okta reports it ACTIVE and
@@ -269,9 +269,9 @@ Exits 3 when Okta could not verify the hook or it is not ACTIVE.
 
 func runOktaRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("okta rotate", stderr)
-	f := addOktaFlags(fs, true)
+	f := addOktaFlags(fs, "secret-id", "auth-header")
 	name := fs.String("name", defaultHookName, "event hook name in Okta")
-	fs.Usage = func() { fmt.Fprint(stderr, rotateHelp); fs.PrintDefaults() }
+	help(fs, rotateHelp)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func runOktaRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	uri := h.Channel.Config.URI
-	h.Channel.Config.AuthScheme = &oktaapi.AuthScheme{Type: "HEADER", Key: authHeader}
+	h.Channel.Config.AuthScheme = &oktaapi.AuthScheme{Type: "HEADER", Key: e.authHeader}
 	if pending := rotationInProgress(h); pending != "" && pending == version {
 		fmt.Fprintf(stdout, "resuming the rotation to secret version %s, put by an earlier run\n", termSafe(version))
 	} else {
@@ -304,7 +304,7 @@ func runOktaRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 			if !replaced(err) {
 				return fmt.Errorf("mark the rotation in Okta (nothing changed): %w", err)
 			}
-			return verifyFailed(ctx, uri, secret, fmt.Errorf("marked the rotation in Okta (no new secret was put; run again): %w", err))
+			return verifyFailed(ctx, uri, e.authHeader, secret, fmt.Errorf("marked the rotation in Okta (no new secret was put; run again): %w", err))
 		}
 		// 2. Put the new version.
 		pw, err := e.sm.GetRandomPassword(ctx, &secretsmanager.GetRandomPasswordInput{
@@ -329,13 +329,13 @@ func runOktaRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	// change: once Okta holds AWSCURRENT, another run may put a version.
 	done := h
 	done.Description = withoutRotationMark(h.Description)
-	done.Channel.Config.AuthScheme = &oktaapi.AuthScheme{Type: "HEADER", Key: authHeader, Value: secret}
+	done.Channel.Config.AuthScheme = &oktaapi.AuthScheme{Type: "HEADER", Key: e.authHeader, Value: secret}
 	// 4. Verify (ReplaceEventHook does, after its PUT).
 	if h, err = e.okta.ReplaceEventHook(ctx, h.ID, done); err != nil {
 		if !replaced(err) {
 			return fmt.Errorf("set the new secret in Okta (Okta still sends the old one, which is accepted as AWSPREVIOUS; run again to resume): %w", err)
 		}
-		return verifyFailed(ctx, uri, secret, fmt.Errorf("okta holds secret version %s (AWSCURRENT) now, but: %w", termSafe(version), err))
+		return verifyFailed(ctx, uri, e.authHeader, secret, fmt.Errorf("okta holds secret version %s (AWSCURRENT) now, but: %w", termSafe(version), err))
 	}
 	fmt.Fprintf(stdout, "Okta sends secret version %s now, and verified the hook\n", termSafe(version))
 	// 5. Done, as Okta reports it.

@@ -35,13 +35,10 @@ unfinished), 6 when there is no hook of that NAME`
 func runOktaStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	name, rest := splitName(args)
 	fs := newFlags("okta status", stderr)
-	f := addOktaFlags(fs, false)
+	f := addOktaFlags(fs, "types")
 	f.url = fs.String("url", "", "the stack's endpoint URL, to find its hook by (instead of the stack's EndpointUrl)")
 	table := fs.String("table", "", "ledger table holding the reconciler's daily count (instead of the stack's LedgerTableName)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, oktaStatusUsage)
-		fs.PrintDefaults()
-	}
+	help(fs, oktaStatusUsage)
 	if err := parse(fs, rest); err != nil {
 		return err
 	}

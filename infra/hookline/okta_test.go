@@ -547,7 +547,7 @@ func TestDiagnoseSaysWhyVerificationFailed(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := diagnose(t.Context(), tc.url, "s"); !strings.Contains(got, tc.says) || strings.Contains(got, `"s"`) {
+			if got := diagnose(t.Context(), tc.url, defaultAuthHeader, "s"); !strings.Contains(got, tc.says) || strings.Contains(got, `"s"`) {
 				t.Fatalf("diagnose: %q, want %q", got, tc.says)
 			}
 		})

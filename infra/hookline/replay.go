@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,10 +42,10 @@ func (l *typeList) Set(v string) error {
 
 func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("replay", stderr)
-	since := fs.String("since", "", "start of the range: RFC 3339 time (2026-01-02T15:04:05Z) or a duration ago (6h)")
+	since := fs.String("since", "", "start of the range: RFC 3339 time (2026-01-02T15:04:05Z) or a duration ago (6h, 90m, 30d)")
 	until := fs.String("until", "", "end of the range (default: now); same forms as --since")
 	var types typeList
-	fs.Var(&types, "type", "event type to replay (repeatable, or comma-separated; default: the stack's OktaEventTypes)")
+	fs.Var(&types, "type", "replay only these event types, instead of all of the stack's OktaEventTypes; each must be one of them (repeatable, or comma-separated)")
 	force := fs.Bool("force", false, "queue events already brought or handled too, for a new handler (the others skip them by the ledger)")
 	dryRun := fs.Bool("dry-run", false, "count what would be queued; queue nothing")
 	stack := fs.String("stack", "", "CloudFormation stack whose outputs name the queue, ledger table, Okta secret and event types")
@@ -53,13 +55,15 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	table := fs.String("ledger-table", "", "ledger table name (instead of --stack)")
 	secretID := fs.String("secret-id", "", "Okta credentials secret (instead of --stack)")
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
+	local := fs.Bool("local", false, "the stack `make dev` runs: queues, ledger table, Okta credentials secret, event types and endpoint from its state file")
+	statePath := fs.String("state", defaultState, "state file written by `hookline dev` (with --local)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	now := time.Now()
 	from, err := parseWhen(*since, now)
 	if err != nil || *since == "" {
-		return fmt.Errorf("%w: --since: want an RFC 3339 time or a duration ago such as 6h", errUsage)
+		return fmt.Errorf("%w: --since: want an RFC 3339 time or a duration ago such as 6h or 30d", errUsage)
 	}
 	to := now
 	if *until != "" {
@@ -74,8 +78,23 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w: --timeout must be positive", errUsage)
 	}
 	target := replayTarget{queueURL: *queueURL, dlqURL: *dlqURL, table: *table, secretID: *secretID, types: types}
+	if *local {
+		st, err := readState(*statePath)
+		if err != nil {
+			return fmt.Errorf("--local: %w (is `make dev` running?)", err)
+		}
+		if st.OktaSecretID == "" {
+			return fmt.Errorf("--local: %s names no Okta credentials secret: the dev stack runs no reconciler (make dev without --reconcile-every 0)", *statePath)
+		}
+		// Flags given explicitly win over the state file.
+		*endpoint = first(*endpoint, st.Endpoint)
+		if err := target.fill("in "+*statePath, map[string]string{"EventsQueueUrl": st.Queues["EventsQueue"], "EventsDLQUrl": st.Queues["EventsDLQ"],
+			"LedgerTableName": st.Tables["LedgerTable"], "OktaCredentialsSecretArn": st.OktaSecretID, "OktaEventTypes": strings.Join(st.OktaEventTypes, ",")}); err != nil {
+			return err
+		}
+	}
 	if *stack == "" && !target.complete() {
-		return fmt.Errorf("%w: give --stack, or --queue-url, --ledger-table, --secret-id and --type", errUsage)
+		return fmt.Errorf("%w: give --stack, --local, or --queue-url, --ledger-table, --secret-id and --type", errUsage)
 	}
 
 	// Every wait (a rate-limit reset, a slow answer) ends by this deadline.
@@ -90,25 +109,28 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		if err := target.fill(*stack, outs); err != nil {
+		if err := target.fill("stack "+*stack, outs); err != nil {
 			return err
 		}
 	}
+	if err := target.checkTypes(); err != nil {
+		return err
+	}
 	types = target.types
-	local := *endpoint != ""
+	emulator := *endpoint != ""
 	sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
-		if local {
+		if emulator {
 			o.HTTPClient = awsenv.EmulatorHTTPClient() // see its doc: an emulator needs it
 		}
 	})
 	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if local {
+		if emulator {
 			o.HTTPClient = awsenv.EmulatorHTTPClient()
 			o.DisableValidateResponseChecksum = true // kumo sends no CRC32
 		}
 	})
 	sqsClient := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-		if local {
+		if emulator {
 			o.HTTPClient = awsenv.EmulatorHTTPClient()
 		}
 	})
@@ -175,36 +197,85 @@ const defaultReplayTimeout = 15 * time.Minute
 // stack's outputs.
 type replayTarget struct {
 	queueURL, dlqURL, table, secretID string
-	types                             []string
+	// types are the types to replay: --type, else the stack's list.
+	types []string
+	// subscribed is the stack's OktaEventTypes, when a stack (or the dev
+	// stack) was read.
+	subscribed []string
 }
 
 func (r *replayTarget) complete() bool {
 	return r.queueURL != "" && r.table != "" && r.secretID != "" && len(r.types) > 0
 }
 
-// fill takes what the flags left empty from the stack's outputs.
+// fill takes what the flags left empty from the stack's outputs; stack
+// names where they came from, for the error.
 func (r *replayTarget) fill(stack string, outs map[string]string) error {
 	r.queueURL = first(r.queueURL, outs["EventsQueueUrl"])
 	r.dlqURL = first(r.dlqURL, outs["EventsDLQUrl"])
 	r.table = first(r.table, outs["LedgerTableName"])
 	r.secretID = first(r.secretID, outs["OktaCredentialsSecretArn"])
+	r.subscribed = reconcile.ParseTypes(outs["OktaEventTypes"])
 	if len(r.types) == 0 {
-		r.types = reconcile.ParseTypes(outs["OktaEventTypes"])
+		r.types = r.subscribed
 	}
 	if !r.complete() {
-		return fmt.Errorf("stack %s lacks EventsQueueUrl, LedgerTableName, OktaCredentialsSecretArn or OktaEventTypes: set its OktaCredentialsSecretArn parameter, or give the flags", stack)
+		return fmt.Errorf("%s lacks EventsQueueUrl, LedgerTableName, OktaCredentialsSecretArn or OktaEventTypes: set its OktaCredentialsSecretArn parameter, or give the flags", stack)
 	}
 	return nil
 }
 
-// parseWhen reads an RFC 3339 time, or a duration taken as that long ago.
+// checkTypes refuses a --type the stack does not subscribe to: the hook
+// never brings such an event, the reconciler never reads it, and a replay
+// of it is most likely a typo that would otherwise quietly queue nothing.
+func (r *replayTarget) checkTypes() error {
+	if len(r.subscribed) == 0 {
+		return nil // no stack read: the flags name everything
+	}
+	var unknown []string
+	for _, t := range r.types {
+		if !slices.Contains(r.subscribed, t) {
+			unknown = append(unknown, t)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("%w: --type %s: not in the stack's OktaEventTypes (%s); add it there first, so that the hook and the reconciler bring it too",
+			errUsage, strings.Join(unknown, ","), strings.Join(r.subscribed, ","))
+	}
+	return nil
+}
+
+// parseWhen reads an RFC 3339 time, or a duration taken as that long ago:
+// Go's units (6h, 90m) and days (30d, or 1d12h).
 func parseWhen(s string, now time.Time) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t, nil
 	}
-	d, err := time.ParseDuration(strings.TrimPrefix(s, "-"))
+	d, err := parseDays(strings.TrimPrefix(s, "-"))
 	if err != nil || d <= 0 {
 		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time nor a duration ago", s)
 	}
 	return now.Add(-d), nil
+}
+
+// parseDays is time.ParseDuration with a leading number of days: "30d",
+// "1d12h".
+func parseDays(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 0 || n > 100*365 {
+		return 0, fmt.Errorf("%q: want a whole number of days, such as 30d", s)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r <= 0 {
+			return 0, fmt.Errorf("%q: want days then a positive duration, such as 1d12h", s)
+		}
+		d += r
+	}
+	return d, nil
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +95,54 @@ func TestReplayCommand(t *testing.T) {
 	}
 }
 
+// --since takes days: the README's `--since 30d` is 30 days ago.
+func TestReplaySinceTakesDays(t *testing.T) {
+	now := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"30d":                  now.Add(-30 * 24 * time.Hour),
+		"1d12h":                now.Add(-36 * time.Hour),
+		"6h":                   now.Add(-6 * time.Hour),
+		"90m":                  now.Add(-90 * time.Minute),
+		"2026-01-02T00:00:00Z": time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, err := parseWhen(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("parseWhen(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"d", "xd", "30days", "1d-2h", "yesterday", "0d"} {
+		if got, err := parseWhen(bad, now); err == nil {
+			t.Errorf("parseWhen(%q) = %v, want an error", bad, got)
+		}
+	}
+}
+
+// --type replaces the stack's list for the replay, and each type must be
+// one of the stack's OktaEventTypes.
+func TestReplayTypeIsCheckedAgainstTheStack(t *testing.T) {
+	outs := map[string]string{"EventsQueueUrl": "https://q", "LedgerTableName": "ledger", "OktaCredentialsSecretArn": "arn:s",
+		"OktaEventTypes": "user.lifecycle.create,user.lifecycle.deactivate"}
+	r := replayTarget{types: []string{"user.lifecycle.deactivate"}}
+	if err := r.fill("stack hookline", outs); err != nil || r.checkTypes() != nil || strings.Join(r.types, ",") != "user.lifecycle.deactivate" {
+		t.Fatalf("a subscribed type: %+v %v %v", r, err, r.checkTypes())
+	}
+	r = replayTarget{types: []string{"user.lifecycle.create", "user.lifecycle.activate"}}
+	if err := r.fill("stack hookline", outs); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.checkTypes(); !errors.Is(err, errUsage) || !strings.Contains(err.Error(), "--type user.lifecycle.activate: not in the stack's OktaEventTypes") {
+		t.Fatalf("an unsubscribed type: %v", err)
+	}
+	// No stack: the flags name the types, and there is nothing to check against.
+	if err := (&replayTarget{types: []string{"any.type"}}).checkTypes(); err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	if code := run(context.Background(), []string{"replay", "--since", "30d", "--local", "--state", filepath.Join(t.TempDir(), "none.json")}, io.Discard, &stderr); code == 0 ||
+		!strings.Contains(stderr.String(), "make dev") {
+		t.Fatalf("--local without a running stack: exit %d, %q; want a failure naming make dev", code, stderr.String())
+	}
+}
+
 func TestReplayTargetFromStackOutputs(t *testing.T) {
 	outs := map[string]string{"EventsQueueUrl": "https://q", "LedgerTableName": "ledger", "OktaCredentialsSecretArn": "arn:s",
 		"OktaEventTypes": "a, b"}
@@ -173,4 +224,23 @@ func TestReplayStopsOnARepeatingCursorAndAtItsTimeout(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(len(lines)-n, 0):], "\n") + "\n"
+}
+
+// A sample whose auth value is not the samples' dev secret is sent with it
+// (events/delivery-wrong-auth.json: 401); the others with the stack's.
+func TestSendKeepsASamplesWrongAuth(t *testing.T) {
+	root := devstacktest.RepoRoot(t)
+	bodies, own, err := readDeliveries(filepath.Join(root, "events", "delivery*.json"), "Authorization", io.Discard)
+	if err != nil || len(bodies) != 3 {
+		t.Fatalf("%d deliveries, %v", len(bodies), err)
+	}
+	var wrong []string
+	for _, o := range own {
+		if o != nil {
+			wrong = append(wrong, *o)
+		}
+	}
+	if len(wrong) != 1 || wrong[0] != "wrong-secret" {
+		t.Fatalf("own auth values %q, want only delivery-wrong-auth.json's", wrong)
+	}
 }

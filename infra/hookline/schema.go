@@ -35,10 +35,7 @@ const defaultSamples = "events/okta"
 
 func runSchema(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("schema", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: hookline schema [flags] [EVENT_TYPE]\n\nPrints the learned shape of each event type, or of EVENT_TYPE.\n\nflags:")
-		fs.PrintDefaults()
-	}
+	help(fs, "usage: hookline schema [EVENT_TYPE] [flags]\n\nPrints the learned shape of each event type, or of EVENT_TYPE.")
 	stack := fs.String("stack", "", "CloudFormation stack whose LedgerTableName output to read")
 	table := fs.String("table", "", "ledger table name (instead of --stack)")
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")

@@ -29,7 +29,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	statePath := fs.String("state", defaultState, "state file written by `hookline dev` (defaults for --url, --host, --secret)")
 	url := fs.String("url", "", "hook endpoint (default: the running dev stack's)")
 	host := fs.String("host", "", "Host header override")
-	secret := fs.String("secret", "", "Authorization header value (default: the dev stack's)")
+	secret := fs.String("secret", "", "the auth header's value (default: the dev stack's)")
+	header := addAuthHeaderFlag(fs)
 	files := fs.String("events", "events/delivery.json", "comma-separated files or globs: API Gateway POST events (their body is sent) or raw Okta deliveries; other files are skipped and named")
 	count := fs.Int("count", 0, "send N generated events instead of --events")
 	typ := fs.String("type", "user.lifecycle.create", "event type of generated events")
@@ -48,8 +49,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("%w: --lose: %v", errUsage, err)
 	}
-	c := &asokta.Client{URL: *url, Host: *host, Secret: *secret}
+	c := &asokta.Client{URL: *url, Host: *host, Secret: *secret, Header: authHeaderOr(*header)}
 	st, stErr := readState(*statePath)
+	if *header == "" && stErr == nil && st.AuthHeader != "" {
+		c.Header = st.AuthHeader // the dev stack's receiver reads it
+	}
 	if c.URL == "" || c.Secret == "" {
 		if err := stErr; err != nil {
 			return fmt.Errorf("no --url/--secret and no dev stack state (%v): run `make dev` first", err)
@@ -69,6 +73,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	var bodies [][]byte
+	var own []*string // per delivery: the file's own auth value, sent instead of the stack's
 	if *count > 0 {
 		for sent := 0; sent < *count; sent += *per {
 			var evs []json.RawMessage
@@ -80,7 +85,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	} else {
 		var err error
-		if bodies, err = readDeliveries(*files, stderr); err != nil {
+		if bodies, own, err = readDeliveries(*files, c.Header, stderr); err != nil {
 			return err
 		}
 	}
@@ -109,6 +114,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var (
 		mu                        sync.Mutex
 		accepted, failed, nEvents int
+		refused                   int
 		lost, lostEvents          int
 		lostBodies                [][]byte
 		wg                        sync.WaitGroup
@@ -131,16 +137,30 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r, err := c.Deliver(ctx, body)
+			dc, note := c, ""
+			if i < len(own) && own[i] != nil {
+				cc := *c
+				cc.Secret, dc = *own[i], &cc
+				note = ", its file's own auth value"
+			}
+			r, err := dc.Deliver(ctx, body)
 			mu.Lock()
 			defer mu.Unlock()
 			nEvents += n
+			if err == nil && note != "" && r.Status == http.StatusUnauthorized {
+				// What the file is for: a delivery the receiver refuses.
+				refused++
+				if !*quiet {
+					fmt.Fprintf(stdout, "POST delivery %-3d %d %s (%d events%s: refused, as the file intends)\n", i+1, r.Status, strings.TrimSpace(r.Body), n, note)
+				}
+				return
+			}
 			if err != nil || r.Status != 200 {
 				failed++
 				if err != nil {
 					fmt.Fprintf(stdout, "POST delivery %-3d error: %v\n", i+1, err)
 				} else {
-					fmt.Fprintf(stdout, "POST delivery %-3d %d %s (%d events, %v)\n", i+1, r.Status, strings.TrimSpace(r.Body), n, r.Took.Round(time.Millisecond))
+					fmt.Fprintf(stdout, "POST delivery %-3d %d %s (%d events%s, %v)\n", i+1, r.Status, strings.TrimSpace(r.Body), n, note, r.Took.Round(time.Millisecond))
 				}
 				return
 			}
@@ -155,8 +175,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "stand-in System Log: the lost deliveries' event_hook.delivery failures not written: %v\n", err)
 	}
 	d := time.Since(start)
-	fmt.Fprintf(stdout, "\nsent %d deliveries (%d events): %d accepted, %d failed in %v (%.0f events/s)\n",
-		len(bodies), nEvents, accepted, failed, d.Round(time.Millisecond), float64(nEvents)/d.Seconds())
+	fmt.Fprintf(stdout, "\nsent %d deliveries (%d events): %d accepted, %d failed", len(bodies), nEvents, accepted, failed)
+	if refused > 0 {
+		fmt.Fprintf(stdout, ", %d refused 401 as their files intend (a wrong auth value)", refused)
+	}
+	fmt.Fprintf(stdout, " in %v (%.0f events/s)\n", d.Round(time.Millisecond), float64(nEvents)/d.Seconds())
 	if lost > 0 {
 		fmt.Fprintf(stdout, "%d deliveries (%d events) lost on purpose: the reconciler brings them to the handlers within about %s + %s\n",
 			lost, lostEvents, st.ReconcileGrace, st.ReconcileEvery)
@@ -224,9 +247,10 @@ func writeSystemLog(ctx context.Context, st State, bodies [][]byte) error {
 // readDeliveries reads the deliveries in the files spec names. A file that
 // holds none (a verification GET, the worker's SQS event) is skipped, and
 // said so on stderr, so that `--events 'events/*.json'` sends every
-// delivery there is.
-func readDeliveries(spec string, stderr io.Writer) ([][]byte, error) {
-	var bodies [][]byte
+// delivery there is. own has, for each delivery, the file's own value of
+// the auth header when it is not the samples' dev secret (fileAuth): nil
+// for the others, which are sent with the stack's secret.
+func readDeliveries(spec, header string, stderr io.Writer) (bodies [][]byte, own []*string, err error) {
 	for _, pat := range strings.Split(spec, ",") {
 		pat = strings.TrimSpace(pat)
 		if pat == "" {
@@ -234,12 +258,12 @@ func readDeliveries(spec string, stderr io.Writer) ([][]byte, error) {
 		}
 		paths, err := filepath.Glob(pat)
 		if err != nil || len(paths) == 0 {
-			return nil, fmt.Errorf("%w: no file matches %q", errUsage, pat)
+			return nil, nil, fmt.Errorf("%w: no file matches %q", errUsage, pat)
 		}
 		for _, p := range paths {
 			data, err := os.ReadFile(p)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			body, err := asokta.DeliveryFromFile(data)
 			if errors.Is(err, asokta.ErrNotDelivery) {
@@ -247,15 +271,45 @@ func readDeliveries(spec string, stderr io.Writer) ([][]byte, error) {
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", p, err)
+				return nil, nil, fmt.Errorf("%s: %w", p, err)
 			}
 			bodies = append(bodies, body)
+			own = append(own, fileAuth(data, header))
 		}
 	}
 	if len(bodies) == 0 {
-		return nil, fmt.Errorf("%w: no deliveries in %q", errUsage, spec)
+		return nil, nil, fmt.Errorf("%w: no deliveries in %q", errUsage, spec)
 	}
-	return bodies, nil
+	return bodies, own, nil
+}
+
+// fileAuth is the auth header's value an API Gateway event file carries
+// ("" when it carries none) if that is not the samples' dev secret: such
+// a file (events/delivery-wrong-auth.json) is there to be refused, so it is
+// sent with its own value. nil for a file with the dev secret, which stands
+// for the stack's, and for a raw delivery, which carries no headers.
+func fileAuth(data []byte, header string) *string {
+	var ev struct {
+		RouteKey string            `json:"routeKey"`
+		Headers  map[string]string `json:"headers"`
+	}
+	if json.Unmarshal(data, &ev) != nil || ev.RouteKey == "" {
+		return nil
+	}
+	// The samples carry it as authorization; a file may use the receiver's
+	// own header instead.
+	var value string
+	for k, v := range ev.Headers {
+		if strings.EqualFold(k, header) || strings.EqualFold(k, defaultAuthHeader) {
+			if value = v; v == devstack.DevSecret {
+				break
+			}
+		}
+	}
+	if value == devstack.DevSecret {
+		return nil
+	}
+	return &value
 }
 
 // eventCount is the number of events in a delivery, for the summary.

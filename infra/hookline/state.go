@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,19 +12,25 @@ import (
 // State is what `hookline dev` leaves in .bin/dev-stack.json for `hookline
 // send` (and humans): where the stack is and how to authenticate to it.
 type State struct {
-	PID      int               `json:"pid"` // the `hookline dev` process
-	Endpoint string            `json:"endpoint"`
-	URL      string            `json:"url"`
-	Host     string            `json:"host"`
-	APIID    string            `json:"apiId"`
-	Secret   string            `json:"secret"`
-	Queues   map[string]string `json:"queues"` // logical ID → URL
-	Public   string            `json:"publicUrl,omitempty"`
+	PID      int    `json:"pid"` // the `hookline dev` process
+	Endpoint string `json:"endpoint"`
+	URL      string `json:"url"`
+	Host     string `json:"host"`
+	APIID    string `json:"apiId"`
+	Secret   string `json:"secret"`
+	// AuthHeader is the header the receiver reads Secret from (AUTH_HEADER).
+	AuthHeader string            `json:"authHeader,omitempty"`
+	Queues     map[string]string `json:"queues"` // logical ID → URL
+	Public     string            `json:"publicUrl,omitempty"`
 	// The stand-in Okta org whose System Log the reconciler reads.
-	OktaURL        string `json:"oktaUrl,omitempty"`
-	OktaToken      string `json:"oktaToken,omitempty"`
-	ReconcileEvery string `json:"reconcileEvery,omitempty"`
-	ReconcileGrace string `json:"reconcileGrace,omitempty"`
+	OktaURL   string `json:"oktaUrl,omitempty"`
+	OktaToken string `json:"oktaToken,omitempty"`
+	// OktaSecretID is the dev stack's Okta credentials secret (on kumo),
+	// and OktaEventTypes the reconciler's list: `hookline replay --local`.
+	OktaSecretID   string   `json:"oktaSecretId,omitempty"`
+	OktaEventTypes []string `json:"oktaEventTypes,omitempty"`
+	ReconcileEvery string   `json:"reconcileEvery,omitempty"`
+	ReconcileGrace string   `json:"reconcileGrace,omitempty"`
 	// OktaHookID is the dev hook in the stand-in org (dev_okta.go).
 	OktaHookID string `json:"oktaHookId,omitempty"`
 	// The tables by logical ID: `hookline schema --local` reads the ledger.
@@ -33,7 +40,8 @@ type State struct {
 // stateOf returns a running stack's state for the state file.
 func stateOf(s *devstack.Stack) State {
 	return State{PID: os.Getpid(), Endpoint: s.Kumo.Endpoint, URL: s.URL(), Host: s.APIHost(),
-		APIID: s.Resources.APIID, Secret: s.Secret, Queues: s.Resources.QueueURLs, Tables: s.Resources.Tables}
+		APIID: s.Resources.APIID, Secret: s.Secret, AuthHeader: cmp.Or(envValue(s.Env["receiver"], "AUTH_HEADER"), defaultAuthHeader),
+		Queues: s.Resources.QueueURLs, Tables: s.Resources.Tables}
 }
 
 // writeState writes st to path (mode 0600: it holds the secret).

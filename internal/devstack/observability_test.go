@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
+	"github.com/hookline/hookline/internal/lambdatest"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/metrics/emftest"
 	"github.com/hookline/hookline/internal/samtemplate"
@@ -152,6 +154,26 @@ func TestObservabilityContract(t *testing.T) {
 					t.Errorf("%s uses %q, which is not a Logs Insights system field", id, f)
 				}
 			}
+		}
+	})
+
+	t.Run("the README's log-field table lists every field logged", func(t *testing.T) {
+		readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		table, err := lambdatest.LogFieldTable(string(readme))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines [][]byte
+		for _, source := range []string{"receiver", "worker"} {
+			for _, line := range sourceLines(l, source) {
+				lines = append(lines, []byte(line))
+			}
+		}
+		for _, p := range lambdatest.LogFieldProblems(table, lines, nil) {
+			t.Error(p)
 		}
 	})
 

@@ -60,6 +60,9 @@ func CheckBuild(t *testing.T, id, mainPkg string) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command("make", "--no-print-directory", "-C", root, "build-"+id, "ARTIFACTS_DIR="+dir)
+	// Not what this machine's `go env GOFLAGS` happens to hold: the Makefile
+	// alone must make the binary `sam build` makes, on every machine.
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=auto")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make build-%s: %v\n%s", id, err, out)
 	}
@@ -72,7 +75,10 @@ func CheckBuild(t *testing.T, id, mainPkg string) {
 // statically linked (no dependence on the image's libc), stripped of symbols and DWARF (-ldflags '-s -w': a smaller
 // binary starts faster), built with -trimpath (no build machine paths), with
 // -tags lambda.norpc (aws-lambda-go without its net/rpc mode, which
-// provided.al2023 never uses), CGO_ENABLED=0, from main package mainPath.
+// provided.al2023 never uses), CGO_ENABLED=0, without version control
+// information (-buildvcs=false: `sam build` copies the source without .git,
+// so a binary stamped with the checkout's commit is not the one it makes),
+// from main package mainPath.
 func ArtifactProblems(path, mainPath string) []string {
 	var p []string
 	f, err := elf.Open(path)
@@ -110,6 +116,9 @@ func ArtifactProblems(path, mainPath string) []string {
 		if settings[key] != want {
 			p = append(p, fmt.Sprintf("built with %s=%q, want %q", key, settings[key], want))
 		}
+	}
+	if vcs, ok := settings["vcs"]; ok {
+		p = append(p, fmt.Sprintf("built with version control information (vcs=%s, vcs.revision=%s), want -buildvcs=false: sam build, which copies the source without .git, makes another binary", vcs, settings["vcs.revision"]))
 	}
 	if !slices.Contains(strings.Split(settings["-tags"], ","), "lambda.norpc") {
 		p = append(p, fmt.Sprintf("built with -tags %q, want lambda.norpc", settings["-tags"]))

@@ -22,7 +22,7 @@ func TestArtifactProblems(t *testing.T) {
 	}
 	const main = "github.com/hookline/hookline/internal/lambdatest/testdata/hello"
 	lambda := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}
-	lambdaFlags := []string{"-tags", "lambda.norpc", "-trimpath"}
+	lambdaFlags := []string{"-tags", "lambda.norpc", "-trimpath", "-buildvcs=false"}
 	host := []string{"want lambda.norpc", `-trimpath=""`, "want stripped"}
 	if runtime.GOARCH != "arm64" {
 		host = append(host, "want EM_AARCH64", `GOARCH="`+runtime.GOARCH+`"`)
@@ -60,6 +60,29 @@ func TestArtifactProblems(t *testing.T) {
 			}
 		})
 	}
+	t.Run("stamped with the checkout's commit", func(t *testing.T) {
+		// A git clone (not a worktree: Go stamps only a .git directory), as
+		// a user's checkout is; sam build's copy of it has no .git.
+		dir := t.TempDir()
+		for _, f := range [][2]string{{"go.mod", "module example.com/hello\n\ngo 1.26\n"}, {"main.go", "package main\n\nfunc main() {}\n"}} {
+			if err := os.WriteFile(filepath.Join(dir, f[0]), []byte(f[1]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bin := filepath.Join(dir, "bootstrap")
+		for _, c := range [][]string{{"git", "init", "-q"}, {"git", "add", "."}, {"git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x"},
+			append(append([]string{"go", "build", "-o", bin}, lambdaFlags[:len(lambdaFlags)-1]...), "-buildvcs=true", "-ldflags", "-s -w", ".")} {
+			cmd := exec.Command(c[0], c[1:]...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), lambda...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", c, err, out)
+			}
+		}
+		if got := ArtifactProblems(bin, "example.com/hello"); len(got) != 1 || !strings.Contains(got[0], "want -buildvcs=false") {
+			t.Errorf("problems %q, want only the version control stamp", got)
+		}
+	})
 	if p := ArtifactProblems(os.DevNull, "x"); len(p) != 1 || !strings.Contains(p[0], "not an ELF") {
 		t.Errorf("empty file: %q", p)
 	}
@@ -188,5 +211,60 @@ func TestReadmeProblems(t *testing.T) {
 		if !strings.Contains(got, c.want) {
 			t.Errorf("%s: problems %q, want one containing %q", c.name, got, c.want)
 		}
+	}
+}
+
+// A stray `go build ./functions/worker/` (or of any command in the repo)
+// leaves its binary in the repository root: .gitignore covers it, so it is
+// never committed by accident.
+func TestStrayBuildInTheRootIsIgnored(t *testing.T) {
+	root := Root(t)
+	cmd := exec.Command("go", "list", "-f", "{{if eq .Name \"main\"}}{{.Dir}}{{end}}", "./functions/...", "./infra/hookline/...")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var names []string
+	for _, dir := range strings.Fields(string(out)) {
+		names = append(names, filepath.Base(dir))
+	}
+	if len(names) < 4 {
+		t.Fatalf("found only the commands %q", names)
+	}
+	for _, name := range names {
+		check := exec.Command("git", "check-ignore", "-q", "--no-index", name)
+		check.Dir = root
+		if err := check.Run(); err != nil {
+			t.Errorf("go build ./…/%s/ leaves ./%s in the root, which .gitignore does not cover", name, name)
+		}
+	}
+}
+
+func TestLogFieldProblems(t *testing.T) {
+	readme := "### Log fields\n\n| field | on lines (`msg`) | meaning |\n|---|---|---|\n" +
+		"| `handler`, `receiveCount` | `duplicate skipped` (worker) | x |\n" +
+		"| `reason` | `parked in the DLQ`, `malformed message` | y |\n" +
+		"| `eventUuid`, yours | a handler's own lines (`handlers.Logger(ctx)`) | z |\n\n### Next\n"
+	table, err := LogFieldTable(readme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(table) != 3 || !slices.Equal(table["malformed message"], []string{"reason"}) {
+		t.Fatalf("table %v", table)
+	}
+	lines := [][]byte{
+		[]byte(`{"time":"t","level":"INFO","msg":"duplicate skipped","handler":"h","receiveCount":2,"awsRequestId":"r"}`),
+		[]byte(`{"time":"t","level":"WARN","msg":"malformed message","reason":"x","messageId":"m"}`),
+		[]byte(`{"time":"t","level":"INFO","msg":"batch handled","records":1}`),
+		[]byte(`{"msg":"metrics","_aws":{}}`),
+		[]byte(`{"type":"platform.report","record":{}}`),
+		[]byte(`not json`),
+	}
+	got := LogFieldProblems(table, lines, nil)
+	want := []string{`"batch handled" is logged, but the README's log-field table has no row for it`,
+		`"malformed message" is logged with messageId, which the README's log-field table does not list for it`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("problems:\n%q\nwant\n%q", got, want)
 	}
 }

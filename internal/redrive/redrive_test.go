@@ -142,8 +142,15 @@ func TestDryRunTypeFilterAndFallback(t *testing.T) {
 	if err != nil || res.Method != "copy" || res.Moved != 2 {
 		t.Fatalf("move all %+v %v", res, err)
 	}
-	if !strings.Contains(out.String(), "StartMessageMoveTask is not available") {
+	// The fallback is said as information: no operation error, status
+	// code or "not available" that reads as a failure.
+	if !strings.Contains(out.String(), "copying the messages instead") {
 		t.Errorf("no fallback notice: %s", out.String())
+	}
+	for _, alarming := range []string{"operation error", "StatusCode", "InvalidAction", "not available", "error", "fail"} {
+		if strings.Contains(strings.ToLower(out.String()), strings.ToLower(alarming)) {
+			t.Errorf("the fallback notice reads as a failure (%q): %s", alarming, out.String())
+		}
 	}
 	if got := drainUUIDs(t, c, queueURL); fmt.Sprint(got) != "[u2 u4]" {
 		t.Fatalf("queue holds %v", got)

@@ -32,9 +32,9 @@ func TestPolicyDashboardAndQueries(t *testing.T) {
 			want: "not an AWS/SQS metric"},
 		{name: "a metric missing from the dashboard", edit: func(t *Template) {
 			// Every widget line of it (the pipeline's and the Okta side row's).
-			body := props(t, "Dashboard")["DashboardBody"].(map[string]any)
-			body["Fn::Sub"] = regexp.MustCompile(`\["\$\{MetricsNamespace\}", "EventsRecovered"[^\]]*\]`).
-				ReplaceAllString(body["Fn::Sub"].(string), `["AWS/SQS", "NumberOfMessagesSent", "QueueName", "${EventsQueue.QueueName}"]`)
+			body := props(t, "Dashboard")["DashboardBody"].(map[string]any)["Fn::Sub"].([]any)
+			body[0] = regexp.MustCompile(`\["\$\{MetricsNamespace\}", "EventsRecovered"[^\]]*\]`).
+				ReplaceAllString(body[0].(string), `["AWS/SQS", "NumberOfMessagesSent", "QueueName", "${EventsQueue.QueueName}"]`)
 		}, want: "dashboard does not show EventsRecovered"},
 		{name: "pipeline out of order", old: `"title": "3 Handled (worker)"`, new: `"title": "2 Handled (worker)"`,
 			want: "left to right"},
@@ -42,6 +42,12 @@ func TestPolicyDashboardAndQueries(t *testing.T) {
 			want: "beyond the 24 columns"},
 		{name: "alarm missing from the alarm widget", old: `"${EndToEndLagAlarm.Arn}"`, new: `"${HandlerErrorsAlarm.Arn}"`,
 			want: "does not list EndToEndLagAlarm"},
+		{name: "a reconciler alarm missing from the alarm widget", old: `!GetAtt OktaDailyCapAlarm.Arn]]`, new: `!GetAtt OktaHookUnhealthyAlarm.Arn]]`,
+			want: "does not list OktaDailyCapAlarm"},
+		{name: "a reconciler alarm listed without its condition", edit: func(t *Template) {
+			body := props(t, "Dashboard")["DashboardBody"].(map[string]any)["Fn::Sub"].([]any)
+			body[0] = strings.Replace(body[0].(string), `"${EndToEndLagAlarm.Arn}"`, `"${EndToEndLagAlarm.Arn}", "${ReconcilerErrorsAlarm.Arn}"`, 1)
+		}, want: "lists ReconcilerErrorsAlarm, which exists only under condition ReconcileEnabled"},
 		{name: "no event-by-uuid query", edit: func(t *Template) { delete(t.Resources, "EventByUuidQuery") },
 			want: `no saved query "event by uuid"`},
 		{name: "query on a log group the stack does not own", edit: func(t *Template) {
@@ -51,22 +57,55 @@ func TestPolicyDashboardAndQueries(t *testing.T) {
 }
 
 // dashboardJSON resolves the DashboardBody's !Sub with placeholders: a Number
-// parameter becomes its default, anything else "{Name}".
-func dashboardJSON(t *Template, body any) (string, error) {
-	tmpl, _, ok := SubParts(argOf(body, "Fn::Sub"))
+// parameter becomes its default, anything else "{Name}". A variable of the
+// !Sub's map that is an !If takes its first branch (the resources that
+// exist under the condition), and conditional tells, for each resource
+// named there, the condition it is listed under.
+func dashboardJSON(t *Template, body any) (text string, conditional map[string]string, err error) {
+	tmpl, vars, ok := SubParts(argOf(body, "Fn::Sub"))
 	if !ok {
-		return "", fmt.Errorf("not a !Sub string")
+		return "", nil, fmt.Errorf("not a !Sub string")
+	}
+	values, conditional := map[string]string{}, map[string]string{}
+	for name, v := range vars {
+		if f, arg, ok := Intrinsic(v); ok && f == "Fn::If" {
+			branches, _ := arg.([]any)
+			if len(branches) != 3 {
+				return "", nil, fmt.Errorf("variable %s: !If without a condition and two branches", name)
+			}
+			cond, _ := branches[0].(string)
+			s, err := t.ResolveString(branches[1], func(res, attr string) (string, error) {
+				conditional[res] = cond
+				return "{" + res + "." + attr + "}", nil
+			})
+			if err != nil {
+				return "", nil, fmt.Errorf("variable %s: %v", name, err)
+			}
+			values[name] = s
+			continue
+		}
+		return "", nil, fmt.Errorf("variable %s: want an !If on a condition", name)
+	}
+	// Named in the body itself, a resource is there whatever the condition.
+	for _, v := range SubVariables(tmpl) {
+		res, _, _ := strings.Cut(v, ".")
+		if _, ok := t.Resources[res]; ok {
+			conditional[res] = ""
+		}
 	}
 	return subVar.ReplaceAllStringFunc(tmpl, func(m string) string {
 		name := m[2 : len(m)-1]
 		if strings.HasPrefix(name, "!") {
 			return "${" + name[1:] + "}"
 		}
+		if v, ok := values[name]; ok {
+			return v
+		}
 		if p, ok := t.Parameters[name]; ok && p["Type"] == "Number" {
 			return fmt.Sprint(p["Default"])
 		}
 		return "{" + name + "}"
-	}), nil
+	}), conditional, nil
 }
 
 func argOf(v any, fn string) any {
@@ -91,7 +130,7 @@ func checkDashboardAndQueries(t *Template) problems {
 	}
 	for _, id := range boards {
 		at := "Resources." + id + ".DashboardBody"
-		text, err := dashboardJSON(t, t.Resources[id].Properties["DashboardBody"])
+		text, conditional, err := dashboardJSON(t, t.Resources[id].Properties["DashboardBody"])
 		if err != nil {
 			p.addf("%s: %v", at, err)
 			continue
@@ -169,17 +208,16 @@ func checkDashboardAndQueries(t *Template) problems {
 				}
 			}
 			if w.Type == "alarm" {
+				// Every alarm's state: a conditional alarm's ARN comes in
+				// through an !If on its condition (the stack would not
+				// deploy with it in the body when the condition is false).
 				for _, a := range t.ResourcesOfType("AWS::CloudWatch::Alarm") {
-					// A conditional alarm's ARN cannot be in the body: the
-					// stack would not deploy without it.
-					if t.Resources[a].Condition != "" {
-						if slices.Contains(w.Properties.Alarms, "{"+a+".Arn}") {
-							p.addf("%s: lists %s, which exists only under condition %s", wat, a, t.Resources[a].Condition)
-						}
-						continue
-					}
 					if !slices.Contains(w.Properties.Alarms, "{"+a+".Arn}") {
 						p.addf("%s: does not list %s", wat, a)
+						continue
+					}
+					if cond := t.Resources[a].Condition; cond != "" && conditional[a] != cond {
+						p.addf("%s: lists %s, which exists only under condition %s, outside an !If on it", wat, a, cond)
 					}
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"log"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/hookline/hookline/internal/metrics"
@@ -46,7 +47,7 @@ func main() {
 	workerRecordMs := flag.Float64("worker-record-ms", 10, "billed worker duration per record (two ledger writes, handlers)")
 	logBytes := flag.Float64("log-bytes-per-event", 2573, "stdout bytes per event (JSON logs + EMF), from BenchmarkLogBytesPerEvent at one event per delivery")
 	platformBytes := flag.Float64("platform-bytes-per-invocation", 900, "Lambda's JSON platform lines (start, runtimeDone, report) per invocation")
-	handlers := flag.Int("handlers", 1, "handlers per event (the built-in event-log is one); each costs two ledger writes")
+	handlers := flag.Int("handlers", 1, "your handlers per event, on the ledger (two writes per event each); the built-in event-log runs too and takes no ledger write")
 	containers := flag.Float64("containers", 4, "warm receiver containers, each reading the secret every SECRET_CACHE_TTL (5 min)")
 	pollers := flag.Float64("pollers", 5, "SQS pollers Lambda runs for the worker when idle, each long-polling every 20 s")
 	flag.Parse()
@@ -73,7 +74,10 @@ func main() {
 		if d.Emitter == "reconciler" {
 			continue
 		}
-		n := 1 // one handler, one status class seen most of the time
+		n := 1 // one status class seen most of the time
+		if slices.Contains(d.Dimensions, metrics.DimHandler) {
+			n = *handlers + 1 // yours and the built-in event-log
+		}
 		if d.Total && len(d.Dimensions) > 0 {
 			n++
 		}
@@ -81,12 +85,12 @@ func main() {
 	}
 
 	fmt.Printf("Assumptions: %.0f event(s) per delivery; Lambda arm64 %.0f MB; worker batches fill for up to %.0f s (max %.0f); "+
-		"receiver %.0f ms per delivery, worker %.0f ms + %.0f ms per record; %d handler(s) per event, 2 ledger writes each, plus the receiver's delivery mark; "+
+		"receiver %.0f ms per delivery, worker %.0f ms + %.0f ms per record; %d handler(s) of yours per event, 2 ledger writes each, and the built-in event-log, none, plus the receiver's delivery mark; "+
 		"%.0f B of logs per event + %.0f B of Lambda platform lines per invocation, kept %.0f days; ledger records of ~250 B kept %.0f days; "+
-		"%.0f warm receivers reading the secret every 5 min; %.0f idle SQS pollers; %d custom metrics (one handler); no free tier; "+
+		"%.0f warm receivers reading the secret every 5 min; %.0f idle SQS pollers; %d custom metrics (%d handler(s) of yours and the event-log: each handler adds its HandlerDuration and HandlerErrors); no free tier; "+
 		"without the optional reconciler.\n\n",
 		*perDelivery, memGB*1024, window, batchSize, *receiverMs, *workerBaseMs, *workerRecordMs, *handlers,
-		*logBytes, *platformBytes, retentionDays, ledgerDays, *containers, *pollers, customMetrics)
+		*logBytes, *platformBytes, retentionDays, ledgerDays, *containers, *pollers, customMetrics, *handlers)
 
 	rates := []float64{10_000, 100_000, 400_000}
 	type row struct {

@@ -6,6 +6,7 @@ package asokta
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -23,7 +24,8 @@ import (
 type Client struct {
 	URL    string // the endpoint
 	Host   string // Host header override ("" keeps the URL's)
-	Secret string // Authorization header value
+	Secret string // the auth header's value
+	Header string // the auth header the receiver reads (its AUTH_HEADER); "" is Authorization
 	HTTP   *http.Client
 }
 
@@ -48,7 +50,7 @@ func (c *Client) do(ctx context.Context, method string, body []byte, hdr map[str
 		req.Host = req.URL.Host
 		req.URL.Host = "127.0.0.1:" + req.URL.Port()
 	}
-	req.Header.Set("Authorization", c.Secret)
+	req.Header.Set(cmp.Or(c.Header, "Authorization"), c.Secret)
 	req.Header.Set("User-Agent", "Okta-Integrations")
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
