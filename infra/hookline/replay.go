@@ -127,7 +127,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		dlq = &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: target.dlqURL}, Budget: 30 * time.Second}
 	}
 	r := &reconcile.Reconciler{
-		Source:    client,
+		SystemLog: client,
 		Marks:     &ledger.Deliveries{Client: ddb, Table: target.table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: target.queueURL}, Budget: 30 * time.Second},
 		DLQ:       dlq,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/hookline/hookline/internal/envelope"
 	"net/http"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func TestReplayCommand(t *testing.T) {
 	}
 	table, queueURL := s.Resources.Tables["LedgerTable"], s.QueueURL("EventsQueue")
 	marks := &ledger.Deliveries{Client: s.Clients.DynamoDB, Table: table}
-	if err := marks.Mark(t.Context(), ledger.SourceHook, brought); err != nil {
+	if err := marks.Mark(t.Context(), envelope.OriginHook, brought); err != nil {
 		t.Fatal(err)
 	}
 	depth := func() string {

@@ -75,7 +75,7 @@ func newRig(t *testing.T, creds func(org *oktatest.Org) oktaapi.Credentials) *ri
 		Now:   func() time.Time { return g.now },
 	}
 	g.r = &reconcile.Reconciler{
-		Source:    g.okta,
+		SystemLog: g.okta,
 		Marks:     &ledger.Deliveries{Client: g.ddb, Table: g.table},
 		Cursors:   &ledger.Cursors{Client: g.ddb, Table: g.table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.Clients.SQS, QueueURL: g.queue}, Budget: 5 * time.Second},
@@ -282,7 +282,7 @@ func TestHookHealthWithoutReadScopeIsAClearErrorAndRecoveryGoesOn(t *testing.T) 
 		t.Fatalf("okta side %v: want the missing scope and its fix", side)
 	}
 
-	g.r.Source, err = oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oawithread", PrivateKey: pem,
+	g.r.SystemLog, err = oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oawithread", PrivateKey: pem,
 		Scopes: oktaapi.LogsScope + " " + oktaapi.EventHooksReadScope}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)

@@ -11,15 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// Sources of a delivery mark: how an event reached the events queue.
-const (
-	SourceHook      = "hook"      // the receiver queued it from an Okta event hook call
-	SourceSystemLog = "systemlog" // the reconciler recovered it from the System Log
-	SourceReplay    = "replay"    // hookline replay queued it
-)
-
-// AttrSource is the delivery mark's source attribute.
-const AttrSource = "source"
+// AttrOrigin is the delivery mark's attribute that holds the event's origin
+// (envelope.OriginHook, OriginSystemLog or OriginReplay). Its name stays
+// "source", as in every mark written so far.
+const AttrOrigin = "source"
 
 // DeliveryKey is the ledger key of an event's delivery mark. Handler
 // records are "<uuid>#<handler>"; a mark starts with PrefixDelivery, so the
@@ -63,10 +58,10 @@ func (d *Deliveries) now() time.Time {
 	return time.Now()
 }
 
-// Mark records that the events with these uuids are on the queue, by
-// source. It writes 25 marks per BatchWriteItem and retries what DynamoDB
+// Mark records that the events with these uuids are on the queue, with
+// their origin. It writes 25 marks per BatchWriteItem and retries what DynamoDB
 // leaves unprocessed until ctx ends.
-func (d *Deliveries) Mark(ctx context.Context, source string, uuids []string) error {
+func (d *Deliveries) Mark(ctx context.Context, origin string, uuids []string) error {
 	uuids = unique(uuids)
 	now := d.now()
 	r := d.Retention
@@ -80,7 +75,7 @@ func (d *Deliveries) Mark(ctx context.Context, source string, uuids []string) er
 			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
 				AttrKey:       str(DeliveryKey(u)),
 				AttrEventUUID: str(u),
-				AttrSource:    str(source),
+				AttrOrigin:    str(origin),
 				AttrUpdatedAt: num(now.UnixMilli()),
 				AttrExpiresAt: num(now.Add(r).Unix()),
 			}}}

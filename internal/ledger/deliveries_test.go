@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"errors"
 	"fmt"
+	"github.com/hookline/hookline/internal/envelope"
 	"strconv"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestDeliveryMarksAndCursorsOnKumo(t *testing.T) {
 			}
 		}
 		// 120 marks (5 BatchWriteItem calls), one uuid twice.
-		if err := d.Mark(t.Context(), ledger.SourceHook, append(marked, marked[0])); err != nil {
+		if err := d.Mark(t.Context(), envelope.OriginHook, append(marked, marked[0])); err != nil {
 			t.Fatal(err)
 		}
 		got, err := d.Delivered(t.Context(), append(asked, asked[1]))

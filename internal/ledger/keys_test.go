@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"github.com/hookline/hookline/internal/envelope"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -74,7 +75,7 @@ func TestMarksAndCursorsStayUnderTheirKeyPrefixes(t *testing.T) {
 	odd := []string{"0b8d6d9e-1c4f-11ef-9a3b-5f0c2b9e8a11", "x#handler", "cursor#reconciler", "#"}
 	marks := &keyRecorder{}
 	d := &ledger.Deliveries{Client: marks, Table: "t"}
-	if err := d.Mark(ctx, ledger.SourceHook, odd); err != nil {
+	if err := d.Mark(ctx, envelope.OriginHook, odd); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Delivered(ctx, odd); err != nil {

@@ -85,11 +85,8 @@ type Publisher interface {
 // DeliveryMarker remembers which events the hook brought to the queue (the
 // ledger's delivery marks), so the reconciler does not recover them.
 type DeliveryMarker interface {
-	Mark(ctx context.Context, source string, uuids []string) error
+	Mark(ctx context.Context, origin string, uuids []string) error
 }
-
-// RecordSource is the source the receiver marks its events with.
-const RecordSource = "hook"
 
 // DefaultRecordBudget bounds the delivery record after the events are queued.
 const DefaultRecordBudget = 300 * time.Millisecond
@@ -304,7 +301,7 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	msgs := make([]queue.Message, len(evs))
 	for i, ev := range evs {
 		msgs[i] = queue.Message{
-			Body: envelope.Encode(delivery.EventID, delivery.Source, receivedAt, ev.Raw),
+			Body: envelope.Encode(delivery.EventID, delivery.HookURL, receivedAt, ev.Raw),
 			Attributes: map[string]string{
 				envelope.AttrEventUUID: ev.UUID,
 				envelope.AttrEventType: ev.EventType,
@@ -351,7 +348,7 @@ func (h *Handler) markBrought(ctx context.Context, req events.APIGatewayV2HTTPRe
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.MarkBudget)
 	defer cancel()
-	if err := h.cfg.Marks.Mark(ctx, RecordSource, uuids); err != nil {
+	if err := h.cfg.Marks.Mark(ctx, envelope.OriginHook, uuids); err != nil {
 		h.log.WarnContext(ctx, "delivery not recorded; the reconciler may queue these events again (the ledger absorbs it)",
 			"requestId", req.RequestContext.RequestID, "events", len(uuids), "error", err.Error())
 		return

@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"errors"
+	"github.com/hookline/hookline/internal/envelope"
 	"strings"
 	"sync"
 	"testing"
@@ -19,15 +20,15 @@ type recorder struct {
 	block bool
 }
 
-func (r *recorder) Mark(ctx context.Context, source string, uuids []string) error {
+func (r *recorder) Mark(ctx context.Context, origin string, uuids []string) error {
 	if r.block {
 		<-ctx.Done()
 		return ctx.Err()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if source != RecordSource {
-		return errors.New("wrong source " + source)
+	if origin != envelope.OriginHook {
+		return errors.New("wrong origin " + origin)
 	}
 	if r.err != nil {
 		return r.err

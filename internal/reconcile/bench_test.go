@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"github.com/hookline/hookline/internal/envelope"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -63,7 +64,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	ddb := &countingDynamoDB{c: s.Clients.DynamoDB}
 	table := s.Resources.Tables["LedgerTable"]
 	return &benchRig{org: org, client: client, ddb: ddb, table: table, r: &reconcile.Reconciler{
-		Source:    client,
+		SystemLog: client,
 		Marks:     &ledger.Deliveries{Client: ddb, Table: table},
 		Cursors:   &ledger.Cursors{Client: ddb, Table: table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.Clients.SQS, QueueURL: s.QueueURL("EventsQueue")}, Budget: 30 * time.Second},
@@ -146,7 +147,7 @@ func BenchmarkReconcileRun(b *testing.B) {
 				g.watch(b)
 			}
 			uuids := g.addEvents("m", 1000, time.Now().Add(-time.Hour))
-			if err := g.r.Marks.Mark(b.Context(), ledger.SourceHook, uuids); err != nil {
+			if err := g.r.Marks.Mark(b.Context(), envelope.OriginHook, uuids); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := g.r.Run(b.Context()); err != nil { // leaves the cursor at the end

@@ -63,7 +63,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) reconciler(limit int) *reconcile.Reconciler {
 	return &reconcile.Reconciler{
-		Source:    f.okta,
+		SystemLog: f.okta,
 		Marks:     f.marks,
 		Cursors:   f.cursors,
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: f.sqs, QueueURL: f.queueURL}, Budget: 5 * time.Second},
@@ -151,7 +151,7 @@ func TestDeliveredEventsAreNotQueuedAgainAndMissedOnesOnce(t *testing.T) {
 			brought = append(brought, u)
 		}
 	}
-	if err := f.marks.Mark(t.Context(), ledger.SourceHook, brought); err != nil {
+	if err := f.marks.Mark(t.Context(), envelope.OriginHook, brought); err != nil {
 		t.Fatal(err)
 	}
 	r := f.reconciler(10)
@@ -170,8 +170,8 @@ func TestDeliveredEventsAreNotQueuedAgainAndMissedOnesOnce(t *testing.T) {
 		if !ok {
 			t.Fatalf("missed event %s not queued", u)
 		}
-		if m.Source != "systemlog" || !bytes.Equal(m.Event, docs[u]) {
-			t.Fatalf("event %s: source %q, event changed:\n got %s\nwant %s", u, m.Source, m.Event, docs[u])
+		if m.Origin != envelope.OriginSystemLog || !bytes.Equal(m.Event, docs[u]) {
+			t.Fatalf("event %s: origin %q, event changed:\n got %s\nwant %s", u, m.Origin, m.Event, docs[u])
 		}
 	}
 	// The summary line says it all, and a recovered event names itself.
@@ -228,7 +228,7 @@ func TestAParkedEventIsNotRecoveredAgain(t *testing.T) {
 	}
 	// The worker parks it: off the events queue, into the DLQ.
 	for u, m := range f.drain(t) {
-		body := string(envelope.Encode(m.DeliveryID, m.Source, m.ReceivedAt, m.Event))
+		body := string(envelope.Encode(m.DeliveryID, m.Origin, m.ReceivedAt, m.Event))
 		if _, err := f.sqs.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: &f.dlqURL, MessageBody: &body}); err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +282,7 @@ func TestYoungEventsAreLeftToTheHookUntilTheGraceHasPassed(t *testing.T) {
 		t.Fatalf("first run: %+v", st)
 	}
 	// The hook brings one of the young ones in time.
-	if err := f.marks.Mark(t.Context(), ledger.SourceHook, []string{"young-001"}); err != nil {
+	if err := f.marks.Mark(t.Context(), envelope.OriginHook, []string{"young-001"}); err != nil {
 		t.Fatal(err)
 	}
 	f.now = f.now.Add(10 * time.Minute)
@@ -404,7 +404,7 @@ func TestReplay(t *testing.T) {
 			handled = append(handled, u)
 		}
 	}
-	if err := f.marks.Mark(t.Context(), ledger.SourceHook, handled); err != nil {
+	if err := f.marks.Mark(t.Context(), envelope.OriginHook, handled); err != nil {
 		t.Fatal(err)
 	}
 	r := f.reconciler(7)

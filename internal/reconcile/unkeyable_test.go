@@ -111,8 +111,8 @@ func TestEventsThatCannotBeKeyedAreParkedWithTheirReason(t *testing.T) {
 		want[u] = true
 	}
 	for _, p := range parked {
-		if !want[string(p.env.Event)] || p.env.Source != reconcile.EnvelopeSource {
-			t.Errorf("parked %s (source %q): not one of the events, or changed", p.env.Event, p.env.Source)
+		if !want[string(p.env.Event)] || p.env.Origin != envelope.OriginSystemLog {
+			t.Errorf("parked %s (origin %q): not one of the events, or changed", p.env.Event, p.env.Origin)
 		}
 		delete(want, string(p.env.Event))
 		reason := p.attrs[envelope.AttrFailureReason]

@@ -2,8 +2,8 @@ package reconcile
 
 import (
 	"context"
+	"github.com/hookline/hookline/internal/envelope"
 
-	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/oktaapi"
@@ -23,7 +23,7 @@ type Watch interface {
 	// types (an "or" clause of the filter); Page takes their events out,
 	// so they are never queued.
 	ExtraTypes() []string
-	// Begin starts a run that reads through src (the run's Source).
+	// Begin starts a run that reads through src (the run's SystemLog).
 	Begin(ctx context.Context, src any)
 	// Page sees a page before its events are queued and returns the
 	// events to queue (those of the subscribed types).
@@ -45,7 +45,7 @@ func (r *Reconciler) readTypes() []string {
 
 func (r *Reconciler) watchBegin(ctx context.Context) {
 	if r.Watch != nil {
-		r.Watch.Begin(ctx, r.Source)
+		r.Watch.Begin(ctx, r.SystemLog)
 	}
 }
 
@@ -70,8 +70,8 @@ func (r *Reconciler) watchEnd(ctx context.Context) {
 
 // recoveredAttrs are the Watch's attributes of a recovered event's log
 // line (a scheduled run's only: a replay reads no delivery failures).
-func (r *Reconciler) recoveredAttrs(ev okta.Event, source string) []any {
-	if r.Watch == nil || source != ledger.SourceSystemLog {
+func (r *Reconciler) recoveredAttrs(ev okta.Event, origin string) []any {
+	if r.Watch == nil || origin != envelope.OriginSystemLog {
 		return nil
 	}
 	return r.Watch.Recovered(ev)

@@ -193,7 +193,7 @@ func play(t *testing.T, sc scenario, latest bool) (string, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	marks := &ledger.Deliveries{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table}
-	rec := &reconcile.Reconciler{Source: client, Marks: marks, Cursors: &ledger.Cursors{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table},
+	rec := &reconcile.Reconciler{SystemLog: client, Marks: marks, Cursors: &ledger.Cursors{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.sqs, QueueURL: s.queueURL}, Budget: 5 * time.Second},
 		Log:       slog.New(slog.DiscardHandler), Types: []string{"user.lifecycle.deactivate", "user.lifecycle.activate"},
 		Grace: 10 * time.Minute, Lookback: time.Hour}
@@ -205,7 +205,7 @@ func play(t *testing.T, sc scenario, latest bool) (string, *bytes.Buffer) {
 			// queues only the rest.
 			var f struct{ UUID string }
 			_ = json.Unmarshal(docs[st.event], &f)
-			if err := marks.Mark(t.Context(), ledger.SourceHook, []string{f.UUID}); err != nil {
+			if err := marks.Mark(t.Context(), envelope.OriginHook, []string{f.UUID}); err != nil {
 				t.Fatal(err)
 			}
 			s.sendDoc(t, fmt.Sprintf("delivery-%d", i), docs[st.event])

@@ -531,7 +531,7 @@ func decode(rec events.SQSMessage) (handlers.Event, error) {
 		Type:       fields.EventType,
 		Raw:        msg.Event,
 		DeliveryID: msg.DeliveryID,
-		Source:     msg.Source,
+		Origin:     msg.Origin,
 		ReceivedAt: msg.ReceivedAt,
 		MessageID:  rec.MessageId,
 	}
