@@ -21,19 +21,19 @@ import (
 
 // TestReplayCommand runs `hookline replay` against the local stack and a
 // stand-in Okta org (oktatest): a dry run counts and queues nothing, a
-// replay queues what the hook never brought, a second replay nothing, and
+// replay queues what the hook never queued, a second replay nothing, and
 // --force everything in the range, printing progress as it goes.
 func TestReplayCommand(t *testing.T) {
 	s := devstacktest.Start(t, devstacktest.Options{})
 	org := oktatest.Start(t.Cleanup)
 	org.SetAPIToken("replay-token")
 	now := time.Now()
-	var brought []string
+	var marked []string
 	for i := range 25 {
 		u := fmt.Sprintf("replay-%02d", i)
 		org.Add(oktatest.Event(u, "user.lifecycle.create", now.Add(-2*time.Hour+time.Duration(i)*time.Minute)))
 		if i%5 == 0 {
-			brought = append(brought, u)
+			marked = append(marked, u)
 		}
 	}
 	org.Add(oktatest.Event("other", "user.session.start", now.Add(-time.Hour)))
@@ -44,8 +44,8 @@ func TestReplayCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	table, queueURL := s.Resources.Tables["LedgerTable"], s.QueueURL("EventsQueue")
-	marks := &ledger.Deliveries{Client: s.Clients.DynamoDB, Table: table}
-	if err := marks.Mark(t.Context(), envelope.OriginHook, brought); err != nil {
+	marks := &ledger.Marks{Client: s.Clients.DynamoDB, Table: table}
+	if err := marks.Mark(t.Context(), envelope.OriginHook, marked); err != nil {
 		t.Fatal(err)
 	}
 	depth := func() string {

@@ -49,7 +49,7 @@ const Version = 1
 
 // Origins of an event: how it reached the events queue. A delivery mark
 // carries one; an envelope carries OriginSystemLog, or the hook URL of the
-// delivery that brought the event from the hook.
+// delivery for an event from the hook.
 const (
 	OriginHook      = "hook"      // the receiver queued it from an Okta event hook call
 	OriginSystemLog = "systemlog" // the reconciler recovered it from the System Log

@@ -76,7 +76,7 @@ func newRig(t *testing.T, creds func(org *oktatest.Org) oktaapi.Credentials) *ri
 	}
 	g.r = &reconcile.Reconciler{
 		SystemLog: g.okta,
-		Marks:     &ledger.Deliveries{Client: g.ddb, Table: g.table},
+		Marks:     &ledger.Marks{Client: g.ddb, Table: g.table},
 		Cursors:   &ledger.Cursors{Client: g.ddb, Table: g.table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.Clients.SQS, QueueURL: g.queue}, Budget: 5 * time.Second},
 		Log:       log,

@@ -47,11 +47,11 @@ type Config struct {
 	// Default DefaultReserve.
 	Reserve time.Duration
 	// Marks, when set, records the uuids of the events each delivery queued,
-	// after they are queued, within MarkBudget (default DefaultRecordBudget).
+	// after they are queued, within MarkBudget (default DefaultMarkBudget).
 	// A record that fails is logged and changes no answer: the events are
 	// safe on the queue, and at worst the reconciler queues them again, which
 	// the worker's ledger absorbs.
-	Marks      DeliveryMarker
+	Marks      Marker
 	MarkBudget time.Duration
 }
 
@@ -82,14 +82,14 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs []queue.Message) queue.Result
 }
 
-// DeliveryMarker remembers which events the hook brought to the queue (the
-// ledger's delivery marks), so the reconciler does not recover them.
-type DeliveryMarker interface {
+// Marker marks the events the hook queued (the ledger's delivery
+// marks), so the reconciler does not recover them.
+type Marker interface {
 	Mark(ctx context.Context, origin string, uuids []string) error
 }
 
-// DefaultRecordBudget bounds the delivery record after the events are queued.
-const DefaultRecordBudget = 300 * time.Millisecond
+// DefaultMarkBudget bounds writing the delivery marks after the events are queued.
+const DefaultMarkBudget = 300 * time.Millisecond
 
 // Handler serves the hook endpoint.
 type Handler struct {
@@ -112,7 +112,7 @@ func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger) *Handler {
 		cfg.Reserve = DefaultReserve
 	}
 	if cfg.MarkBudget <= 0 {
-		cfg.MarkBudget = DefaultRecordBudget
+		cfg.MarkBudget = DefaultMarkBudget
 	}
 	return &Handler{cfg: cfg, auth: a, pub: p, log: log, now: time.Now}
 }
@@ -152,7 +152,7 @@ type outcome struct {
 	duplicates int
 	enqueued   int
 	failed     int // events not enqueued
-	recorded   int
+	marked     int
 	uuids      []string // the delivery's event uuids, so a search by uuid finds its request
 	err        error
 }
@@ -312,7 +312,7 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	res := h.pub.Publish(ctx, msgs)
 	out.enqueued = res.Sent
 	out.failed = len(res.Failed)
-	h.markBrought(ctx, req, evs, res, &out)
+	h.mark(ctx, req, evs, res, &out)
 	if len(res.Failed) == 0 {
 		*resp = jsonResponse(http.StatusOK, `{"accepted":`+strconv.Itoa(res.Sent)+`}`)
 		out.status = resp.StatusCode
@@ -335,8 +335,8 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	return out
 }
 
-// markBrought writes the delivery marks of the events now on the queue.
-func (h *Handler) markBrought(ctx context.Context, req events.APIGatewayV2HTTPRequest, evs []okta.Event, res queue.Result, out *outcome) {
+// mark writes the delivery marks of the events now on the queue.
+func (h *Handler) mark(ctx context.Context, req events.APIGatewayV2HTTPRequest, evs []okta.Event, res queue.Result, out *outcome) {
 	if h.cfg.Marks == nil || res.Sent == 0 {
 		return
 	}
@@ -353,7 +353,7 @@ func (h *Handler) markBrought(ctx context.Context, req events.APIGatewayV2HTTPRe
 			"requestId", req.RequestContext.RequestID, "events", len(uuids), "error", err.Error())
 		return
 	}
-	out.recorded = len(uuids)
+	out.marked = len(uuids)
 }
 
 // Causes of "events not enqueued", one per line.
@@ -463,7 +463,7 @@ func (h *Handler) logRequest(ctx context.Context, req events.APIGatewayV2HTTPReq
 	if req.RequestContext.HTTP.Method == http.MethodPost {
 		attrs = append(attrs, "events", out.events, "duplicates", out.duplicates, "enqueued", out.enqueued)
 		if h.cfg.Marks != nil {
-			attrs = append(attrs, "recorded", out.recorded)
+			attrs = append(attrs, "recorded", out.marked) // log field name kept: events marked
 		}
 		if len(out.uuids) > 0 {
 			attrs = append(attrs, "eventUuids", out.uuids)

@@ -65,7 +65,7 @@ func newBenchRig(b *testing.B) *benchRig {
 	table := s.Resources.Tables["LedgerTable"]
 	return &benchRig{org: org, client: client, ddb: ddb, table: table, r: &reconcile.Reconciler{
 		SystemLog: client,
-		Marks:     &ledger.Deliveries{Client: ddb, Table: table},
+		Marks:     &ledger.Marks{Client: ddb, Table: table},
 		Cursors:   &ledger.Cursors{Client: ddb, Table: table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.Clients.SQS, QueueURL: s.QueueURL("EventsQueue")}, Budget: 30 * time.Second},
 		Log:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
@@ -101,7 +101,7 @@ func (g *benchRig) addEvents(prefix string, n int, from time.Time) []string {
 	return uuids
 }
 
-// BenchmarkReplayRecovery replays 1,000 events the hook never brought (pages
+// BenchmarkReplayRecovery replays 1,000 events the hook never queued (pages
 // of 1,000, the default) into the events queue on kumo, each iteration a
 // new range: events recovered per second, and the Okta and DynamoDB
 // requests it took.
@@ -130,7 +130,7 @@ func BenchmarkReplayRecovery(b *testing.B) {
 }
 
 // BenchmarkReconcileRun counts the requests of one scheduled run: when
-// nothing is missing (1,000 events, all brought by the hook, read from the
+// nothing is missing (1,000 events, all marked by the hook, read from the
 // start) and when nothing is new (from the cursor); "okta-side" runs also
 // watch Okta's side of the hook (hookhealth.Watch, with the hook
 // registered): what that adds per run.
@@ -180,7 +180,7 @@ func BenchmarkReconcileRun(b *testing.B) {
 }
 
 // BenchmarkReconcileRunRecovering is a scheduled run that finds 1,000 new
-// events the hook never brought (read from the cursor, pages of 1,000).
+// events the hook never queued (read from the cursor, pages of 1,000).
 func BenchmarkReconcileRunRecovering(b *testing.B) {
 	g := newBenchRig(b)
 	if _, err := g.r.Run(b.Context()); err != nil { // the cursor, at the (empty) end

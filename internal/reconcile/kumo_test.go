@@ -37,7 +37,7 @@ type fixture struct {
 	queueURL string
 	dlqURL   string
 	table    string
-	marks    *ledger.Deliveries
+	marks    *ledger.Marks
 	cursors  *ledger.Cursors
 	logs     *bytes.Buffer
 	now      time.Time // the reconciler's clock; the org's events are stored at real time
@@ -56,7 +56,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.queueURL, f.dlqURL, f.table = s.QueueURL("EventsQueue"), s.QueueURL("EventsDLQ"), s.Resources.Tables["LedgerTable"]
-	f.marks = &ledger.Deliveries{Client: f.ddb, Table: f.table}
+	f.marks = &ledger.Marks{Client: f.ddb, Table: f.table}
 	f.cursors = &ledger.Cursors{Client: f.ddb, Table: f.table}
 	return f
 }
@@ -143,22 +143,22 @@ func TestDeliveredEventsAreNotQueuedAgainAndMissedOnesOnce(t *testing.T) {
 	f := newFixture(t)
 	docs := f.events("ev", 40, 30*time.Minute)
 	f.org.Add(oktatest.Event("other-1", "user.session.start", f.now.Add(-30*time.Minute))) // not subscribed
-	var brought, missed []string
+	var marked, missed []string
 	for u := range docs {
 		if len(missed) < 13 {
 			missed = append(missed, u)
 		} else {
-			brought = append(brought, u)
+			marked = append(marked, u)
 		}
 	}
-	if err := f.marks.Mark(t.Context(), envelope.OriginHook, brought); err != nil {
+	if err := f.marks.Mark(t.Context(), envelope.OriginHook, marked); err != nil {
 		t.Fatal(err)
 	}
 	r := f.reconciler(10)
 	var emf bytes.Buffer
 	r.Metrics = metrics.New("Hookline", "test", &emf)
 	st := run(t, r)
-	if st.Seen != 40 || st.Delivered != 27 || st.Queued != 13 || st.Stopped != reconcile.StopCaughtUp {
+	if st.Seen != 40 || st.Marked != 27 || st.Queued != 13 || st.Stopped != reconcile.StopCaughtUp {
 		t.Fatalf("stats %+v", st)
 	}
 	got := f.drain(t)
@@ -193,7 +193,7 @@ func TestDeliveredEventsAreNotQueuedAgainAndMissedOnesOnce(t *testing.T) {
 		t.Fatalf("second run queued %d", st.Queued)
 	}
 	deleteCursor(t, f)
-	if st := run(t, r); st.Queued != 0 || st.Delivered != 40 {
+	if st := run(t, r); st.Queued != 0 || st.Marked != 40 {
 		t.Fatalf("run without cursor: %+v", st)
 	}
 	if got := f.drain(t); len(got) != 0 {
@@ -238,7 +238,7 @@ func TestAParkedEventIsNotRecoveredAgain(t *testing.T) {
 	// parked event stays parked: redrive is how it comes back.
 	for i := range 3 {
 		deleteCursor(t, f)
-		if st := run(t, r); st.Queued != 0 || st.Delivered != 1 {
+		if st := run(t, r); st.Queued != 0 || st.Marked != 1 {
 			t.Fatalf("run %d: %+v", i, st)
 		}
 	}
@@ -287,7 +287,7 @@ func TestYoungEventsAreLeftToTheHookUntilTheGraceHasPassed(t *testing.T) {
 	}
 	f.now = f.now.Add(10 * time.Minute)
 	st = run(t, r)
-	if st.Queued != 2 || st.Delivered != 4 {
+	if st.Queued != 2 || st.Marked != 4 {
 		t.Fatalf("after the grace: %+v", st)
 	}
 	got := f.drain(t)
@@ -370,7 +370,7 @@ func TestChangedEventTypesStartAgainFromTheLookback(t *testing.T) {
 		t.Fatalf("first run: %+v", st)
 	}
 	r.Types = []string{subscribed, "group.user_membership.add"}
-	if st := run(t, r); st.Queued != 1 || st.Delivered != 2 {
+	if st := run(t, r); st.Queued != 1 || st.Marked != 2 {
 		t.Fatalf("after adding a type: %+v", st)
 	}
 	if got := f.drain(t); len(got) != 3 {
@@ -413,7 +413,7 @@ func TestReplay(t *testing.T) {
 	var progress []reconcile.Stats
 	st, err := r.Replay(t.Context(), reconcile.ReplayOptions{Since: since, Until: until, DryRun: true,
 		Progress: func(s reconcile.Stats) { progress = append(progress, s) }})
-	if err != nil || st.Seen != 30 || st.Queued != 20 || st.Delivered != 10 || st.Pages != 5 {
+	if err != nil || st.Seen != 30 || st.Queued != 20 || st.Marked != 10 || st.Pages != 5 {
 		t.Fatalf("dry run: %+v %v", st, err)
 	}
 	if len(progress) != 5 || progress[2].Seen != 21 {
@@ -424,13 +424,13 @@ func TestReplay(t *testing.T) {
 	}
 
 	st, err = r.Replay(t.Context(), reconcile.ReplayOptions{Since: since, Until: until})
-	if err != nil || st.Queued != 20 || st.Delivered != 10 {
+	if err != nil || st.Queued != 20 || st.Marked != 10 {
 		t.Fatalf("replay: %+v %v", st, err)
 	}
 	got := f.drain(t)
 	for _, u := range handled {
 		if _, ok := got[u]; ok {
-			t.Fatalf("replay queued %s, which the hook brought", u)
+			t.Fatalf("replay queued %s, which the hook marked", u)
 		}
 	}
 	if len(got) != 20 {

@@ -63,7 +63,7 @@ func TestAForcedReplayRunsOnlyTheNewHandler(t *testing.T) {
 	r := f.reconciler(10)
 	since, until := f.now.Add(-3*time.Hour), f.now
 
-	// The events were handled once by "audit" (here: brought by a replay).
+	// The events were handled once by "audit" (here: queued by a replay).
 	if st, err := r.Replay(t.Context(), reconcile.ReplayOptions{Since: since, Until: until}); err != nil || st.Queued != 4 {
 		t.Fatalf("replay: %+v %v", st, err)
 	}

@@ -120,7 +120,7 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 		}
 		return st
 	}
-	if st := runOnce(); st.Queued != len(lost) || st.Delivered != len(delivered) {
+	if st := runOnce(); st.Queued != len(lost) || st.Marked != len(delivered) {
 		t.Fatalf("run: %+v\n%s", st, rec.Logs())
 	}
 	waitFor(t, "the lost events handled", func() bool {

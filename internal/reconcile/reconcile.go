@@ -1,9 +1,9 @@
 // Package reconcile brings to the events queue the Okta events that the
 // event hook did not: it reads the System Log and queues, with their raw
 // JSON and origin "systemlog", the subscribed events that have no delivery
-// mark in the ledger (see ledger.Deliveries). The receiver marks what the
-// hook brought; reconcile marks what it recovers. So an event the hook
-// brought is never queued again, whether it was handled, still waits in the
+// mark in the ledger (see ledger.Marks). The receiver marks what the
+// hook queued; reconcile marks what it recovers. So an event the hook
+// queued is never queued again, whether it was handled, still waits in the
 // queue or is parked in the DLQ, and an event is recovered at most once
 // (a crash between queueing and marking can queue it twice; the worker's
 // ledger then runs each handler once).
@@ -54,9 +54,9 @@ type SystemLog interface {
 // forever. The read stops; nothing past that page is skipped.
 var ErrRepeatedPage = errors.New("okta returned the same page again")
 
-// Marks are the delivery marks (ledger.Deliveries).
+// Marks are the delivery marks (ledger.Marks).
 type Marks interface {
-	Delivered(ctx context.Context, uuids []string) (map[string]bool, error)
+	Marked(ctx context.Context, uuids []string) (map[string]bool, error)
 	Mark(ctx context.Context, origin string, uuids []string) error
 }
 
@@ -113,12 +113,12 @@ type Reconciler struct {
 
 // Stats are what a run or a replay did.
 type Stats struct {
-	Pages     int
-	Seen      int // events read
-	Delivered int // skipped: the hook (or an earlier recovery or replay) brought them
-	Queued    int // recovered, or enqueued by a replay
-	Parked    int // could not be keyed: parked in the DLQ with the reason
-	Failed    int // not queued this time; read again next time
+	Pages  int
+	Seen   int // events read
+	Marked int // skipped: marked already, by the hook, an earlier recovery or a replay
+	Queued int // recovered, or enqueued by a replay
+	Parked int // could not be keyed: parked in the DLQ with the reason
+	Failed int // not queued this time; read again next time
 	// OldestQueued is the earliest published of the queued events.
 	OldestQueued string
 	// Stopped says why the read ended: caught-up, grace, deadline,
@@ -179,7 +179,7 @@ func (r *Reconciler) Run(ctx context.Context) (Stats, error) {
 	if err != nil {
 		st.Stopped = StopError
 	}
-	attrs := []any{"pages", st.Pages, "seen", st.Seen, "alreadyDelivered", st.Delivered, "recovered", st.Queued,
+	attrs := []any{"pages", st.Pages, "seen", st.Seen, "alreadyDelivered", st.Marked, "recovered", st.Queued,
 		"parked", st.Parked, "notQueued", st.Failed, "oldestRecoveredPublished", st.OldestQueued, "stopped", st.Stopped,
 		"durationMs", r.now().Sub(start).Milliseconds()}
 	level := slog.LevelInfo
@@ -414,7 +414,7 @@ func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, origin, delive
 	var delivered map[string]bool
 	if len(ids) > 0 {
 		var err error
-		if delivered, err = r.Marks.Delivered(ctx, ids); err != nil {
+		if delivered, err = r.Marks.Marked(ctx, ids); err != nil {
 			return err
 		}
 	}
@@ -423,7 +423,7 @@ func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, origin, delive
 	for _, ev := range keyed {
 		switch {
 		case (!force && delivered[ev.UUID]) || inPage[ev.UUID]:
-			st.Delivered++
+			st.Marked++
 		default:
 			inPage[ev.UUID] = true
 			missing = append(missing, ev)
@@ -432,7 +432,7 @@ func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, origin, delive
 	var toPark []unkeyable
 	for _, u := range unkeyed {
 		if delivered[u.mark] || inPage[u.mark] {
-			st.Delivered++
+			st.Marked++
 			continue
 		}
 		inPage[u.mark] = true
@@ -518,7 +518,7 @@ type ReplayOptions struct {
 	Since, Until time.Time
 	// Types overrides the Reconciler's Types when set.
 	Types []string
-	// Force queues events that were already brought or handled too: for a
+	// Force queues events that were already marked or handled too: for a
 	// new handler, which runs on them while the others skip them by the
 	// ledger.
 	Force bool

@@ -134,7 +134,7 @@ func TestEventsThatCannotBeKeyedAreParkedWithTheirReason(t *testing.T) {
 	}
 	// Read again from the lookback: nothing is parked or queued twice.
 	deleteCursor(t, f)
-	if st := run(t, r); st.Parked != 0 || st.Queued != 0 || st.Delivered != 3+len(unkeyed) {
+	if st := run(t, r); st.Parked != 0 || st.Queued != 0 || st.Marked != 3+len(unkeyed) {
 		t.Fatalf("run without cursor: %+v", st)
 	}
 	if p := f.drainDLQ(t); len(p) != 0 {

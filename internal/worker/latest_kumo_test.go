@@ -192,7 +192,7 @@ func play(t *testing.T, sc scenario, latest bool) (string, *bytes.Buffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	marks := &ledger.Deliveries{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table}
+	marks := &ledger.Marks{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table}
 	rec := &reconcile.Reconciler{SystemLog: client, Marks: marks, Cursors: &ledger.Cursors{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.sqs, QueueURL: s.queueURL}, Budget: 5 * time.Second},
 		Log:       slog.New(slog.DiscardHandler), Types: []string{"user.lifecycle.deactivate", "user.lifecycle.activate"},
@@ -201,7 +201,7 @@ func play(t *testing.T, sc scenario, latest bool) (string, *bytes.Buffer) {
 	for i, st := range sc.steps {
 		switch st.by {
 		case "hook":
-			// The receiver marks what the hook brought, so the reconciler
+			// The receiver marks what the hook queued, so the reconciler
 			// queues only the rest.
 			var f struct{ UUID string }
 			_ = json.Unmarshal(docs[st.event], &f)

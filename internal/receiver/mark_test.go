@@ -37,7 +37,7 @@ func (r *recorder) Mark(ctx context.Context, origin string, uuids []string) erro
 	return nil
 }
 
-func TestOnlyQueuedEventsAreRecordedAsBrought(t *testing.T) {
+func TestOnlyQueuedEventsAreMarked(t *testing.T) {
 	rec := &recorder{}
 	f := newFixture(Config{Marks: rec})
 	// uuid-3 is never accepted by the queue: Okta is told to retry, and the

@@ -16,10 +16,10 @@ import (
 // "source", as in every mark written so far.
 const AttrOrigin = "source"
 
-// DeliveryKey is the ledger key of an event's delivery mark. Handler
-// records are "<uuid>#<handler>"; a mark starts with PrefixDelivery, so the
+// MarkKey is the ledger key of an event's delivery mark. Handler
+// records are "<uuid>#<handler>"; a mark starts with PrefixMark, so the
 // two never meet.
-func DeliveryKey(uuid string) string { return PrefixDelivery + uuid }
+func MarkKey(uuid string) string { return PrefixMark + uuid }
 
 // Batch sizes DynamoDB allows.
 const (
@@ -27,22 +27,22 @@ const (
 	maxBatchGet   = 100
 )
 
-// DeliveriesAPI is the part of the DynamoDB client delivery marks use.
-type DeliveriesAPI interface {
+// MarksAPI is the part of the DynamoDB client delivery marks use.
+type MarksAPI interface {
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
-// Deliveries records which events reached the events queue, so that the
-// reconciler and replay never queue again what the hook (or an earlier
-// recovery) already brought, whether it was handled since, still waits in
+// Marks keeps the delivery marks: which events reached the events queue, so
+// that the reconciler and replay never queue again what the hook (or an
+// earlier recovery or replay) already queued, whether it was handled since, still waits in
 // the queue, or is parked in the DLQ.
 //
 // A mark is written only after the event is on the queue: a mark without
 // its event would hide a loss, while an event without its mark costs at
 // most a duplicate, which the handler ledger absorbs.
-type Deliveries struct {
-	Client DeliveriesAPI
+type Marks struct {
+	Client MarksAPI
 	Table  string
 	// Retention is how long a mark is kept; zero means DefaultRetention,
 	// which outlives the System Log's 90 days.
@@ -51,7 +51,7 @@ type Deliveries struct {
 	Now func() time.Time
 }
 
-func (d *Deliveries) now() time.Time {
+func (d *Marks) now() time.Time {
 	if d.Now != nil {
 		return d.Now()
 	}
@@ -61,7 +61,7 @@ func (d *Deliveries) now() time.Time {
 // Mark records that the events with these uuids are on the queue, with
 // their origin. It writes 25 marks per BatchWriteItem and retries what DynamoDB
 // leaves unprocessed until ctx ends.
-func (d *Deliveries) Mark(ctx context.Context, origin string, uuids []string) error {
+func (d *Marks) Mark(ctx context.Context, origin string, uuids []string) error {
 	uuids = unique(uuids)
 	now := d.now()
 	r := d.Retention
@@ -73,7 +73,7 @@ func (d *Deliveries) Mark(ctx context.Context, origin string, uuids []string) er
 		reqs := make([]types.WriteRequest, len(chunk))
 		for i, u := range chunk {
 			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
-				AttrKey:       str(DeliveryKey(u)),
+				AttrKey:       str(MarkKey(u)),
 				AttrEventUUID: str(u),
 				AttrOrigin:    str(origin),
 				AttrUpdatedAt: num(now.UnixMilli()),
@@ -97,17 +97,17 @@ func (d *Deliveries) Mark(ctx context.Context, origin string, uuids []string) er
 	return nil
 }
 
-// Delivered returns the uuids among these that have a mark. It reads 100
+// Marked returns the uuids among these that have a mark. It reads 100
 // keys per BatchGetItem (strongly consistent) and retries unprocessed keys
 // until ctx ends.
-func (d *Deliveries) Delivered(ctx context.Context, uuids []string) (map[string]bool, error) {
+func (d *Marks) Marked(ctx context.Context, uuids []string) (map[string]bool, error) {
 	uuids = unique(uuids)
 	found := make(map[string]bool, len(uuids))
 	for start := 0; start < len(uuids); start += maxBatchGet {
 		chunk := uuids[start:min(start+maxBatchGet, len(uuids))]
 		keys := make([]map[string]types.AttributeValue, len(chunk))
 		for i, u := range chunk {
-			keys[i] = map[string]types.AttributeValue{AttrKey: str(DeliveryKey(u))}
+			keys[i] = map[string]types.AttributeValue{AttrKey: str(MarkKey(u))}
 		}
 		pending := map[string]types.KeysAndAttributes{d.Table: {
 			Keys:                     keys,

@@ -21,7 +21,7 @@ func TestDeliveryMarksAndCursorsOnKumo(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 
 	t.Run("marks answer exactly the marked uuids, across batches", func(t *testing.T) {
-		d := &ledger.Deliveries{Client: client, Table: table, Retention: 48 * time.Hour, Now: func() time.Time { return now }}
+		d := &ledger.Marks{Client: client, Table: table, Retention: 48 * time.Hour, Now: func() time.Time { return now }}
 		var marked, asked []string
 		for i := range 150 {
 			u := fmt.Sprintf("m-%03d", i)
@@ -34,7 +34,7 @@ func TestDeliveryMarksAndCursorsOnKumo(t *testing.T) {
 		if err := d.Mark(t.Context(), envelope.OriginHook, append(marked, marked[0])); err != nil {
 			t.Fatal(err)
 		}
-		got, err := d.Delivered(t.Context(), append(asked, asked[1]))
+		got, err := d.Marked(t.Context(), append(asked, asked[1]))
 		if err != nil {
 			t.Fatal(err)
 		}
