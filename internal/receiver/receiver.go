@@ -40,7 +40,7 @@ type Config struct {
 	AllowedCIDRs []netip.Prefix // empty: any source
 	// Metrics receives each request's figures (a *metrics.Recorder does);
 	// nil records none.
-	Metrics Metrics
+	Metrics metrics.Sink
 	// Reserve is kept back from the invocation's deadline: checking the
 	// secret and queueing must end that long before it, so that the answer,
 	// its log lines and metrics are out before Lambda stops the function.
@@ -53,13 +53,6 @@ type Config struct {
 	// the worker's ledger absorbs.
 	Marks      Marker
 	MarkBudget time.Duration
-}
-
-// Metrics records CloudWatch metrics named in internal/metrics and writes
-// them at the end of the invocation.
-type Metrics interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-	Flush(ctx context.Context) error
 }
 
 // DefaultReserve is the default Config.Reserve. After the queueing stops, a

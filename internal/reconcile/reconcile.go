@@ -71,12 +71,6 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs []queue.Message) queue.Result
 }
 
-// Metrics records CloudWatch metrics (a *metrics.Recorder does).
-type Metrics interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-	Flush(ctx context.Context) error
-}
-
 // Reconciler finds and queues the events the hook did not bring.
 type Reconciler struct {
 	SystemLog SystemLog
@@ -105,7 +99,7 @@ type Reconciler struct {
 	Now func() time.Time
 	// Metrics, when set, gets EventsRecovered and EventsUnkeyable after
 	// each run (also 0, so the alarms see data).
-	Metrics Metrics
+	Metrics metrics.Sink
 	// Watch, when set, looks at Okta's side of the hook during each run
 	// (hookhealth.Watch): not during a replay.
 	Watch Watch

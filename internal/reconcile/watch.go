@@ -2,17 +2,12 @@ package reconcile
 
 import (
 	"context"
-	"github.com/hookline/hookline/internal/envelope"
 
+	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/oktaapi"
 )
-
-// Adder records metrics (a *metrics.Recorder does).
-type Adder = interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-}
 
 // Watch looks at Okta's side of the hook during a scheduled run
 // (hookhealth.Watch). Run calls Begin before the read, Page on every page
@@ -32,7 +27,7 @@ type Watch interface {
 	// reported its delivery failing, and why.
 	Recovered(ev okta.Event) []any
 	// End records the run's metrics.
-	End(ctx context.Context, m Adder)
+	End(ctx context.Context, m metrics.Adder)
 }
 
 // readTypes are the types a scheduled run's filter reads.
@@ -61,7 +56,7 @@ func (r *Reconciler) watchEnd(ctx context.Context) {
 	if r.Watch == nil {
 		return
 	}
-	var m Adder
+	var m metrics.Adder
 	if r.Metrics != nil {
 		m = r.Metrics
 	}

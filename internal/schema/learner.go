@@ -25,11 +25,6 @@ type Store interface {
 	Save(ctx context.Context, eventType string, doc []byte, version int64) (bool, error)
 }
 
-// Metrics receives the SchemaChanges count (a *metrics.Recorder does).
-type Metrics interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-}
-
 // Defaults of the Learner's tuning fields.
 const (
 	// DefaultFlushEvery: counts are written with a shape change, or at most
@@ -73,7 +68,7 @@ const (
 type Learner struct {
 	Store   Store // nil: learn in memory only
 	Log     *slog.Logger
-	Metrics Metrics // nil: none
+	Metrics metrics.Adder // SchemaChanges; nil: none
 	Now     func() time.Time
 
 	FlushEvery       time.Duration // default DefaultFlushEvery

@@ -70,7 +70,7 @@ type Worker struct {
 	Parker Parker
 	// Metrics receives each batch's figures (a *metrics.Recorder does); nil
 	// records none.
-	Metrics Metrics
+	Metrics metrics.Sink
 	// MaxReceiveCount is the events queue's redrive policy maxReceiveCount.
 	// A record that fails on that receive is parked (with its reason)
 	// instead of being left to the policy; zero turns that off.
@@ -92,13 +92,6 @@ type Worker struct {
 	subjects subjectLocks // handlers.Latest subjects running in this container
 	// Observer sees each event on its first receive; nil: none.
 	Observer Observer
-}
-
-// Metrics records CloudWatch metrics named in internal/metrics and writes
-// them at the end of the invocation. Add is called from concurrent handlers.
-type Metrics interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-	Flush(ctx context.Context) error
 }
 
 // ErrPanic wraps a recovered handler panic.
