@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/samtemplate"
 )
 
@@ -204,7 +205,7 @@ func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 		p, err := startProc(f.Short, s.opts.Bootstraps[f.Short], nil, env, "", s.opts.OnLine)
 		if err != nil {
 			s.log.Error("function process did not start", "function", f.Short, "error", err.Error())
-			sleep(ctx, time.Second)
+			_ = clock.Sleep(ctx, time.Second)
 			continue
 		}
 		if !s.track(p) {
@@ -217,7 +218,7 @@ func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 		case <-p.done:
 		}
 		s.log.Warn("function process exited; restarting", "function", f.Short, "error", fmt.Sprint(p.err))
-		sleep(ctx, 200*time.Millisecond)
+		_ = clock.Sleep(ctx, 200*time.Millisecond)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/hookline/hookline/internal/clock"
 )
 
 // AttrOrigin is the delivery mark's attribute that holds the event's origin
@@ -139,14 +141,7 @@ func (d *Marks) Marked(ctx context.Context, uuids []string) (map[string]bool, er
 // pause backs off before retrying unprocessed batch items: 50 ms doubling
 // to 1.6 s.
 func pause(ctx context.Context, attempt int) error {
-	t := time.NewTimer(50 * time.Millisecond << min(attempt-1, 5))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Sleep(ctx, 50*time.Millisecond<<min(attempt-1, 5))
 }
 
 func unique(in []string) []string {

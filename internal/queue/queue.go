@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hookline/hookline/internal/clock"
 )
 
 // SQS limits for SendMessageBatch.
@@ -160,7 +162,7 @@ feed:
 // each message's outcome in errs (nil: sent).
 func (p *Publisher) sendGroup(ctx context.Context, attempts *atomic.Int64, msgs []Message, group []int, errs []error) {
 	for attempt := 0; len(group) > 0; attempt++ {
-		if attempt > 0 && sleep(ctx, p.backoff(attempt)) != nil {
+		if attempt > 0 && clock.Sleep(ctx, p.backoff(attempt)) != nil {
 			return
 		}
 		if ctx.Err() != nil {
@@ -245,18 +247,6 @@ func (p *Publisher) backoff(attempt int) time.Duration {
 		ceiling = max
 	}
 	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
-}
-
-// sleep waits d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // entryID is a batch entry id: unique within the batch, as SQS requires.

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/queue"
@@ -260,10 +261,8 @@ func copyMessages(ctx context.Context, api API, o Options, res *Result) error {
 		if o.Rate > 0 { // keep the average under Rate messages per second
 			want := time.Duration(float64(res.Moved) / float64(o.Rate) * float64(time.Second))
 			if wait := want - time.Since(start); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(wait):
+				if err := clock.Sleep(ctx, wait); err != nil {
+					return err
 				}
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/metrics"
 )
 
@@ -266,10 +267,8 @@ func (l *Learner) save(ctx context.Context, t *learned, now time.Time) error {
 	for attempt := range saveAttempts {
 		if attempt > 1 {
 			// Two learners that keep meeting: a little jitter parts them.
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(rand.N(10 * time.Millisecond << attempt)):
+			if err := clock.Sleep(ctx, rand.N(10*time.Millisecond<<attempt)); err != nil {
+				return err
 			}
 		}
 		doc := t.view.Marshal()
