@@ -3,7 +3,7 @@
 # work tree), split three ways:
 #   tests   = _test.go files, testdata/, and the *test packages (authtest, ...)
 #   harness = what runs the product locally or checks it, not shipped in a
-#             Lambda: internal/devstack, samtemplate, eventfiles, sqsevent,
+#             Lambda: internal/devstack, samtemplate, eventfiles, sqsevent (since: queue/lambda.go),
 #             faultproxy, lambdatest, infra/testscan, infra/bench (their tests
 #             count as tests)
 #   code    = everything else (functions/, internal/, infra/hookline, ...)
@@ -24,7 +24,7 @@ for f in $(printf '%s\n' $files | grep -E '\.(go|sh)$'); do
 	case "$f" in
 	*_test.go | */testdata/*) tests=$((tests + n)) ;;
 	internal/devstack/devstacktest/*) tests=$((tests + n)) ;;
-	internal/devstack/* | internal/samtemplate/* | internal/eventfiles/* | internal/sqsevent/* | \
+	internal/devstack/* | internal/samtemplate/* | internal/eventfiles/* | internal/sqsevent/* | internal/queue/lambda.go | \
 		internal/faultproxy/* | internal/lambdatest/* | infra/testscan/* | infra/bench/*)
 		harness=$((harness + n)) ;;
 	*test/*) tests=$((tests + n)) ;;

@@ -18,7 +18,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/hookline/hookline/internal/clock"
-	"github.com/hookline/hookline/internal/sqsevent"
+	"github.com/hookline/hookline/internal/queue"
 )
 
 // sqsClient is what the poller needs from SQS.
@@ -147,7 +147,7 @@ func addReceived(batch, received []sqstypes.Message) []sqstypes.Message {
 
 // process invokes the function on one batch and deletes what succeeded.
 func (p *sqsPoller) process(ctx context.Context, msgs []sqstypes.Message) {
-	ev := sqsevent.FromMessages(p.QueueARN, Region, msgs)
+	ev := queue.LambdaEvent(p.QueueARN, Region, msgs)
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		p.Log.Error("poller cannot encode batch", "error", err.Error())

@@ -1,5 +1,11 @@
-// Package queue puts messages on SQS in batches, retrying what failed within
-// a time budget.
+// Package queue is hookline's one home for SQS: its limits and how it sizes
+// a message (MaxMessageBytes, MessageSize, Message.Size), the String
+// attributes hookline writes (CleanAttribute), the Publisher that puts
+// messages on a queue in batches and retries what failed within a time
+// budget (the receiver, the reconciler, replay, redrive), the worker's side
+// of the events queue (Consumer: backoff by visibility, parking in the DLQ),
+// and the events.SQSEvent that Lambda's SQS event source hands the worker
+// (LambdaEvent, for the local stack's poller and the tests).
 package queue
 
 import (
@@ -19,7 +25,10 @@ import (
 const (
 	MaxBatchEntries = 10
 	MaxBatchBytes   = 1 << 20 // total payload of one batch
-	MaxMessageBytes = 1 << 20 // one message, body plus attributes
+	// MaxMessageBytes is the most SQS takes in one message, body and
+	// attributes together (each attribute counts its name, data type and
+	// value: MessageSize).
+	MaxMessageBytes = 1 << 20
 )
 
 // ErrTooLarge means a message can never fit in SQS.
@@ -40,7 +49,7 @@ type Message struct {
 func (m Message) Size() int {
 	n := len(m.Body)
 	for k, v := range m.Attributes {
-		n += len(k) + len("String") + len(v)
+		n += len(k) + len(dataTypeString) + len(v)
 	}
 	return n
 }

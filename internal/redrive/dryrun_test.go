@@ -14,8 +14,8 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
+	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/redrive"
-	"github.com/hookline/hookline/internal/worker"
 )
 
 // TestDryRunShowsTheWorkersTriesAndChangesNothing: the worker parks an event
@@ -32,8 +32,8 @@ func TestDryRunShowsTheWorkersTriesAndChangesNothing(t *testing.T) {
 	uuid := "u-parked"
 	rec := events.SQSMessage{MessageId: "m1", Body: body(uuid, "user.a"), Attributes: map[string]string{"ApproximateReceiveCount": "4"},
 		MessageAttributes: map[string]events.SQSMessageAttribute{"eventUuid": {DataType: "String", StringValue: &uuid}}}
-	q := worker.SQS{Client: c, QueueURL: queueURL, DLQURL: dlqURL}
-	if errs := q.Park(ctx, []worker.Parked{{Record: rec, Reason: "permanent: schema mismatch", Handler: "provision", At: time.Now()}}); errs[0] != nil {
+	q := queue.Consumer{Client: c, QueueURL: queueURL, DLQURL: dlqURL}
+	if errs := q.Park(ctx, []queue.Parked{{Record: rec, Reason: "permanent: schema mismatch", Handler: "provision", At: time.Now()}}); errs[0] != nil {
 		t.Fatal(errs[0])
 	}
 	// What the redrive policy moves carries only the receiver's attributes.

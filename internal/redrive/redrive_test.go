@@ -23,8 +23,8 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/redrive"
-	"github.com/hookline/hookline/internal/sqsevent"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -248,7 +248,7 @@ func TestPoisonParkRedriveHandledOnce(t *testing.T) {
 		runs["provision/u-poison"]++
 		return nil
 	}, handlers.Name("provision"))
-	q := worker.SQS{Client: c, QueueURL: queueURL, DLQURL: dlqURL}
+	q := queue.Consumer{Client: c, QueueURL: queueURL, DLQURL: dlqURL}
 	w := &worker.Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Delayer: q, Parker: q,
 		Ledger: &ledger.DynamoDB{Client: k.Clients.DynamoDB, Table: k.Resources.Tables["LedgerTable"]}, Backoff: worker.Backoff{Base: time.Second, Max: time.Second}}
 
@@ -291,11 +291,11 @@ func TestPoisonParkRedriveHandledOnce(t *testing.T) {
 // a receive comes back empty.
 func drain(t *testing.T, c *sqs.Client, url string, w *worker.Worker) {
 	t.Helper()
-	arn := sqsevent.QueueARN(url, devstack.Region)
+	arn := queue.ARN(url, devstack.Region)
 	for range 50 {
 		out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
 			QueueUrl: &url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: sqsevent.ReceiveAttributes,
+			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: queue.ReceiveAttributes,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -303,7 +303,7 @@ func drain(t *testing.T, c *sqs.Client, url string, w *worker.Worker) {
 		if len(out.Messages) == 0 {
 			return
 		}
-		resp, err := w.Handle(t.Context(), sqsevent.FromMessages(arn, devstack.Region, out.Messages))
+		resp, err := w.Handle(t.Context(), queue.LambdaEvent(arn, devstack.Region, out.Messages))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,4 @@
-// Package sqsevent builds the events.SQSEvent that Lambda's SQS event source
-// would hand the worker, from messages received with the SDK. The local
-// stack's poller and the tests use it, because kumo stores event source
-// mappings but never runs them.
-package sqsevent
+package queue
 
 import (
 	"strings"
@@ -12,7 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-// ReceiveAttributes are the system attributes Lambda passes on.
+// ReceiveAttributes are the system attributes Lambda passes on (ask for
+// them in ReceiveMessage before LambdaEvent).
 var ReceiveAttributes = []types.MessageSystemAttributeName{
 	types.MessageSystemAttributeNameApproximateReceiveCount,
 	types.MessageSystemAttributeNameSentTimestamp,
@@ -20,9 +17,12 @@ var ReceiveAttributes = []types.MessageSystemAttributeName{
 	types.MessageSystemAttributeNameApproximateFirstReceiveTimestamp,
 }
 
-// FromMessages converts received messages. queueARN and region fill
+// LambdaEvent is the events.SQSEvent that Lambda's SQS event source would
+// hand the worker for these received messages. The local stack's poller and
+// the tests use it, because kumo stores event source mappings but never runs
+// them. queueARN and region fill
 // eventSourceARN and awsRegion as Lambda does.
-func FromMessages(queueARN, region string, msgs []types.Message) events.SQSEvent {
+func LambdaEvent(queueARN, region string, msgs []types.Message) events.SQSEvent {
 	ev := events.SQSEvent{Records: make([]events.SQSMessage, 0, len(msgs))}
 	for _, m := range msgs {
 		rec := events.SQSMessage{
@@ -55,10 +55,10 @@ func FromMessages(queueARN, region string, msgs []types.Message) events.SQSEvent
 	return ev
 }
 
-// QueueARN derives a queue's ARN from its URL
+// ARN derives a queue's ARN from its URL
 // (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), for emulators whose
 // GetQueueAttributes is not worth a call.
-func QueueARN(queueURL, region string) string {
+func ARN(queueURL, region string) string {
 	parts := strings.Split(strings.TrimRight(queueURL, "/"), "/")
 	if len(parts) < 2 {
 		return ""

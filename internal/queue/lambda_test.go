@@ -1,4 +1,4 @@
-package sqsevent
+package queue
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 )
 
-func TestFromMessages(t *testing.T) {
+func TestLambdaEventIsWhatLambdaHandsTheWorker(t *testing.T) {
 	msgs := []types.Message{{
 		MessageId:     aws.String("m1"),
 		ReceiptHandle: aws.String("rh"),
@@ -18,7 +18,7 @@ func TestFromMessages(t *testing.T) {
 			"eventUuid": {DataType: aws.String("String"), StringValue: aws.String("u1")},
 		},
 	}}
-	ev := FromMessages("arn:aws:sqs:us-east-1:1:q", "us-east-1", msgs)
+	ev := LambdaEvent("arn:aws:sqs:us-east-1:1:q", "us-east-1", msgs)
 	if len(ev.Records) != 1 {
 		t.Fatalf("records %d", len(ev.Records))
 	}
@@ -30,8 +30,8 @@ func TestFromMessages(t *testing.T) {
 	}
 }
 
-func TestQueueARN(t *testing.T) {
-	if got := QueueARN("http://localhost:4566/000000000000/hookline-events", "us-east-1"); got != "arn:aws:sqs:us-east-1:000000000000:hookline-events" {
+func TestARNFromURL(t *testing.T) {
+	if got := ARN("http://localhost:4566/000000000000/hookline-events", "us-east-1"); got != "arn:aws:sqs:us-east-1:000000000000:hookline-events" {
 		t.Fatal(got)
 	}
 }

@@ -1,4 +1,4 @@
-package worker
+package queue
 
 import (
 	"context"
@@ -20,20 +20,15 @@ import (
 // maxReasonBytes keeps a failure reason (a panic's stack, say) readable.
 const maxReasonBytes = 1024
 
-// MaxMessageBytes is the most SQS takes in one message, body and attributes
-// together (each attribute counts its name, data type and value).
-const MaxMessageBytes = 1 << 20
+// MaxVisibility is the longest visibility timeout SQS accepts (12 hours).
+const MaxVisibility = 12 * time.Hour
 
-// Delay hides one failed message for its backoff delay.
+// Delay hides one failed message for its backoff delay (at most
+// MaxVisibility).
 type Delay struct {
 	MessageID     string
 	ReceiptHandle string
 	Delay         time.Duration
-}
-
-// Delayer sets the visibility of failed messages (ChangeMessageVisibility).
-type Delayer interface {
-	Delay(ctx context.Context, delays []Delay) error
 }
 
 // Parked is a message to put on the dead-letter queue.
@@ -44,27 +39,24 @@ type Parked struct {
 	At      time.Time
 }
 
-// Parker puts messages on the dead-letter queue. errs[i] is nil when
-// parked[i] was sent.
-type Parker interface {
-	Park(ctx context.Context, parked []Parked) (errs []error)
-}
-
-// SQSAPI is the part of the SQS client the worker uses.
-type SQSAPI interface {
+// ConsumerAPI is the part of the SQS client a Consumer uses.
+type ConsumerAPI interface {
 	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 }
 
-// SQS is the Delayer and Parker on real queues.
-type SQS struct {
-	Client   SQSAPI
+// Consumer is the worker's side of the events queue: it hides failed
+// messages for their backoff (Delay) and parks messages in the dead-letter
+// queue (Park). It implements the worker's Delayer and Parker.
+type Consumer struct {
+	Client   ConsumerAPI
 	QueueURL string // the events queue
 	DLQURL   string // its dead-letter queue
 }
 
-// Delay implements Delayer with ChangeMessageVisibilityBatch, 10 at a time.
-func (s SQS) Delay(ctx context.Context, delays []Delay) error {
+// Delay hides each message for its delay with ChangeMessageVisibilityBatch,
+// 10 at a time.
+func (s Consumer) Delay(ctx context.Context, delays []Delay) error {
 	var errs []error
 	for start := 0; start < len(delays); start += 10 {
 		group := delays[start:min(start+10, len(delays))]
@@ -91,9 +83,9 @@ func (s SQS) Delay(ctx context.Context, delays []Delay) error {
 	return errors.Join(errs...)
 }
 
-// Park implements Parker: one SendMessage each (parking is rare, and a batch
+// Park sends each message to the DLQ: one SendMessage each (parking is rare, and a batch
 // of 1 MiB messages would not fit the 1 MiB batch limit anyway).
-func (s SQS) Park(ctx context.Context, parked []Parked) []error {
+func (s Consumer) Park(ctx context.Context, parked []Parked) []error {
 	errs := make([]error, len(parked))
 	for i, p := range parked {
 		_, err := s.Client.SendMessage(ctx, &sqs.SendMessageInput{
@@ -120,14 +112,14 @@ func FittingAttributes(p Parked) map[string]types.MessageAttributeValue {
 	return recordAttributes(p.Record)
 }
 
-// attributesFit reports whether FittingAttributes keeps the failure
+// AttributesFit reports whether FittingAttributes keeps the failure
 // attributes.
-func attributesFit(p Parked) bool {
+func AttributesFit(p Parked) bool {
 	return MessageSize(p.Record.Body, ParkedAttributes(p)) <= MaxMessageBytes
 }
 
-// MessageSize is a message's size as SQS counts it against its limit: the
-// body plus each attribute's name, data type and value.
+// MessageSize is a message's size as SQS counts it against MaxMessageBytes:
+// the body plus each attribute's name, data type and value.
 func MessageSize(body string, attrs map[string]types.MessageAttributeValue) int {
 	n := len(body)
 	for k, v := range attrs {
@@ -163,7 +155,7 @@ func ParkedAttributes(p Parked) map[string]types.MessageAttributeValue {
 	if h := CleanAttribute(p.Handler, maxReasonBytes); h != "" {
 		attrs[envelope.AttrFailedHandler] = stringAttr(h)
 	}
-	attrs[envelope.AttrReceiveCount] = stringAttr(strconv.Itoa(receiveCount(p.Record)))
+	attrs[envelope.AttrReceiveCount] = stringAttr(strconv.Itoa(ReceiveCount(p.Record)))
 	return attrs
 }
 
@@ -202,6 +194,17 @@ func sqsAllowed(r rune) bool {
 	}
 }
 
+// stringAttr is a String message attribute, the only kind hookline writes.
 func stringAttr(s string) types.MessageAttributeValue {
-	return types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(s)}
+	return types.MessageAttributeValue{DataType: aws.String(dataTypeString), StringValue: aws.String(s)}
+}
+
+// dataTypeString is the data type of every attribute hookline writes.
+const dataTypeString = "String"
+
+// ReceiveCount is how many times SQS has delivered the message (its
+// ApproximateReceiveCount): 1 on the first try, and when unknown.
+func ReceiveCount(rec events.SQSMessage) int {
+	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	return max(n, 1)
 }
