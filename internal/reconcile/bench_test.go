@@ -16,9 +16,9 @@ import (
 	"github.com/hookline/hookline/internal/hookhealth"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // countingDynamoDB counts the DynamoDB requests of the marks and cursors.
@@ -45,7 +45,7 @@ func (d *countingDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInpu
 }
 
 type benchRig struct {
-	org    *oktatest.Org
+	org    *standin.Org
 	client *oktaapi.Client
 	ddb    *countingDynamoDB
 	r      *reconcile.Reconciler
@@ -54,7 +54,7 @@ type benchRig struct {
 
 func newBenchRig(b *testing.B) *benchRig {
 	s := devstacktest.Start(b, devstacktest.Options{})
-	org := oktatest.Start(b.Cleanup)
+	org := standin.Start(b.Cleanup)
 	org.SetAPIToken("bench")
 	org.SetRateLimit(1<<30, time.Minute)
 	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "bench"}, oktaapi.Settings{})
@@ -95,7 +95,7 @@ func (g *benchRig) addEvents(prefix string, n int, from time.Time) []string {
 	for i := range n {
 		u := fmt.Sprintf("%s-%05d", prefix, i)
 		uuids = append(uuids, u)
-		raws = append(raws, oktatest.Event(u, subscribed, from.Add(time.Duration(i)*time.Millisecond)))
+		raws = append(raws, standin.Event(u, subscribed, from.Add(time.Duration(i)*time.Millisecond)))
 	}
 	g.org.Add(raws...)
 	return uuids

@@ -20,19 +20,19 @@ import (
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
-// These tests run the reconciler against the stand-in Okta (oktatest) and
+// These tests run the reconciler against the stand-in Okta (standin) and
 // kumo: the real SQS queue and the real ledger table.
 
 const subscribed = "user.lifecycle.create"
 
 // fixture is one reconciler with its own org, queue and ledger table.
 type fixture struct {
-	org      *oktatest.Org
+	org      *standin.Org
 	okta     *oktaapi.Client
 	queueURL string
 	dlqURL   string
@@ -49,7 +49,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	s := devstacktest.Start(t, devstacktest.Options{})
-	f := &fixture{org: oktatest.Start(t.Cleanup), logs: &bytes.Buffer{}, now: time.Now(), sqs: s.Clients.SQS, ddb: s.Clients.DynamoDB, sm: s.Clients.SecretsManager}
+	f := &fixture{org: standin.Start(t.Cleanup), logs: &bytes.Buffer{}, now: time.Now(), sqs: s.Clients.SQS, ddb: s.Clients.DynamoDB, sm: s.Clients.SecretsManager}
 	f.org.SetAPIToken("ssws-token")
 	var err error
 	if f.okta, err = oktaapi.New(oktaapi.Credentials{OrgURL: f.org.URL, APIToken: "ssws-token"}, oktaapi.Settings{}); err != nil {
@@ -83,7 +83,7 @@ func (f *fixture) events(prefix string, n int, ago time.Duration) map[string][]b
 	var list [][]byte
 	for i := range n {
 		u := fmt.Sprintf("%s-%03d", prefix, i)
-		d := oktatest.Event(u, subscribed, f.now.Add(-ago+time.Duration(i)*time.Second))
+		d := standin.Event(u, subscribed, f.now.Add(-ago+time.Duration(i)*time.Second))
 		docs[u] = d
 		list = append(list, d)
 	}
@@ -142,7 +142,7 @@ func TestDeliveredEventsAreNotQueuedAgainAndMissedOnesOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	docs := f.events("ev", 40, 30*time.Minute)
-	f.org.Add(oktatest.Event("other-1", "user.session.start", f.now.Add(-30*time.Minute))) // not subscribed
+	f.org.Add(standin.Event("other-1", "user.session.start", f.now.Add(-30*time.Minute))) // not subscribed
 	var marked, missed []string
 	for u := range docs {
 		if len(missed) < 13 {
@@ -364,7 +364,7 @@ func TestChangedEventTypesStartAgainFromTheLookback(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.events("a", 2, 30*time.Minute)
-	f.org.Add(oktatest.Event("b-000", "group.user_membership.add", f.now.Add(-30*time.Minute)))
+	f.org.Add(standin.Event("b-000", "group.user_membership.add", f.now.Add(-30*time.Minute)))
 	r := f.reconciler(10)
 	if st := run(t, r); st.Queued != 2 {
 		t.Fatalf("first run: %+v", st)

@@ -16,8 +16,8 @@ import (
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/metrics/emftest"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // handled counts the worker's "okta event" lines (its event-log handler)
@@ -54,7 +54,7 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 	t.Parallel()
 	h := &handled{count: map[string]int{}}
 	s := devstacktest.Start(t, devstacktest.Options{Run: []string{"receiver", "worker"}, OnLine: h.line})
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("e2e-token")
 	secret, err := s.Clients.SecretsManager.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("okta-credentials"), SecretString: aws.String(`{"orgUrl":"` + org.URL + `","apiToken":"e2e-token"}`)})
@@ -63,7 +63,7 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 	}
 	published := time.Now().Add(-time.Minute)
 	event := func(u string) json.RawMessage {
-		raw := oktatest.Event(u, "user.lifecycle.create", published)
+		raw := standin.Event(u, "user.lifecycle.create", published)
 		org.Add(raw) // Okta writes every event to its System Log
 		return raw
 	}

@@ -22,9 +22,9 @@ import (
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // userDoc is a System Log event of user's lifecycle, as Okta writes it.
@@ -185,7 +185,7 @@ func play(t *testing.T, sc scenario, latest bool) (string, *bytes.Buffer) {
 		"deactivate": userDoc("evt-deactivate-"+sc.name, "user.lifecycle.deactivate", user, at),
 		"activate":   userDoc("evt-activate-"+sc.name, "user.lifecycle.activate", user, at.Add(time.Second)),
 	}
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	org.Add(docs["deactivate"], docs["activate"])
 	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "tok"}, oktaapi.Settings{})

@@ -1,4 +1,5 @@
-// Package oktatest is a stand-in Okta org for tests: the System Log API
+// Package standin is the stand-in Okta org that `make dev` (hookline dev)
+// and the tests run in place of a real one: the System Log API
 // (GET /api/v1/logs), the Event Hooks API (/api/v1/eventHooks, see
 // hooks.go: what it models, with the bodies of Okta's OpenAPI spec 2026.06.3
 // whose field lists are in openapi.go) and the org authorization server's
@@ -27,9 +28,10 @@
 //
 // Beyond Okta's API, POST /api/v1/logs stores a JSON array of events, as
 // Okta writes to its System Log; `hookline send` writes what it sends there
-// for the local dev stack. It is test and local-stack support, never linked
-// into a function.
-package oktatest
+// for the local dev stack. It ships in the hookline CLI for `make dev`, and
+// is never linked into a function.
+
+package standin
 
 import (
 	"crypto"

@@ -1,4 +1,4 @@
-package oktatest
+package standin
 
 // Okta's side of a hook, as the reconciler's hook health watch reads it:
 //

@@ -1,4 +1,4 @@
-package oktatest
+package standin
 
 import (
 	"crypto/rand"

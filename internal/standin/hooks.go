@@ -1,4 +1,4 @@
-package oktatest
+package standin
 
 // The Event Hooks API of the stand-in org, as Okta's API reference
 // (Event Hooks management API) documents it, with the bodies of Okta's
@@ -211,7 +211,7 @@ func (o *Org) Verifications(id string) int {
 
 // ErrNotDelivering means Okta sends nothing to the hook: it is not an
 // ACTIVE, VERIFIED hook (or there is no such hook).
-var ErrNotDelivering = errors.New("oktatest: not an ACTIVE, VERIFIED hook: Okta delivers nothing to it")
+var ErrNotDelivering = errors.New("standin: not an ACTIVE, VERIFIED hook: Okta delivers nothing to it")
 
 // Deliver sends body to hook id's URI as Okta delivers events: a POST with
 // the hook's auth header. Okta delivers only for an ACTIVE, VERIFIED hook.
