@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func init() {
@@ -48,7 +48,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("%w: --lose: %v", errUsage, err)
 	}
-	c := &asokta.Client{URL: *url, Host: *host, Secret: *secret}
+	c := &standin.Endpoint{URL: *url, Host: *host, Secret: *secret}
 	st, stErr := readState(*statePath)
 	if c.URL == "" || c.Secret == "" {
 		if err := stErr; err != nil {
@@ -73,10 +73,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		for sent := 0; sent < *count; sent += *per {
 			var evs []json.RawMessage
 			for range min(*per, *count-sent) {
-				_, raw := asokta.NewLogEvent(*typ)
+				_, raw := standin.NewEvent(*typ)
 				evs = append(evs, raw)
 			}
-			bodies = append(bodies, asokta.Delivery(evs))
+			bodies = append(bodies, standin.Delivery(standin.DevHookURL, evs...))
 		}
 	} else {
 		var err error
@@ -241,8 +241,8 @@ func readDeliveries(spec string, stderr io.Writer) ([][]byte, error) {
 			if err != nil {
 				return nil, err
 			}
-			body, err := asokta.DeliveryFromFile(data)
-			if errors.Is(err, asokta.ErrNotDelivery) {
+			body, err := standin.DeliveryFromFile(data)
+			if errors.Is(err, standin.ErrNotDelivery) {
 				fmt.Fprintf(stderr, "skipping %s: %v\n", p, err)
 				continue
 			}

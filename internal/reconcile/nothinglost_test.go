@@ -79,12 +79,12 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 	}
 
 	// The hook works for the first delivery.
-	if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(deliveredRaw...)); status != 200 {
+	if status, body := devstacktest.Call(t, s, "POST", s.Secret, standin.Delivery(standin.DevHookURL, deliveredRaw...)); status != 200 {
 		t.Fatalf("delivery: %d %s", status, body)
 	}
 	// The second finds the queue unreachable, twice.
 	failing := devstacktest.StartRIE(t, s, "receiver", "", "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:1")
-	body := devstacktest.Delivery(lostRaw...)
+	body := standin.Delivery(standin.DevHookURL, lostRaw...)
 	for attempt := range 2 {
 		req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "POST /okta/events", RawPath: "/okta/events",
 			Headers: map[string]string{"authorization": s.Secret, "content-type": "application/json"}, Body: string(body)}

@@ -62,11 +62,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"net/url"
 )
 
 // VerifyTimeout is how long Okta waits for the verification answer.
@@ -227,23 +228,20 @@ func (o *Org) Deliver(ctx context.Context, id string, body []byte) (int, error) 
 	if !ok || hook.Status != "ACTIVE" || hook.VerificationStatus != "VERIFIED" {
 		return 0, fmt.Errorf("%w: hook %s", ErrNotDelivering, id)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.URI, strings.NewReader(string(body)))
+	resp, err := o.endpoint(hook).Deliver(ctx, body)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Okta-Integrations")
-	for _, hd := range hook.Headers {
-		req.Header.Set(hd.Key, hd.Value)
+	return resp.Status, nil
+}
+
+// endpoint is hook h as Okta calls it.
+func (o *Org) endpoint(h Hook) *Endpoint {
+	ep := &Endpoint{URL: h.URI, Headers: h.Headers, HTTP: o.hooks.http}
+	if h.AuthKey != "" {
+		ep.AuthHeader, ep.Secret = h.AuthKey, h.AuthValue
 	}
-	req.Header.Set(hook.AuthKey, hook.AuthValue)
-	resp, err := o.hooks.http.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return ep
 }
 
 func (o *Org) routeHooks(mux *http.ServeMux) {
@@ -604,34 +602,23 @@ func (o *Org) verifyHook(w http.ResponseWriter, r *http.Request) {
 func (o *Org) challenge(ctx context.Context, h Hook, challenge string) string {
 	ctx, cancel := context.WithTimeout(ctx, VerifyTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URI, nil)
-	if err != nil {
+	if _, err := url.Parse(h.URI); err != nil {
 		return "Verification failed: invalid URI"
 	}
-	req.Header.Set("x-okta-verification-challenge", challenge)
-	req.Header.Set("User-Agent", "Okta-Integrations")
-	for _, hd := range h.Headers {
-		req.Header.Set(hd.Key, hd.Value)
-	}
-	if h.AuthKey != "" {
-		req.Header.Set(h.AuthKey, h.AuthValue)
-	}
-	resp, err := o.hooks.http.Do(req)
+	resp, err := o.endpoint(h).Verify(ctx, challenge)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 			return "Verification failed: the endpoint did not answer within 3 seconds"
 		}
 		return "Verification failed: could not connect to the endpoint"
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("Verification failed: the endpoint answered HTTP %d", resp.StatusCode)
+	if resp.Status != http.StatusOK {
+		return fmt.Sprintf("Verification failed: the endpoint answered HTTP %d", resp.Status)
 	}
 	var v struct {
 		Verification string `json:"verification"`
 	}
-	if json.Unmarshal(body, &v) != nil || v.Verification != challenge {
+	if json.Unmarshal([]byte(resp.Body), &v) != nil || v.Verification != challenge {
 		return "Verification failed: the response did not contain the verification value"
 	}
 	return ""

@@ -16,8 +16,6 @@ package standin
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -62,7 +60,11 @@ func (o *Org) UpdateHook(id string, change func(h *Hook)) bool {
 // fails. It returns the endpoint's last status (0 when it never answered)
 // and whether the delivery succeeded (2xx).
 func (o *Org) DeliverAsOkta(ctx context.Context, id string, events ...[]byte) (int, bool) {
-	body := deliveryBody(id, o.URL, events)
+	raws := make([]json.RawMessage, len(events))
+	for i, e := range events {
+		raws[i] = e
+	}
+	body := Delivery(o.URL+"/api/v1/eventHooks/"+id, raws...)
 	status, err := o.Deliver(ctx, id, body)
 	if err != nil || status >= 500 {
 		status, err = o.Deliver(ctx, id, body) // Okta retries once
@@ -109,7 +111,7 @@ func DeliveryFailureEvent(id, name, uri string, uuids []string, reason string, s
 		debug["httpStatus"] = strconv.Itoa(status)
 	}
 	ev, _ := json.Marshal(map[string]any{
-		"uuid":            newUUID(),
+		"uuid":            NewUUID(),
 		"published":       time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
 		"eventType":       DeliveryEventType,
 		"version":         "0",
@@ -123,26 +125,4 @@ func DeliveryFailureEvent(id, name, uri string, uuids []string, reason string, s
 		"debugContext":    map[string]any{"debugData": debug},
 	})
 	return ev
-}
-
-// deliveryBody is a delivery of events to hook id, as Okta sends it.
-func deliveryBody(id, org string, events [][]byte) []byte {
-	raws := make([]json.RawMessage, len(events))
-	for i, e := range events {
-		raws[i] = e
-	}
-	b, _ := json.Marshal(map[string]any{
-		"eventType": "com.okta.event_hook", "eventTypeVersion": "1.0", "cloudEventsVersion": "0.1",
-		"source": org + "/api/v1/eventHooks/" + id, "eventId": newUUID(),
-		"eventTime": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), "contentType": "application/json",
-		"data": map[string]any{"events": raws},
-	})
-	return b
-}
-
-func newUUID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	h := hex.EncodeToString(b)
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -30,6 +30,10 @@
 // Okta writes to its System Log; `hookline send` writes what it sends there
 // for the local dev stack. It ships in the hookline CLI for `make dev`, and
 // is never linked into a function.
+//
+// It is also the only maker of fake Okta events and deliveries (fakes.go)
+// and the only client that acts as Okta towards a hook endpoint
+// (Endpoint).
 
 package standin
 
@@ -186,15 +190,6 @@ func (o *Org) Add(raws ...[]byte) {
 		pub, _ := time.Parse(time.RFC3339Nano, f.Published)
 		o.events = append(o.events, stored{raw: append(json.RawMessage(nil), raw...), eventType: f.EventType, published: pub, storedAt: o.now()})
 	}
-}
-
-// Event returns a LogEvent document as Okta writes it, with the fields
-// hookline reads and a few it keeps untouched.
-func Event(uuid, eventType string, published time.Time) []byte {
-	return []byte(`{"actor":{"id":"00u1","type":"User","alternateId":"admin@example.com","displayName":"Admin"},` +
-		`"client":{"ipAddress":"198.51.100.7"},"displayMessage":"Test <event> & more","eventType":"` + eventType +
-		`","outcome":{"result":"SUCCESS"},"published":"` + published.UTC().Format("2006-01-02T15:04:05.000Z") +
-		`","severity":"INFO","uuid":"` + uuid + `","version":"0","target":[{"id":"00u2","type":"User"}]}`)
 }
 
 // store adds the events in a JSON array body (not an Okta API: the local

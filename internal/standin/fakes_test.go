@@ -1,4 +1,4 @@
-package asokta
+package standin
 
 import (
 	"encoding/base64"
@@ -39,7 +39,7 @@ func TestDeliveryFromFile(t *testing.T) {
 // Every file in events/ is either a delivery or a file `hookline send`
 // names and skips; the POST files are deliveries.
 func TestEventFilesAreDeliveriesOrSkipped(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "..", "..", "events", "*.json"))
+	files, err := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no event files: %v", err)
 	}

@@ -1,98 +1,34 @@
-// Package asokta acts as Okta towards a hook endpoint, for the hookline CLI
-// (`hookline send`) and the dev stack benchmark: the verification GET, event
-// hook deliveries, generated System Log events, and deliveries read from the
-// files in events/.
-package asokta
+package standin
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
 
-// Client acts as Okta towards a hook endpoint.
-type Client struct {
-	URL    string // the endpoint
-	Host   string // Host header override ("" keeps the URL's)
-	Secret string // Authorization header value
-	HTTP   *http.Client
-}
+// The fake Okta events and deliveries of hookline: `hookline send`, `make
+// dev`, the stand-in org and the tests make theirs here.
 
-// Response is one answer of the endpoint.
-type Response struct {
-	Status int
-	Body   string
-	Sent   time.Time
-	Took   time.Duration
-}
+// DevHookURL is the hook URL (a delivery's "source") of the deliveries
+// `hookline send` and the tests make: an event hook of the stand-in's
+// made-up org.
+const DevHookURL = "https://dev-00000000.okta.com/api/v1/eventHooks/hookline-dev"
 
-func (c *Client) do(ctx context.Context, method string, body []byte, hdr map[string]string) (Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.URL, bytes.NewReader(body))
-	if err != nil {
-		return Response{}, err
+// Delivery builds an Okta event hook delivery of events (raw LogEvents) from
+// the hook at hookURL, with a fresh eventId, as Okta sends it.
+func Delivery(hookURL string, events ...json.RawMessage) []byte {
+	if events == nil {
+		events = []json.RawMessage{}
 	}
-	if c.Host != "" {
-		req.Host = c.Host
-	} else if h := req.URL.Hostname(); strings.HasSuffix(h, ".localhost") {
-		// curl resolves *.localhost to loopback, Go's resolver does not:
-		// dial loopback and keep the name as the Host kumo routes by.
-		req.Host = req.URL.Host
-		req.URL.Host = "127.0.0.1:" + req.URL.Port()
-	}
-	req.Header.Set("Authorization", c.Secret)
-	req.Header.Set("User-Agent", "Okta-Integrations")
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		// Okta follows no redirect from a hook endpoint, and the request
-		// carries the hook secret: neither does this client.
-		hc = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
-			return fmt.Errorf("refused to follow a redirect to host %s: the hook secret goes to the endpoint only", strconv.Quote(req.URL.Host))
-		}}
-	}
-	r := Response{Sent: time.Now()}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return r, err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	r.Status, r.Body, r.Took = resp.StatusCode, string(b), time.Since(r.Sent)
-	return r, nil
-}
-
-// Verify sends Okta's one-time verification GET with challenge.
-func (c *Client) Verify(ctx context.Context, challenge string) (Response, error) {
-	return c.do(ctx, http.MethodGet, nil, map[string]string{"x-okta-verification-challenge": challenge})
-}
-
-// Deliver POSTs one event hook delivery.
-func (c *Client) Deliver(ctx context.Context, body []byte) (Response, error) {
-	return c.do(ctx, http.MethodPost, body, nil)
-}
-
-// Delivery builds an Okta event hook delivery of events (raw LogEvents).
-func Delivery(events []json.RawMessage) []byte {
 	d := map[string]any{
 		"eventType":          "com.okta.event_hook",
 		"eventTypeVersion":   "1.0",
 		"cloudEventsVersion": "0.1",
-		"source":             "https://dev-00000000.okta.com/api/v1/eventHooks/hookline-dev",
+		"source":             hookURL,
 		"eventId":            NewUUID(),
 		"eventTime":          time.Now().UTC().Format(time.RFC3339Nano),
 		"contentType":        "application/json",
@@ -102,8 +38,18 @@ func Delivery(events []json.RawMessage) []byte {
 	return b
 }
 
-// NewLogEvent generates an Okta System Log event of eventType with a fresh uuid.
-func NewLogEvent(eventType string) (uuid string, raw json.RawMessage) {
+// Event returns a LogEvent document as Okta writes it, with the fields
+// hookline reads and a few it keeps untouched.
+func Event(uuid, eventType string, published time.Time) []byte {
+	return []byte(`{"actor":{"id":"00u1","type":"User","alternateId":"admin@example.com","displayName":"Admin"},` +
+		`"client":{"ipAddress":"198.51.100.7"},"displayMessage":"Test <event> & more","eventType":"` + eventType +
+		`","outcome":{"result":"SUCCESS"},"published":"` + published.UTC().Format("2006-01-02T15:04:05.000Z") +
+		`","severity":"INFO","uuid":"` + uuid + `","version":"0","target":[{"id":"00u2","type":"User"}]}`)
+}
+
+// NewEvent generates an Okta System Log event of eventType with a fresh uuid,
+// published now. Event makes one with a given uuid and time.
+func NewEvent(eventType string) (uuid string, raw json.RawMessage) {
 	uuid = NewUUID()
 	ev := map[string]any{
 		"uuid":           uuid,
