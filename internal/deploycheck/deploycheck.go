@@ -1,9 +1,12 @@
-// Package lambdatest checks a function of template.yaml the way Lambda will
-// meet it, by running things rather than reading source: the binary its
-// Makefile target builds, the AWS services the binary links, and the
-// environment its settings loader reads against the one the template sets.
-// Each function's main_test.go calls it; nothing else imports it.
-package lambdatest
+// Package deploycheck checks that each function agrees with what deploys
+// and documents it, by running things rather than reading source: the
+// binary its Makefile target (the sam build hook) builds, the AWS services
+// the binary links against the ones its IAM role in template.yaml grants,
+// the environment its settings loader reads against the one the template
+// sets, and the README's Configuration section against both. It checks no
+// Lambda behaviour (the functions' own tests and devstack do). Each
+// function's main_test.go calls it; nothing else imports it.
+package deploycheck
 
 import (
 	"bytes"
@@ -146,10 +149,10 @@ func CheckServices(t *testing.T, pkg string, want ...string) {
 	}
 }
 
-// LinkedServices lists the aws-sdk-go-v2/service/* packages pkg depends on,
-// as built for Lambda (linux/arm64, -tags lambda.norpc), by name, sorted.
+// LinkedPackages lists the import paths of every package pkg depends on,
+// itself included, as built for Lambda (linux/arm64, -tags lambda.norpc).
 // goFlags go to go list before the others (e.g. -overlay).
-func LinkedServices(root, pkg string, goFlags ...string) ([]string, error) {
+func LinkedPackages(root, pkg string, goFlags ...string) ([]string, error) {
 	args := append(append([]string{"list"}, goFlags...), "-deps", "-tags", "lambda.norpc", "-f", "{{.ImportPath}}", pkg)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
@@ -160,9 +163,20 @@ func LinkedServices(root, pkg string, goFlags ...string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("go list -deps %s: %v\n%s", pkg, err, stderr.String())
 	}
+	return strings.Fields(string(out)), nil
+}
+
+// LinkedServices lists the aws-sdk-go-v2/service/* packages pkg depends on,
+// as built for Lambda (linux/arm64, -tags lambda.norpc), by name, sorted.
+// goFlags go to go list before the others (e.g. -overlay).
+func LinkedServices(root, pkg string, goFlags ...string) ([]string, error) {
+	deps, err := LinkedPackages(root, pkg, goFlags...)
+	if err != nil {
+		return nil, err
+	}
 	const prefix = "github.com/aws/aws-sdk-go-v2/service/"
 	var services []string
-	for _, dep := range strings.Fields(string(out)) {
+	for _, dep := range deps {
 		name, ok := strings.CutPrefix(dep, prefix)
 		if !ok || strings.HasPrefix(name, "internal/") || strings.Contains(name, "/") {
 			continue

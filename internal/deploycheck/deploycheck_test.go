@@ -1,4 +1,4 @@
-package lambdatest
+package deploycheck
 
 import (
 	"os"
@@ -20,7 +20,7 @@ func TestArtifactProblems(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds binaries; skipped with -short")
 	}
-	const main = "github.com/hookline/hookline/internal/lambdatest/testdata/hello"
+	const main = "github.com/hookline/hookline/internal/deploycheck/testdata/hello"
 	lambda := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}
 	lambdaFlags := []string{"-tags", "lambda.norpc", "-trimpath"}
 	host := []string{"want lambda.norpc", `-trimpath=""`, "want stripped"}
@@ -187,6 +187,29 @@ func TestReadmeProblems(t *testing.T) {
 		got := strings.Join(ReadmeProblems(strings.Replace(readme, c.old, c.new, 1), tpl, "Fn", miniLoad), "\n")
 		if !strings.Contains(got, c.want) {
 			t.Errorf("%s: problems %q, want one containing %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestNoFunctionLinksTheStandInOrTestSupport: the stand-in Okta org ships in
+// the hookline CLI for make dev, and the *test packages are test support:
+// neither may reach a Lambda binary.
+func TestNoFunctionLinksTheStandInOrTestSupport(t *testing.T) {
+	root := Root(t)
+	mod := "github.com/hookline/hookline/"
+	for _, fn := range []string{"receiver", "worker", "reconciler"} {
+		deps, err := LinkedPackages(root, "./functions/"+fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(deps) == 0 {
+			t.Fatalf("functions/%s links no package", fn)
+		}
+		for _, d := range deps {
+			local, ok := strings.CutPrefix(d, mod)
+			if ok && (local == "internal/standin" || strings.HasSuffix(local, "test") || strings.Contains(local, "test/")) {
+				t.Errorf("functions/%s links %s", fn, d)
+			}
 		}
 	}
 }

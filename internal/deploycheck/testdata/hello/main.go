@@ -1,4 +1,4 @@
-// Command hello is a binary for lambdatest's own tests to inspect.
+// Command hello is a binary for deploycheck's own tests to inspect.
 package main
 
 import "fmt"
