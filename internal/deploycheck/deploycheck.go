@@ -5,7 +5,8 @@
 // the environment its settings loader reads against the one the template
 // sets, and the README's Configuration section against both. It checks no
 // Lambda behaviour (the functions' own tests and devstack do). Each
-// function's main_test.go calls it; nothing else imports it.
+// function's main_test.go calls it; nothing else imports it. Its own
+// layout_test.go holds the README's Layout to the packages there are.
 package deploycheck
 
 import (
