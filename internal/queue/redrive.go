@@ -1,5 +1,7 @@
-// Package redrive moves parked events from the dead-letter queue back to the
-// events queue: the manual retry Okta itself lacks.
+package queue
+
+// Redrive moves parked events from the dead-letter queue back to the events
+// queue: the manual retry Okta itself lacks (Redrive, ListParked).
 //
 // On AWS it starts an SQS message move task (StartMessageMoveTask) and
 // reports its progress. Where that API is missing (kumo), or when only some
@@ -7,7 +9,6 @@
 // send to the queue, and only then delete from the DLQ. An interruption can
 // leave a message in both queues, never in neither; the worker's ledger
 // absorbs the duplicate.
-package redrive
 
 import (
 	"context"
@@ -26,11 +27,10 @@ import (
 	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/okta"
-	"github.com/hookline/hookline/internal/queue"
 )
 
-// API is the part of the SQS client redrive uses.
-type API interface {
+// RedriveAPI is the part of the SQS client redrive uses.
+type RedriveAPI interface {
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
@@ -41,8 +41,8 @@ type API interface {
 	CancelMessageMoveTask(ctx context.Context, in *sqs.CancelMessageMoveTaskInput, optFns ...func(*sqs.Options)) (*sqs.CancelMessageMoveTaskOutput, error)
 }
 
-// Options say what to move where.
-type Options struct {
+// RedriveOptions say what to move where.
+type RedriveOptions struct {
 	QueueURL string // destination: the events queue
 	DLQURL   string // source: its dead-letter queue
 	// Type moves only events of this exact type (forces the copy path).
@@ -62,8 +62,8 @@ type Options struct {
 	Hold time.Duration
 }
 
-// Result is what a redrive did.
-type Result struct {
+// RedriveResult is what a redrive did.
+type RedriveResult struct {
 	Method  string // "move-task" or "copy"
 	Total   int    // messages in the DLQ at the start (approximate)
 	Moved   int
@@ -71,8 +71,8 @@ type Result struct {
 	TaskARN string
 }
 
-// Entry is one parked message, as --dry-run lists it.
-type Entry struct {
+// ParkedEntry is one parked message, as --dry-run lists it.
+type ParkedEntry struct {
 	MessageID string
 	UUID      string
 	Type      string
@@ -88,25 +88,25 @@ type Entry struct {
 	Reason       string
 }
 
-func (o Options) hold() int32 {
+func (o RedriveOptions) hold() int32 {
 	if o.Hold <= 0 {
 		return 60
 	}
 	return int32(max(o.Hold/time.Second, 1))
 }
 
-func (o Options) printf(format string, args ...any) {
+func (o RedriveOptions) printf(format string, args ...any) {
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, format+"\n", args...)
 	}
 }
 
-// List returns the DLQ's messages (of Options.Type, when set) without moving
-// any: each is hidden while the listing runs, so it is seen once, and made
-// visible again at the end. What it reports comes from the message and the
+// ListParked returns the DLQ's messages (of RedriveOptions.Type, when set)
+// without moving any: each is hidden while the listing runs, so it is seen
+// once, and made visible again at the end. What it reports comes from the message and the
 // worker's attributes, so listing again reports the same.
-func List(ctx context.Context, api API, o Options) ([]Entry, error) {
-	var entries []Entry
+func ListParked(ctx context.Context, api RedriveAPI, o RedriveOptions) ([]ParkedEntry, error) {
+	var entries []ParkedEntry
 	held := newHeld(api, o.DLQURL)
 	defer held.release(ctx)
 	seen := map[string]bool{}
@@ -135,13 +135,13 @@ func List(ctx context.Context, api API, o Options) ([]Entry, error) {
 	}
 }
 
-// Move moves the DLQ's messages back to the events queue.
-func Move(ctx context.Context, api API, o Options) (Result, error) {
+// Redrive moves the DLQ's messages back to the events queue.
+func Redrive(ctx context.Context, api RedriveAPI, o RedriveOptions) (RedriveResult, error) {
 	total, err := count(ctx, api, o.DLQURL)
 	if err != nil {
-		return Result{}, err
+		return RedriveResult{}, err
 	}
-	res := Result{Total: total}
+	res := RedriveResult{Total: total}
 	if o.Type == "" && !o.ForceCopy {
 		res.Method = "move-task"
 		err := moveTask(ctx, api, o, &res)
@@ -156,7 +156,7 @@ func Move(ctx context.Context, api API, o Options) (Result, error) {
 
 // moveTask runs an SQS message move task and reports its progress until it
 // ends. On interruption it cancels the task.
-func moveTask(ctx context.Context, api API, o Options, res *Result) error {
+func moveTask(ctx context.Context, api RedriveAPI, o RedriveOptions, res *RedriveResult) error {
 	src, err := queueARN(ctx, api, o.DLQURL)
 	if err != nil {
 		return err
@@ -217,10 +217,10 @@ func moveTask(ctx context.Context, api API, o Options, res *Result) error {
 // copyMessages moves messages by receive → send → delete, 10 at a time.
 // Messages of another type are held (hidden) during the run, so they are
 // not received again and again, and made visible when it ends.
-func copyMessages(ctx context.Context, api API, o Options, res *Result) error {
+func copyMessages(ctx context.Context, api RedriveAPI, o RedriveOptions, res *RedriveResult) error {
 	held := newHeld(api, o.DLQURL)
 	defer held.release(ctx)
-	pub := &queue.Publisher{Sender: queue.SQSSender{Client: api, QueueURL: o.QueueURL}, Budget: 10 * time.Second}
+	pub := &Publisher{Sender: SQSSender{Client: api, QueueURL: o.QueueURL}, Budget: 10 * time.Second}
 	skipped := map[string]bool{}
 	start := time.Now()
 	for {
@@ -271,8 +271,8 @@ func copyMessages(ctx context.Context, api API, o Options, res *Result) error {
 
 // moveBatch sends msgs to the queue, then deletes from the DLQ those that
 // were sent. It returns how many were deleted.
-func moveBatch(ctx context.Context, api API, pub *queue.Publisher, dlqURL string, msgs []types.Message) (int, error) {
-	out := make([]queue.Message, len(msgs))
+func moveBatch(ctx context.Context, api RedriveAPI, pub *Publisher, dlqURL string, msgs []types.Message) (int, error) {
+	out := make([]Message, len(msgs))
 	for i, m := range msgs {
 		attrs := map[string]string{}
 		for k, v := range m.MessageAttributes {
@@ -280,7 +280,7 @@ func moveBatch(ctx context.Context, api API, pub *queue.Publisher, dlqURL string
 				attrs[k] = *v.StringValue
 			}
 		}
-		out[i] = queue.Message{Body: []byte(aws.ToString(m.Body)), Attributes: attrs}
+		out[i] = Message{Body: []byte(aws.ToString(m.Body)), Attributes: attrs}
 	}
 	sent := pub.Publish(ctx, out)
 	var del []types.DeleteMessageBatchRequestEntry
@@ -307,7 +307,7 @@ func moveBatch(ctx context.Context, api API, pub *queue.Publisher, dlqURL string
 	return len(dout.Successful), errors.Join(errs...)
 }
 
-func receive(ctx context.Context, api API, url string, hold int32) ([]types.Message, error) {
+func receive(ctx context.Context, api RedriveAPI, url string, hold int32) ([]types.Message, error) {
 	out, err := api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 		QueueUrl:                    &url,
 		MaxNumberOfMessages:         10,
@@ -322,7 +322,7 @@ func receive(ctx context.Context, api API, url string, hold int32) ([]types.Mess
 	return out.Messages, nil
 }
 
-func count(ctx context.Context, api API, url string) (int, error) {
+func count(ctx context.Context, api RedriveAPI, url string) (int, error) {
 	out, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl: &url,
 		AttributeNames: []types.QueueAttributeName{
@@ -340,7 +340,7 @@ func count(ctx context.Context, api API, url string) (int, error) {
 	return visible + hidden, nil
 }
 
-func queueARN(ctx context.Context, api API, url string) (string, error) {
+func queueARN(ctx context.Context, api RedriveAPI, url string) (string, error) {
 	out, err := api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl:       &url,
 		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
@@ -370,9 +370,9 @@ func unsupported(err error) bool {
 
 // entryOf describes a message from its attributes, or its body when the
 // attributes are missing.
-func entryOf(m types.Message) Entry {
+func entryOf(m types.Message) ParkedEntry {
 	attr := func(name string) string { return aws.ToString(m.MessageAttributes[name].StringValue) }
-	e := Entry{
+	e := ParkedEntry{
 		MessageID: aws.ToString(m.MessageId),
 		UUID:      attr(envelope.AttrEventUUID),
 		Type:      attr(envelope.AttrEventType),
@@ -395,12 +395,12 @@ func entryOf(m types.Message) Entry {
 
 // held tracks received messages to make visible again at the end.
 type held struct {
-	api     API
+	api     RedriveAPI
 	url     string
 	handles map[string]string // message id → latest receipt handle
 }
 
-func newHeld(api API, url string) *held {
+func newHeld(api RedriveAPI, url string) *held {
 	return &held{api: api, url: url, handles: map[string]string{}}
 }
 

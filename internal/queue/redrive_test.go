@@ -1,4 +1,4 @@
-package redrive_test
+package queue_test
 
 import (
 	"bytes"
@@ -24,7 +24,6 @@ import (
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/queue"
-	"github.com/hookline/hookline/internal/redrive"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -104,9 +103,9 @@ func TestDryRunTypeFilterAndFallback(t *testing.T) {
 	c := k.Clients.SQS
 	queueURL, dlqURL := k.QueueURL("EventsQueue"), k.QueueURL("EventsDLQ")
 	park(t, c, dlqURL, [][2]string{{"u1", "user.a"}, {"u2", "user.b"}, {"u3", "user.a"}, {"u4", "user.c"}})
-	o := redrive.Options{QueueURL: queueURL, DLQURL: dlqURL}
+	o := queue.RedriveOptions{QueueURL: queueURL, DLQURL: dlqURL}
 
-	list, err := redrive.List(t.Context(), c, o)
+	list, err := queue.ListParked(t.Context(), c, o)
 	if err != nil || len(list) != 4 {
 		t.Fatalf("list %+v %v", list, err)
 	}
@@ -117,7 +116,7 @@ func TestDryRunTypeFilterAndFallback(t *testing.T) {
 		}
 	}
 	o.Type = "user.a"
-	list, err = redrive.List(t.Context(), c, o)
+	list, err = queue.ListParked(t.Context(), c, o)
 	if err != nil || len(list) != 2 {
 		t.Fatalf("filtered list %+v %v", list, err)
 	}
@@ -125,7 +124,7 @@ func TestDryRunTypeFilterAndFallback(t *testing.T) {
 	// Only user.a moves; the others are visible in the DLQ right after.
 	var out bytes.Buffer
 	o.Out = &out
-	res, err := redrive.Move(t.Context(), c, o)
+	res, err := queue.Redrive(t.Context(), c, o)
 	if err != nil || res.Method != "copy" || res.Moved != 2 || res.Skipped != 2 || res.Total != 4 {
 		t.Fatalf("move %+v %v", res, err)
 	}
@@ -138,7 +137,7 @@ func TestDryRunTypeFilterAndFallback(t *testing.T) {
 	// Put them back and move everything: StartMessageMoveTask is refused
 	// by kumo, so this is the fallback.
 	o.Type, out = "", bytes.Buffer{}
-	res, err = redrive.Move(t.Context(), c, o)
+	res, err = queue.Redrive(t.Context(), c, o)
 	if err != nil || res.Method != "copy" || res.Moved != 2 {
 		t.Fatalf("move all %+v %v", res, err)
 	}
@@ -189,7 +188,7 @@ func TestInterruptedRedriveLosesNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	api := &cancelAfterSends{Client: c, cancel: cancel, left: 2}
-	res, err := redrive.Move(ctx, api, redrive.Options{QueueURL: queueURL, DLQURL: dlqURL, ForceCopy: true, Hold: time.Second})
+	res, err := queue.Redrive(ctx, api, queue.RedriveOptions{QueueURL: queueURL, DLQURL: dlqURL, ForceCopy: true, Hold: time.Second})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("move: %+v %v, want cancelled", res, err)
 	}
@@ -258,7 +257,7 @@ func TestPoisonParkRedriveHandledOnce(t *testing.T) {
 		t.Fatalf("first pass: provision attempts %d, runs %v", attempts, runs)
 	}
 	mu.Unlock()
-	list, err := redrive.List(ctx, c, redrive.Options{DLQURL: dlqURL})
+	list, err := queue.ListParked(ctx, c, queue.RedriveOptions{DLQURL: dlqURL})
 	if err != nil || len(list) != 1 || list[0].UUID != "u-poison" || !strings.Contains(list[0].Reason, "schema mismatch") {
 		t.Fatalf("DLQ: %+v %v", list, err)
 	}
@@ -266,7 +265,7 @@ func TestPoisonParkRedriveHandledOnce(t *testing.T) {
 	mu.Lock()
 	fixed = true
 	mu.Unlock()
-	res, err := redrive.Move(ctx, c, redrive.Options{QueueURL: queueURL, DLQURL: dlqURL})
+	res, err := queue.Redrive(ctx, c, queue.RedriveOptions{QueueURL: queueURL, DLQURL: dlqURL})
 	if err != nil || res.Moved != 1 {
 		t.Fatalf("redrive %+v %v", res, err)
 	}

@@ -1,4 +1,4 @@
-package redrive_test
+package queue_test
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/queue"
-	"github.com/hookline/hookline/internal/redrive"
 )
 
 // TestDryRunShowsTheWorkersTriesAndChangesNothing: the worker parks an event
@@ -42,12 +41,12 @@ func TestDryRunShowsTheWorkersTriesAndChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	o := redrive.Options{QueueURL: queueURL, DLQURL: dlqURL, Hold: 30 * time.Second}
-	list1, err := redrive.List(ctx, c, o)
+	o := queue.RedriveOptions{QueueURL: queueURL, DLQURL: dlqURL, Hold: 30 * time.Second}
+	list1, err := queue.ListParked(ctx, c, o)
 	if err != nil || len(list1) != 2 {
 		t.Fatalf("list: %+v %v", list1, err)
 	}
-	byUUID := map[string]redrive.Entry{}
+	byUUID := map[string]queue.ParkedEntry{}
 	for _, e := range list1 {
 		byUUID[e.UUID] = e
 	}
@@ -58,10 +57,10 @@ func TestDryRunShowsTheWorkersTriesAndChangesNothing(t *testing.T) {
 		t.Errorf("policy-moved entry %+v, want no tries and no reason", e)
 	}
 
-	list2, err := redrive.List(ctx, c, o)
+	list2, err := queue.ListParked(ctx, c, o)
 	// SQS returns messages in any order: compare them by id.
-	byID := func(l []redrive.Entry) {
-		slices.SortFunc(l, func(a, b redrive.Entry) int { return strings.Compare(a.MessageID, b.MessageID) })
+	byID := func(l []queue.ParkedEntry) {
+		slices.SortFunc(l, func(a, b queue.ParkedEntry) int { return strings.Compare(a.MessageID, b.MessageID) })
 	}
 	byID(list1)
 	byID(list2)

@@ -1,4 +1,4 @@
-package redrive_test
+package queue_test
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
-	"github.com/hookline/hookline/internal/redrive"
+	"github.com/hookline/hookline/internal/queue"
 )
 
 // moveTaskSQS stands in for SQS's message move task API, which kumo lacks,
@@ -258,7 +258,7 @@ func TestMoveTaskPathAsOnAWS(t *testing.T) {
 	park(t, k.Clients.SQS, dlqURL, evs)
 
 	var out bytes.Buffer
-	res, err := redrive.Move(t.Context(), api, redrive.Options{QueueURL: queueURL, DLQURL: dlqURL, Rate: 20, PollInterval: 100 * time.Millisecond, Out: &out})
+	res, err := queue.Redrive(t.Context(), api, queue.RedriveOptions{QueueURL: queueURL, DLQURL: dlqURL, Rate: 20, PollInterval: 100 * time.Millisecond, Out: &out})
 	if err != nil || res.Method != "move-task" || res.Moved != 12 || res.Total != 12 || res.TaskARN == "" {
 		t.Fatalf("move: %+v %v\n%s", res, err, out.String())
 	}
@@ -307,7 +307,7 @@ func TestInterruptedMoveTaskIsCancelled(t *testing.T) {
 			}
 		}
 	}()
-	res, err := redrive.Move(ctx, api, redrive.Options{QueueURL: queueURL, DLQURL: dlqURL, Rate: 2, PollInterval: 200 * time.Millisecond, Out: pw})
+	res, err := queue.Redrive(ctx, api, queue.RedriveOptions{QueueURL: queueURL, DLQURL: dlqURL, Rate: 2, PollInterval: 200 * time.Millisecond, Out: pw})
 	pw.Close()
 	if err == nil || res.Moved == 0 || res.Moved >= 10 {
 		t.Fatalf("move: %+v %v, want interrupted part-way", res, err)
