@@ -5,8 +5,9 @@
 // budget (the receiver, the reconciler, replay, redrive), the worker's side
 // of the events queue (Consumer: backoff by visibility, parking in the DLQ),
 // redrive from the DLQ back to the events queue (Redrive, ListParked, for
-// `hookline redrive`), and the events.SQSEvent that Lambda's SQS event source hands the worker
-// (LambdaEvent, for the local stack's poller and the tests).
+// `hookline redrive`), and the events.SQSEvent that Lambda's SQS event
+// source hands the worker (LambdaEvent, for the local stack's poller and the
+// tests).
 package queue
 
 import (
