@@ -223,8 +223,8 @@ type prefixWriter struct {
 	held    [][]byte
 }
 
-func (p *prefixWriter) line(source string, line []byte) {
-	b := fmt.Appendf(nil, "%s | %s\n", source, line)
+func (p *prefixWriter) line(proc string, line []byte) {
+	b := fmt.Appendf(nil, "%s | %s\n", proc, line)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.file != nil {

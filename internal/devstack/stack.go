@@ -36,7 +36,7 @@ type Options struct {
 	// ExtraEnv is added to every function process (after the template's).
 	ExtraEnv []string
 	// OnLine receives every line the functions and kumo write, with the
-	// source ("receiver", "worker", "kumo").
+	// process ("receiver", "worker", "kumo").
 	OnLine LineFunc
 	Log    *slog.Logger // the stack's own messages; nil discards them
 	// PublicPort, when set, serves a reverse proxy on 127.0.0.1:PublicPort

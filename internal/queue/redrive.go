@@ -44,7 +44,7 @@ type RedriveAPI interface {
 // RedriveOptions say what to move where.
 type RedriveOptions struct {
 	QueueURL string // destination: the events queue
-	DLQURL   string // source: its dead-letter queue
+	DLQURL   string // from: its dead-letter queue
 	// Type moves only events of this exact type (forces the copy path).
 	Type string
 	// Rate caps messages per second (StartMessageMoveTask's
