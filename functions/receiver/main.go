@@ -103,8 +103,8 @@ func main() {
 		})
 	publisher := &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.QueueURL}, Budget: s.PublishBudget}
 	if s.LedgerTable != "" {
-		// Marks the events the hook brought, so the reconciler skips them.
-		s.Receiver.Marks = &ledger.Deliveries{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
+		// Marks the events the hook queued, so the reconciler skips them.
+		s.Receiver.Marks = &ledger.Marks{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
 	}
 	h := receiver.New(s.Receiver, verifier, publisher, log)
 	lambda.Start(h.Handle)

@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/internal/lambdatest"
+	"github.com/hookline/hookline/internal/deploycheck"
 )
 
 func TestBuildsForLambda(t *testing.T) {
-	lambdatest.CheckBuild(t, "ReceiverFunction", "functions/receiver")
+	deploycheck.CheckBuild(t, "ReceiverFunction", "functions/receiver")
 }
 
 func TestLinksOnlyTheServicesItCalls(t *testing.T) {
 	// DynamoDB for the delivery marks (LEDGER_TABLE).
-	lambdatest.CheckServices(t, "./functions/receiver", "dynamodb", "secretsmanager", "sqs")
+	deploycheck.CheckServices(t, "./functions/receiver", "dynamodb", "secretsmanager", "sqs")
 }
 
 func load(getenv func(string) string) error {
@@ -23,11 +23,11 @@ func load(getenv func(string) string) error {
 }
 
 func TestReadsTheEnvironmentTheTemplateSets(t *testing.T) {
-	lambdatest.CheckEnvironment(t, "ReceiverFunction", load)
+	deploycheck.CheckEnvironment(t, "ReceiverFunction", load)
 }
 
 func TestReadmeListsWhatTheTemplateLeavesOrFixes(t *testing.T) {
-	lambdatest.CheckReadme(t, "ReceiverFunction", load)
+	deploycheck.CheckReadme(t, "ReceiverFunction", load)
 }
 
 func TestLoadSettings(t *testing.T) {

@@ -83,7 +83,7 @@ func main() {
 
 	r := &reconcile.Scheduled{
 		Reconciler: &reconcile.Reconciler{
-			Marks:     &ledger.Deliveries{Client: ddb, Table: s.LedgerTable, Retention: s.LedgerRetention},
+			Marks:     &ledger.Marks{Client: ddb, Table: s.LedgerTable, Retention: s.LedgerRetention},
 			Cursors:   &ledger.Cursors{Client: ddb, Table: s.LedgerTable},
 			Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.QueueURL}, Budget: 10 * time.Second},
 			DLQ:       &queue.Publisher{Sender: queue.SQSSender{Client: queueClient, QueueURL: s.DLQURL}, Budget: 10 * time.Second},

@@ -5,15 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/internal/lambdatest"
+	"github.com/hookline/hookline/internal/deploycheck"
 )
 
 func TestBuildsForLambda(t *testing.T) {
-	lambdatest.CheckBuild(t, "ReconcilerFunction", "functions/reconciler")
+	deploycheck.CheckBuild(t, "ReconcilerFunction", "functions/reconciler")
 }
 
 func TestLinksOnlyTheServicesItCalls(t *testing.T) {
-	lambdatest.CheckServices(t, "./functions/reconciler", "dynamodb", "secretsmanager", "sqs")
+	deploycheck.CheckServices(t, "./functions/reconciler", "dynamodb", "secretsmanager", "sqs")
 }
 
 func load(getenv func(string) string) error {
@@ -22,11 +22,11 @@ func load(getenv func(string) string) error {
 }
 
 func TestReadsTheEnvironmentTheTemplateSets(t *testing.T) {
-	lambdatest.CheckEnvironment(t, "ReconcilerFunction", load)
+	deploycheck.CheckEnvironment(t, "ReconcilerFunction", load)
 }
 
 func TestReadmeListsWhatTheTemplateLeavesOrFixes(t *testing.T) {
-	lambdatest.CheckReadme(t, "ReconcilerFunction", load)
+	deploycheck.CheckReadme(t, "ReconcilerFunction", load)
 }
 
 func TestLoadSettings(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/schema"
 	"github.com/hookline/hookline/internal/worker"
 )
@@ -124,7 +125,7 @@ func main() {
 
 	c := cloud.Service(sqs.ServiceID)
 	queueClient := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
-	q := worker.SQS{Client: queueClient, QueueURL: s.QueueURL, DLQURL: s.DLQURL}
+	q := queue.Consumer{Client: queueClient, QueueURL: s.QueueURL, DLQURL: s.DLQURL}
 	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
 	recorder := metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout)
 	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: s.MaxReceiveCount, OwnActors: s.OwnActors}

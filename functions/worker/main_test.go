@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookline/hookline/internal/lambdatest"
+	"github.com/hookline/hookline/internal/deploycheck"
 )
 
 func TestBuildsForLambda(t *testing.T) {
-	lambdatest.CheckBuild(t, "WorkerFunction", "functions/worker")
+	deploycheck.CheckBuild(t, "WorkerFunction", "functions/worker")
 }
 
 // TestLinksOnlyTheServicesItCalls: every AWS service the worker links is one
@@ -17,7 +17,7 @@ func TestBuildsForLambda(t *testing.T) {
 // needs only its role statement); a link without a grant fails naming
 // WorkerRole.
 func TestLinksOnlyTheServicesItCalls(t *testing.T) {
-	lambdatest.CheckServicesGranted(t, "./functions/worker", "WorkerRole")
+	deploycheck.CheckServicesGranted(t, "./functions/worker", "WorkerRole")
 }
 
 func load(getenv func(string) string) error {
@@ -26,11 +26,11 @@ func load(getenv func(string) string) error {
 }
 
 func TestReadsTheEnvironmentTheTemplateSets(t *testing.T) {
-	lambdatest.CheckEnvironment(t, "WorkerFunction", load)
+	deploycheck.CheckEnvironment(t, "WorkerFunction", load)
 }
 
 func TestReadmeListsWhatTheTemplateLeavesOrFixes(t *testing.T) {
-	lambdatest.CheckReadme(t, "WorkerFunction", load)
+	deploycheck.CheckReadme(t, "WorkerFunction", load)
 }
 
 func TestLoadSettings(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 
 // exampleRunTest is added (by overlay) beside the README's handlers.go: it
 // registers the README's handlers with an Okta client for a stand-in org
-// (oktatest: DELETE /api/v1/users/{id}/sessions answers 204 and records a
+// (standin: DELETE /api/v1/users/{id}/sessions answers 204 and records a
 // user.session.clear event, as Okta does) and runs revoke-sessions on the
 // user.lifecycle.deactivate sample.
 const exampleRunTest = `package main
@@ -26,11 +26,11 @@ import (
 
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func TestReadmeExampleRuns(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "tok"}, oktaapi.Settings{})
 	if err != nil {

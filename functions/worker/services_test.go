@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hookline/hookline/internal/lambdatest"
+	"github.com/hookline/hookline/internal/deploycheck"
 )
 
 // snsHandlers is a handlers.go that adds an SNS client, as the README's
@@ -40,7 +40,7 @@ func TestAnAddedAWSClientNeedsOnlyItsRoleStatement(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list on a modified worker")
 	}
-	root := lambdatest.Root(t)
+	root := deploycheck.Root(t)
 	dir := t.TempDir()
 	for _, name := range []string{"go.mod", "go.sum"} {
 		b, err := os.ReadFile(filepath.Join(root, name))
@@ -62,27 +62,27 @@ func TestAnAddedAWSClientNeedsOnlyItsRoleStatement(t *testing.T) {
 	// in go.sum, and the checksum database may be out of reach.
 	t.Setenv("GOFLAGS", "-mod=mod -buildvcs=false")
 	t.Setenv("GONOSUMDB", "github.com/aws/aws-sdk-go-v2/service/sns")
-	linked, err := lambdatest.LinkedServices(root, "./functions/worker", "-modfile="+filepath.Join(dir, "go.mod"), "-overlay="+filepath.Join(dir, "overlay.json"))
+	linked, err := deploycheck.LinkedServices(root, "./functions/worker", "-modfile="+filepath.Join(dir, "go.mod"), "-overlay="+filepath.Join(dir, "overlay.json"))
 	if err != nil {
 		t.Skipf("sns is not in the module cache and the proxy is out of reach: %v", err)
 	}
 	if !slices.Contains(linked, "sns") {
 		t.Fatalf("the modified worker links %v, want sns among them", linked)
 	}
-	tpl := lambdatest.Template(t)
-	granted, err := lambdatest.GrantedServices(tpl, "WorkerRole")
+	tpl := deploycheck.Template(t)
+	granted, err := deploycheck.GrantedServices(tpl, "WorkerRole")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := lambdatest.GrantProblems(linked, granted, "./functions/worker", "WorkerRole")
+	p := deploycheck.GrantProblems(linked, granted, "./functions/worker", "WorkerRole")
 	if len(p) != 1 || !strings.Contains(p[0], "WorkerRole") || !strings.Contains(p[0], "sns") {
 		t.Fatalf("without the statement: %q, want one problem naming WorkerRole and sns", p)
 	}
-	if err := lambdatest.AddRoleStatement(tpl, "WorkerRole", "sns:Publish"); err != nil {
+	if err := deploycheck.AddRoleStatement(tpl, "WorkerRole", "sns:Publish"); err != nil {
 		t.Fatal(err)
 	}
-	granted, _ = lambdatest.GrantedServices(tpl, "WorkerRole")
-	if p := lambdatest.GrantProblems(linked, granted, "./functions/worker", "WorkerRole"); len(p) != 0 {
+	granted, _ = deploycheck.GrantedServices(tpl, "WorkerRole")
+	if p := deploycheck.GrantProblems(linked, granted, "./functions/worker", "WorkerRole"); len(p) != 0 {
 		t.Fatalf("with the statement: %q", p)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // The header the CLI sends the hook secret in is the receiver's
@@ -49,7 +49,7 @@ func TestOktaCommandsSendTheReceiversAuthHeader(t *testing.T) {
 	const header = "X-Hook-Secret"
 	h := &oktaHarness{t: t}
 	h.s = devstacktest.Start(t, devstacktest.Options{Run: []string{"receiver"}, Env: []string{"AUTH_HEADER=" + header}})
-	h.org = oktatest.Start(t.Cleanup)
+	h.org = standin.Start(t.Cleanup)
 	h.org.SetAPIToken(oktaToken)
 	h.hookARN = h.s.Resources.SecretARNs["HookSecret"]
 	h.credsARN = h.secret("okta-credentials", `{"orgUrl":"`+h.org.URL+`","apiToken":"`+oktaToken+`"}`)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/ledger"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func init() {
@@ -69,7 +69,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			c()
 		}
 	}()
-	org := oktatest.Start(func(f func()) { cleanups = append(cleanups, f) })
+	org := standin.Start(func(f func()) { cleanups = append(cleanups, f) })
 	oktaToken := rand.Text()
 	org.SetAPIToken(oktaToken)
 	fns := []string{"receiver", "worker"}
@@ -226,8 +226,8 @@ type prefixWriter struct {
 	held    [][]byte
 }
 
-func (p *prefixWriter) line(source string, line []byte) {
-	b := fmt.Appendf(nil, "%s | %s\n", source, line)
+func (p *prefixWriter) line(proc string, line []byte) {
+	b := fmt.Appendf(nil, "%s | %s\n", proc, line)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.file != nil {

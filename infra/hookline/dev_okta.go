@@ -13,8 +13,8 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // devHookName names the dev stack's hook in its stand-in org.
@@ -28,7 +28,7 @@ var devHookEnv = []string{"OKTA_HOOK_NAME=" + devHookName, "ENDPOINT_URL="}
 // okta register` does in a real one, and has the stand-in verify it through
 // kumo's HTTP API and the receiver. It returns the hook's id ("" when it
 // could not be created: the reconciler's health line then says so).
-func devHook(ctx context.Context, org *oktatest.Org, token string, s *devstack.Stack, log *slog.Logger) string {
+func devHook(ctx context.Context, org *standin.Org, token string, s *devstack.Stack, log *slog.Logger) string {
 	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: token}, oktaapi.Settings{})
 	if err != nil {
 		log.Warn("dev okta hook not registered", "error", err.Error())
@@ -81,7 +81,7 @@ func writeDeliveryFailures(ctx context.Context, st State, lost [][]byte) error {
 		for _, e := range d.Data.Events {
 			uuids = append(uuids, e.UUID)
 		}
-		failures = append(failures, oktatest.DeliveryFailureEvent(st.OktaHookID, devHookName, st.URL, uuids,
+		failures = append(failures, standin.DeliveryFailureEvent(st.OktaHookID, devHookName, st.URL, uuids,
 			"Event hook delivery failed: no answer within 3 seconds, retried once (dropped by hookline send --lose)", 0))
 	}
 	doc, _ := json.Marshal(failures)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
-	"github.com/hookline/hookline/internal/lambdatest"
+	"github.com/hookline/hookline/internal/deploycheck"
 )
 
 // syncBuffer is an io.Writer that tests can read while others write.
@@ -208,7 +208,7 @@ func TestDevAndSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	table, err := lambdatest.LogFieldTable(string(readme))
+	table, err := deploycheck.LogFieldTable(string(readme))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestDevAndSend(t *testing.T) {
 			lines = append(lines, []byte(rest))
 		}
 	}
-	for _, p := range lambdatest.LogFieldProblems(table, lines, nil) {
+	for _, p := range deploycheck.LogFieldProblems(table, lines, nil) {
 		t.Error(p)
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // Canary values: each credential the okta commands hold, and the parts of
@@ -45,7 +45,7 @@ func TestOktaErrorPathsNeverPrintACredential(t *testing.T) {
 	org := h.org
 	org.SetAPIToken(canaryToken)
 	org.SetReadOnlyAPIToken(canaryToken + "-read-only")
-	key, keyPEM, err := oktatest.RSAKey()
+	key, keyPEM, err := standin.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}

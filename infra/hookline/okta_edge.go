@@ -134,7 +134,7 @@ func hookURL(raw string) error {
 
 func isLoopbackHost(host string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true // resolved to 127.0.0.1 (RFC 6761), as asokta dials it
+		return true // resolved to 127.0.0.1 (RFC 6761), as standin.Endpoint dials it
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()

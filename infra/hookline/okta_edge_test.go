@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // These tests run the CLI (run) only, so that they also run against the
@@ -21,7 +21,7 @@ import (
 // everyPutVerified fails unless each PUT to a hook was followed at once by
 // that hook's verification, and no request body had a field Okta's spec
 // does not allow in a request (a read-only one, say).
-func everyPutVerified(t *testing.T, org *oktatest.Org) {
+func everyPutVerified(t *testing.T, org *standin.Org) {
 	t.Helper()
 	log := org.HookRequestLog()
 	puts := 0
@@ -51,9 +51,9 @@ func TestOktaRegisterAndRotateKeepWhatHooklineDoesNotOwn(t *testing.T) {
 	hk := h.register()
 	filter := `{"type":"EXPRESSION_LANGUAGE","eventFilterMap":[{"event":"user.lifecycle.create","condition":{"expression":"event.actor.type eq 'User'"}}]}`
 	desc := "owned by the IAM team: ask before deleting"
-	h.org.EditHook(hk.ID, func(s *oktatest.Hook) {
+	h.org.EditHook(hk.ID, func(s *standin.Hook) {
 		s.Filter = json.RawMessage(filter)
-		s.Headers = []oktatest.Header{{Key: "X-Team", Value: "iam"}}
+		s.Headers = []standin.Header{{Key: "X-Team", Value: "iam"}}
 		s.Description = &desc
 	})
 	kept := func(step string) {
@@ -62,7 +62,7 @@ func TestOktaRegisterAndRotateKeepWhatHooklineDoesNotOwn(t *testing.T) {
 		if string(s.Filter) != filter {
 			t.Errorf("%s: filter %s, want the admin's %s", step, s.Filter, filter)
 		}
-		if len(s.Headers) != 1 || s.Headers[0] != (oktatest.Header{Key: "X-Team", Value: "iam"}) {
+		if len(s.Headers) != 1 || s.Headers[0] != (standin.Header{Key: "X-Team", Value: "iam"}) {
 			t.Errorf("%s: headers %+v", step, s.Headers)
 		}
 		if s.Description == nil || *s.Description != desc {
@@ -101,7 +101,7 @@ func TestOktaRegisterAndRotateFailWhenOktaReportsTheHookUnverified(t *testing.T)
 	hk := h.register()
 	h.org.AfterHooksRequest(func(r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/lifecycle/verify") {
-			h.org.EditHook(hk.ID, func(s *oktatest.Hook) { s.VerificationStatus = "UNVERIFIED" })
+			h.org.EditHook(hk.ID, func(s *standin.Hook) { s.VerificationStatus = "UNVERIFIED" })
 		}
 	})
 	code, out, errOut := h.okta("register", "--url", h.s.URL(), "--types", "user.lifecycle.create", "--secret-id", h.hookARN)
@@ -165,7 +165,7 @@ func redirector(t *testing.T, status int, target string) *httptest.Server {
 // (307, 302, 308) to another port is an error naming the Location's host,
 // never its query; the token reaches no one.
 func TestOktaClientFollowsNoRedirectOffTheOrg(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken(oktaToken)
 	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusFound, http.StatusPermanentRedirect} {
 		r := redirector(t, status, org.URL)
@@ -184,7 +184,7 @@ func TestOktaClientFollowsNoRedirectOffTheOrg(t *testing.T) {
 	}
 	// A service app: the token request (its signed client assertion) is
 	// not re-posted to the Location either.
-	key, keyPEM, err := oktatest.RSAKey()
+	key, keyPEM, err := standin.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestPreviewAndDiagnoseRequireHTTPSExceptOnLoopback(t *testing.T) {
 // override is printed escaped by list, status and deactivate: none of them
 // reaches the terminal raw, and list prints one line per hook.
 func TestOktaListAndStatusEscapeOktasStrings(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken(oktaToken)
 	t.Setenv("OKTA_ORG_URL", org.URL)
 	t.Setenv("OKTA_API_TOKEN", oktaToken)
@@ -275,7 +275,7 @@ func TestOktaListAndStatusEscapeOktasStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org.EditHook(hk.ID, func(s *oktatest.Hook) {
+	org.EditHook(hk.ID, func(s *standin.Hook) {
 		s.URI = "https://hooks.example.com/\x1b]0;title\x07"
 		s.Types = append(s.Types, "x\x1b[2J")
 		s.VerificationStatus = "VERIFIED\x1b[0m"

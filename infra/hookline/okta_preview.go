@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func runOktaPreview(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,7 +40,7 @@ to that URL only.`)
 	if strings.TrimSpace(*typ) == "" {
 		return fmt.Errorf("%w: --type is required", errUsage)
 	}
-	c := &asokta.Client{URL: *url, Header: authHeaderOr(*header)}
+	c := &standin.Endpoint{URL: *url, AuthHeader: authHeaderOr(*header)}
 	if *stack != "" || *secretID != "" {
 		f := &oktaFlags{stack: stack, endpoint: endpoint, url: url, secretID: secretID}
 		e := &oktaEnv{url: *url, secretID: *secretID}
@@ -60,7 +60,7 @@ to that URL only.`)
 		}
 		c.URL, c.Secret = first(c.URL, st.URL), first(c.Secret, st.Secret)
 		if *header == "" {
-			c.Header = first(st.AuthHeader, c.Header)
+			c.AuthHeader = first(st.AuthHeader, c.AuthHeader)
 		}
 	}
 	noteSecrets(ctx, c.Secret)
@@ -68,8 +68,8 @@ to that URL only.`)
 		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	c.HTTP = noRedirects(10 * time.Second) // it carries the hook secret
-	_, ev := asokta.NewLogEvent(*typ)
-	body := asokta.Delivery([]json.RawMessage{ev})
+	_, ev := standin.NewEvent(*typ)
+	body := standin.Delivery(standin.DevHookURL, ev)
 	r, err := c.Deliver(ctx, body)
 	if err != nil {
 		return fmt.Errorf("POST %s: %w", redactURL(c.URL), httpCause(err))

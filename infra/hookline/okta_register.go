@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 const defaultHookName = "hookline"
@@ -153,7 +153,7 @@ func diagnose(ctx context.Context, uri, header, secret string) string {
 	if err := hookURL(uri); err != nil {
 		return "not checked from here: " + err.Error()
 	}
-	c := &asokta.Client{URL: uri, Header: header, Secret: secret, HTTP: noRedirects(3 * time.Second)}
+	c := &standin.Endpoint{URL: uri, AuthHeader: header, Secret: secret, HTTP: noRedirects(3 * time.Second)}
 	challenge := "hookline-diagnose-" + rand.Text()[:8]
 	r, err := c.Verify(ctx, challenge)
 	var timeout interface{ Timeout() bool }
@@ -296,7 +296,7 @@ func runOktaRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stdout, "resuming the rotation to secret version %s, put by an earlier run\n", termSafe(version))
 	} else {
 		// 1. Mark, with the current value, which the receiver accepts.
-		next := asokta.NewUUID() // a ClientRequestToken must be 32 to 64 characters
+		next := standin.NewUUID() // a ClientRequestToken must be 32 to 64 characters
 		mark := h
 		mark.Description = withRotationMark(h.Description, next)
 		mark.Channel.Config.AuthScheme.Value = secret

@@ -8,7 +8,7 @@ import (
 	"github.com/hookline/hookline/internal/hookhealth"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // `hookline okta status` finds the stack's hook by its endpoint URL and
@@ -27,7 +27,7 @@ func TestOktaStatusShowsOktasSideOnOneScreen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.org.UpdateHook(hook.ID, func(x *oktatest.Hook) { x.VerificationStatus = "VERIFIED" })
+	h.org.UpdateHook(hook.ID, func(x *standin.Hook) { x.VerificationStatus = "VERIFIED" })
 	h.org.RecordDeliveryFailure(hook.ID, []string{"0a1b2c3d-0000-4000-8000-000000000001"}, "Event hook delivery failed: the endpoint answered HTTP 502", 502)
 	table := h.s.Resources.Tables["LedgerTable"]
 	hour := time.Now().Truncate(time.Hour).Unix()
@@ -52,17 +52,17 @@ func TestOktaStatusShowsOktasSideOnOneScreen(t *testing.T) {
 		t.Errorf("a healthy hook shows a failure:\n%s", out)
 	}
 
-	h.org.UpdateHook(hook.ID, func(x *oktatest.Hook) { x.Status = "INACTIVE" })
+	h.org.UpdateHook(hook.ID, func(x *standin.Hook) { x.Status = "INACTIVE" })
 	code, out, errOut = h.okta(args...)
 	if code != exitUnverified || !strings.Contains(out, "FAILED") || !strings.Contains(out, "hookline okta activate hookline-hl") ||
 		!strings.Contains(errOut, "INACTIVE") {
 		t.Fatalf("inactive hook: exit %d\n%s%s", code, out, errOut)
 	}
-	h.org.UpdateHook(hook.ID, func(x *oktatest.Hook) { x.Status, x.URI = "ACTIVE", "https://elsewhere.example.com/" })
+	h.org.UpdateHook(hook.ID, func(x *standin.Hook) { x.Status, x.URI = "ACTIVE", "https://elsewhere.example.com/" })
 	if code, out, _ = h.okta(args...); code != exitUnverified || !strings.Contains(out, "found") || !strings.Contains(out, "hookline okta register --stack STACK") {
 		t.Fatalf("no hook at the URL: exit %d\n%s", code, out)
 	}
-	h.org.UpdateHook(hook.ID, func(x *oktatest.Hook) { x.URI = uri })
+	h.org.UpdateHook(hook.ID, func(x *standin.Hook) { x.URI = uri })
 	if code, out, errOut = h.okta(args...); code != 0 {
 		t.Fatalf("put right: exit %d\n%s%s", code, out, errOut)
 	}

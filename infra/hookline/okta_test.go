@@ -27,17 +27,17 @@ import (
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // oktaHarness is the local stack with the real receiver behind kumo's HTTP
-// API, a stand-in Okta org (oktatest) holding an API token, and the Okta
+// API, a stand-in Okta org (standin) holding an API token, and the Okta
 // credentials secret in kumo. Every command's stdout and stderr are kept,
 // so that a test can check that no secret was ever printed.
 type oktaHarness struct {
 	t        *testing.T
 	s        *devstack.Stack
-	org      *oktatest.Org
+	org      *standin.Org
 	hookARN  string
 	credsARN string
 	mu       sync.Mutex
@@ -50,7 +50,7 @@ func startOkta(t *testing.T) *oktaHarness {
 	t.Helper()
 	h := &oktaHarness{t: t}
 	h.s = devstacktest.Start(t, devstacktest.Options{Run: []string{"receiver"}})
-	h.org = oktatest.Start(t.Cleanup)
+	h.org = standin.Start(t.Cleanup)
 	h.org.SetAPIToken(oktaToken)
 	h.hookARN = h.s.Resources.SecretARNs["HookSecret"]
 	if h.hookARN == "" {
@@ -116,7 +116,7 @@ func (h *oktaHarness) neverPrinted(values ...string) {
 	}
 }
 
-func (h *oktaHarness) onlyHook() oktatest.Hook {
+func (h *oktaHarness) onlyHook() standin.Hook {
 	h.t.Helper()
 	hooks := h.org.Hooks()
 	if len(hooks) != 1 {
@@ -258,7 +258,7 @@ type deliveries struct {
 	done     chan struct{}
 }
 
-func deliverAll(org *oktatest.Org, id string) *deliveries {
+func deliverAll(org *standin.Org, id string) *deliveries {
 	d := &deliveries{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
@@ -279,10 +279,10 @@ func deliverAll(org *oktatest.Org, id string) *deliveries {
 const notSent = -2
 
 // one has Okta deliver once and keeps the status.
-func (d *deliveries) one(org *oktatest.Org, id string) {
+func (d *deliveries) one(org *standin.Org, id string) {
 	st, err := org.Deliver(context.Background(), id, []byte(`{"eventType":"com.okta.event_hook","data":{"events":[]}}`))
 	switch {
-	case errors.Is(err, oktatest.ErrNotDelivering):
+	case errors.Is(err, standin.ErrNotDelivering):
 		st = notSent
 	case err != nil:
 		st = -1
@@ -294,7 +294,7 @@ func (d *deliveries) one(org *oktatest.Org, id string) {
 
 // duringEachStep has Okta deliver after each change the command makes in
 // Okta, before the command goes on.
-func (d *deliveries) duringEachStep(org *oktatest.Org, id string) {
+func (d *deliveries) duringEachStep(org *standin.Org, id string) {
 	org.AfterHooksRequest(func(*http.Request) { d.one(org, id) })
 }
 
@@ -338,7 +338,7 @@ func (d *deliveries) allAccepted(t *testing.T) {
 	t.Logf("%d deliveries, all accepted; %d times Okta sent nothing (the hook was between a change and its verification)", len(d.statuses)-skipped, skipped)
 }
 
-func (h *oktaHarness) register() oktatest.Hook {
+func (h *oktaHarness) register() standin.Hook {
 	h.t.Helper()
 	h.mustOkta("register", "--url", h.s.URL(), "--types", "user.lifecycle.create", "--secret-id", h.hookARN)
 	return h.onlyHook()
@@ -429,7 +429,7 @@ func TestOktaIPRangesFromAFile(t *testing.T) {
 }
 
 func TestOktaCommandsRefuseBadCallsAndLimits(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken(oktaToken)
 	org.SetReadOnlyAPIToken("readonly")
 	t.Setenv("OKTA_ORG_URL", org.URL)

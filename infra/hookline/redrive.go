@@ -17,7 +17,7 @@ import (
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/devstack"
-	"github.com/hookline/hookline/internal/redrive"
+	"github.com/hookline/hookline/internal/queue"
 )
 
 func init() {
@@ -70,10 +70,10 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			o.HTTPClient = awsenv.EmulatorHTTPClient() // see its doc: an emulator needs it
 		}
 	})
-	o := redrive.Options{QueueURL: *queueURL, DLQURL: *dlqURL, Type: *eventType, Rate: *rate, Out: stderr}
+	o := queue.RedriveOptions{QueueURL: *queueURL, DLQURL: *dlqURL, Type: *eventType, Rate: *rate, Out: stderr}
 
 	if *dryRun {
-		entries, err := redrive.List(ctx, client, o)
+		entries, err := queue.ListParked(ctx, client, o)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "UUID\tEVENT TYPE\tTRIES\tFIRST FAILURE\tREASON")
 		for _, e := range entries {
@@ -97,7 +97,7 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "%d message(s) would move from %s to %s (dry run: nothing moved)\n", len(entries), *dlqURL, *queueURL)
 		return nil
 	}
-	res, err := redrive.Move(ctx, client, o)
+	res, err := queue.Redrive(ctx, client, o)
 	fmt.Fprintf(stderr, "%s: moved %d/%d", res.Method, res.Moved, res.Total)
 	if res.Skipped > 0 {
 		fmt.Fprintf(stderr, ", %d of other types left in the DLQ", res.Skipped)

@@ -149,8 +149,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		dlq = &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: target.dlqURL}, Budget: 30 * time.Second}
 	}
 	r := &reconcile.Reconciler{
-		Source:    client,
-		Marks:     &ledger.Deliveries{Client: ddb, Table: target.table},
+		SystemLog: client,
+		Marks:     &ledger.Marks{Client: ddb, Table: target.table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: sqsClient, QueueURL: target.queueURL}, Budget: 30 * time.Second},
 		DLQ:       dlq,
 		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -164,9 +164,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		to.UTC().Format(time.RFC3339), map[bool]string{true: " (force)"}[*force], map[bool]string{true: " (dry run)"}[*dryRun])
 	st, err := r.Replay(ctx, reconcile.ReplayOptions{Since: from, Until: to, Force: *force, DryRun: *dryRun,
 		Progress: func(s reconcile.Stats) {
-			fmt.Fprintf(stderr, "pages %d, seen %d, %s %d, skipped %d\n", s.Pages, s.Seen, verb, s.Queued, s.Delivered)
+			fmt.Fprintf(stderr, "pages %d, seen %d, %s %d, skipped %d\n", s.Pages, s.Seen, verb, s.Queued, s.Marked)
 		}})
-	fmt.Fprintf(stdout, "pages %d, seen %d, %s %d, skipped %d (already brought or replayed)", st.Pages, st.Seen, verb, st.Queued, st.Delivered)
+	fmt.Fprintf(stdout, "pages %d, seen %d, %s %d, skipped %d (already brought or replayed)", st.Pages, st.Seen, verb, st.Queued, st.Marked)
 	if st.Parked > 0 {
 		fmt.Fprintf(stdout, ", parked %d in the DLQ (no usable uuid)", st.Parked)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"github.com/hookline/hookline/internal/envelope"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,27 +19,27 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/ledger"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // TestReplayCommand runs `hookline replay` against the local stack and a
-// stand-in Okta org (oktatest): a dry run counts and queues nothing, a
-// replay queues what the hook never brought, a second replay nothing, and
+// stand-in Okta org (standin): a dry run counts and queues nothing, a
+// replay queues what the hook never queued, a second replay nothing, and
 // --force everything in the range, printing progress as it goes.
 func TestReplayCommand(t *testing.T) {
 	s := devstacktest.Start(t, devstacktest.Options{})
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("replay-token")
 	now := time.Now()
-	var brought []string
+	var marked []string
 	for i := range 25 {
 		u := fmt.Sprintf("replay-%02d", i)
-		org.Add(oktatest.Event(u, "user.lifecycle.create", now.Add(-2*time.Hour+time.Duration(i)*time.Minute)))
+		org.Add(standin.Event(u, "user.lifecycle.create", now.Add(-2*time.Hour+time.Duration(i)*time.Minute)))
 		if i%5 == 0 {
-			brought = append(brought, u)
+			marked = append(marked, u)
 		}
 	}
-	org.Add(oktatest.Event("other", "user.session.start", now.Add(-time.Hour)))
+	org.Add(standin.Event("other", "user.session.start", now.Add(-time.Hour)))
 	// The operator's Okta credentials secret (the stack creates none).
 	sec, err := s.Clients.SecretsManager.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("okta-credentials"), SecretString: aws.String(`{"orgUrl":"` + org.URL + `","apiToken":"replay-token"}`)})
@@ -46,8 +47,8 @@ func TestReplayCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	table, queueURL := s.Resources.Tables["LedgerTable"], s.QueueURL("EventsQueue")
-	marks := &ledger.Deliveries{Client: s.Clients.DynamoDB, Table: table}
-	if err := marks.Mark(t.Context(), ledger.SourceHook, brought); err != nil {
+	marks := &ledger.Marks{Client: s.Clients.DynamoDB, Table: table}
+	if err := marks.Mark(t.Context(), envelope.OriginHook, marked); err != nil {
 		t.Fatal(err)
 	}
 	depth := func() string {
@@ -165,12 +166,12 @@ func TestReplayTargetFromStackOutputs(t *testing.T) {
 // --timeout, saying where to go on. Both exit 1.
 func TestReplayStopsOnARepeatingCursorAndAtItsTimeout(t *testing.T) {
 	s := devstacktest.Start(t, devstacktest.Options{})
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("replay-token")
 	proxy := org.Proxy(t.Cleanup)
 	now := time.Now()
 	for i := range 5 {
-		org.Add(oktatest.Event(fmt.Sprintf("rep-%d", i), "user.lifecycle.create", now.Add(-time.Hour+time.Duration(i)*time.Minute)))
+		org.Add(standin.Event(fmt.Sprintf("rep-%d", i), "user.lifecycle.create", now.Add(-time.Hour+time.Duration(i)*time.Minute)))
 	}
 	sec, err := s.Clients.SecretsManager.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("okta-credentials"), SecretString: aws.String(`{"orgUrl":"` + proxy.URL + `","apiToken":"replay-token"}`)})

@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func init() {
@@ -49,10 +49,10 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("%w: --lose: %v", errUsage, err)
 	}
-	c := &asokta.Client{URL: *url, Host: *host, Secret: *secret, Header: authHeaderOr(*header)}
+	c := &standin.Endpoint{URL: *url, Host: *host, Secret: *secret, AuthHeader: authHeaderOr(*header)}
 	st, stErr := readState(*statePath)
 	if *header == "" && stErr == nil && st.AuthHeader != "" {
-		c.Header = st.AuthHeader // the dev stack's receiver reads it
+		c.AuthHeader = st.AuthHeader // the dev stack's receiver reads it
 	}
 	if c.URL == "" || c.Secret == "" {
 		if err := stErr; err != nil {
@@ -78,14 +78,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		for sent := 0; sent < *count; sent += *per {
 			var evs []json.RawMessage
 			for range min(*per, *count-sent) {
-				_, raw := asokta.NewLogEvent(*typ)
+				_, raw := standin.NewEvent(*typ)
 				evs = append(evs, raw)
 			}
-			bodies = append(bodies, asokta.Delivery(evs))
+			bodies = append(bodies, standin.Delivery(standin.DevHookURL, evs...))
 		}
 	} else {
 		var err error
-		if bodies, own, err = readDeliveries(*files, c.Header, stderr); err != nil {
+		if bodies, own, err = readDeliveries(*files, c.AuthHeader, stderr); err != nil {
 			return err
 		}
 	}
@@ -265,8 +265,8 @@ func readDeliveries(spec, header string, stderr io.Writer) (bodies [][]byte, own
 			if err != nil {
 				return nil, nil, err
 			}
-			body, err := asokta.DeliveryFromFile(data)
-			if errors.Is(err, asokta.ErrNotDelivery) {
+			body, err := standin.DeliveryFromFile(data)
+			if errors.Is(err, standin.ErrNotDelivery) {
 				fmt.Fprintf(stderr, "skipping %s: %v\n", p, err)
 				continue
 			}

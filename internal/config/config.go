@@ -2,7 +2,7 @@
 //
 // Each function reads its settings through an Env whose Getenv a test can
 // replace, so the test can record the names the function reads and compare
-// them with the ones template.yaml sets (see internal/lambdatest).
+// them with the ones template.yaml sets (see internal/deploycheck).
 package config
 
 import (

@@ -21,6 +21,7 @@ import (
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/samtemplate"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // logs collects the JSON lines of the stack's functions, so tests wait on
@@ -125,8 +126,8 @@ func TestDevStackEndToEnd(t *testing.T) {
 	})
 
 	t.Run("wrong secret gets 401 and enqueues nothing", func(t *testing.T) {
-		_, ev := devstacktest.Event("user.lifecycle.create")
-		if status, body := devstacktest.Call(t, s, "POST", "wrong-secret", devstacktest.Delivery(ev)); status != 401 {
+		_, ev := standin.NewEvent("user.lifecycle.create")
+		if status, body := devstacktest.Call(t, s, "POST", "wrong-secret", standin.Delivery(standin.DevHookURL, ev)); status != 401 {
 			t.Fatalf("deliver = %d %s", status, body)
 		}
 		if n := queueDepth(t, s, "EventsQueue"); n != 0 {
@@ -139,10 +140,10 @@ func TestDevStackEndToEnd(t *testing.T) {
 		var evs []json.RawMessage
 		var uuids []string
 		for range n {
-			id, ev := devstacktest.Event("user.lifecycle.create")
+			id, ev := standin.NewEvent("user.lifecycle.create")
 			uuids, evs = append(uuids, id), append(evs, ev)
 		}
-		if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(evs...)); status != 200 || body != `{"accepted":25}` {
+		if status, body := devstacktest.Call(t, s, "POST", s.Secret, standin.Delivery(standin.DevHookURL, evs...)); status != 200 || body != `{"accepted":25}` {
 			t.Fatalf("deliver = %d %s", status, body)
 		}
 		waitFor(t, "every event handled", 20*time.Second, func() bool {
@@ -178,10 +179,10 @@ func TestDevStackFailingEventReachesDLQ(t *testing.T) {
 	s, l := startStack(t, worker, devstack.Overrides{VisibilityTimeout: 1, MaxReceiveCount: maxReceive, BatchingWindow: -1})
 	ctx := context.Background()
 
-	okID, okEv := devstacktest.Event("user.lifecycle.create")
-	badID, badEv := devstacktest.Event("test.always.fail")
-	okID2, okEv2 := devstacktest.Event("group.user_membership.add")
-	if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(okEv, badEv, okEv2)); status != 200 {
+	okID, okEv := standin.NewEvent("user.lifecycle.create")
+	badID, badEv := standin.NewEvent("test.always.fail")
+	okID2, okEv2 := standin.NewEvent("group.user_membership.add")
+	if status, body := devstacktest.Call(t, s, "POST", s.Secret, standin.Delivery(standin.DevHookURL, okEv, badEv, okEv2)); status != 200 {
 		t.Fatalf("deliver = %d %s", status, body)
 	}
 
@@ -327,8 +328,8 @@ func TestReceiverSeesBareSourceIP(t *testing.T) {
 			l := &logs{}
 			s := devstacktest.Start(t, devstacktest.Options{Run: []string{"receiver"}, OnLine: l.line,
 				Env: []string{"ALLOWED_SOURCE_CIDRS=" + tt.cidrs}})
-			_, ev := devstacktest.Event("user.lifecycle.create")
-			if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(ev)); status != tt.status {
+			_, ev := standin.NewEvent("user.lifecycle.create")
+			if status, body := devstacktest.Call(t, s, "POST", s.Secret, standin.Delivery(standin.DevHookURL, ev)); status != tt.status {
 				t.Fatalf("POST from 127.0.0.1 with ALLOWED_SOURCE_CIDRS=%s: %d %s, want %d", tt.cidrs, status, body, tt.status)
 			}
 			waitFor(t, "the receiver's request line", 5*time.Second, func() bool {

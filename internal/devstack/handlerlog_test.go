@@ -11,6 +11,7 @@ import (
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/samtemplate"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // TestEventByUUIDFindsTheHandlersOwnLines runs a worker bootstrap whose
@@ -31,16 +32,16 @@ func TestEventByUUIDFindsTheHandlersOwnLines(t *testing.T) {
 	query, _ := tpl.Resources["EventByUuidQuery"].Properties["QueryString"].(string)
 	match := eventByUUIDFilter(t, query)
 
-	newer, activate := devstacktest.Event("user.lifecycle.activate")
+	newer, activate := standin.NewEvent("user.lifecycle.activate")
 	time.Sleep(5 * time.Millisecond)
-	older, deactivate := devstacktest.Event("user.lifecycle.deactivate")
+	older, deactivate := standin.NewEvent("user.lifecycle.deactivate")
 	// Published before the activate, delivered after it.
 	var d map[string]any
 	_ = json.Unmarshal(deactivate, &d)
 	d["published"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)
 	deactivate, _ = json.Marshal(d)
 	for i, ev := range []json.RawMessage{activate, deactivate} {
-		if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(ev)); status != 200 {
+		if status, body := devstacktest.Call(t, s, "POST", s.Secret, standin.Delivery(standin.DevHookURL, ev)); status != 200 {
 			t.Fatalf("deliver = %d %s", status, body)
 		}
 		id := []string{newer, older}[i]

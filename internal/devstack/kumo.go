@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/clock"
 )
 
 // Local AWS identity: kumo checks no signature, but the SDK wants something.
@@ -81,10 +82,8 @@ func (k *Kumo) waitHealthy(ctx context.Context, timeout time.Duration) error {
 		if healthy(ctx, client, k.Endpoint) {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("not healthy on %s: %w", k.Endpoint, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
+		if err := clock.Sleep(ctx, 10*time.Millisecond); err != nil {
+			return fmt.Errorf("not healthy on %s: %w", k.Endpoint, err)
 		}
 	}
 }

@@ -18,10 +18,11 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
-	"github.com/hookline/hookline/internal/lambdatest"
+	"github.com/hookline/hookline/internal/deploycheck"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/metrics/emftest"
 	"github.com/hookline/hookline/internal/samtemplate"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // wrongSecret is what a prober sends; like the real secret it must never
@@ -48,15 +49,15 @@ func TestObservabilityContract(t *testing.T) {
 	if status, _ := devstacktest.Call(t, s, "GET", s.Secret, nil); status != 200 {
 		t.Fatalf("verify = %d", status)
 	}
-	if status, _ := devstacktest.Call(t, s, "POST", wrongSecret, devstacktest.Delivery()); status != 401 {
+	if status, _ := devstacktest.Call(t, s, "POST", wrongSecret, standin.Delivery(standin.DevHookURL)); status != 401 {
 		t.Fatalf("wrong secret = %d", status)
 	}
 	var evs []json.RawMessage
 	for range 5 {
-		_, ev := devstacktest.Event("user.lifecycle.create")
+		_, ev := standin.NewEvent("user.lifecycle.create")
 		evs = append(evs, ev)
 	}
-	delivery := devstacktest.Delivery(evs...)
+	delivery := standin.Delivery(standin.DevHookURL, evs...)
 	for i := range 2 { // Okta's retry of the same delivery: the ledger skips event-bus
 		if status, body := devstacktest.Call(t, s, "POST", s.Secret, delivery); status != 200 {
 			t.Fatalf("deliver = %d %s", status, body)
@@ -162,7 +163,7 @@ func TestObservabilityContract(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		table, err := lambdatest.LogFieldTable(string(readme))
+		table, err := deploycheck.LogFieldTable(string(readme))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +173,7 @@ func TestObservabilityContract(t *testing.T) {
 				lines = append(lines, []byte(line))
 			}
 		}
-		for _, p := range lambdatest.LogFieldProblems(table, lines, nil) {
+		for _, p := range deploycheck.LogFieldProblems(table, lines, nil) {
 			t.Error(p)
 		}
 	})

@@ -17,7 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/hookline/hookline/internal/sqsevent"
+	"github.com/hookline/hookline/internal/clock"
+	"github.com/hookline/hookline/internal/queue"
 )
 
 // sqsClient is what the poller needs from SQS.
@@ -70,7 +71,7 @@ func (p *sqsPoller) loop(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				p.Log.Warn("poller receive failed", "function", p.Function, "error", err.Error())
-				sleep(ctx, time.Second)
+				_ = clock.Sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -122,7 +123,7 @@ func (p *sqsPoller) gather(ctx context.Context) ([]sqstypes.Message, error) {
 			break
 		}
 		if len(batch) > 0 && len(out.Messages) == 0 && wait == 0 {
-			sleep(ctx, min(time.Until(deadline), 50*time.Millisecond))
+			_ = clock.Sleep(ctx, min(time.Until(deadline), 50*time.Millisecond))
 		}
 	}
 	return batch, nil
@@ -146,7 +147,7 @@ func addReceived(batch, received []sqstypes.Message) []sqstypes.Message {
 
 // process invokes the function on one batch and deletes what succeeded.
 func (p *sqsPoller) process(ctx context.Context, msgs []sqstypes.Message) {
-	ev := sqsevent.FromMessages(p.QueueARN, Region, msgs)
+	ev := queue.LambdaEvent(p.QueueARN, Region, msgs)
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		p.Log.Error("poller cannot encode batch", "error", err.Error())
@@ -228,16 +229,6 @@ func batchFailures(payload []byte, msgs []sqstypes.Message, reportFailures bool)
 		failed[f.ItemIdentifier] = true
 	}
 	return failed, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
 }
 
 func truncate(s string, n int) string {

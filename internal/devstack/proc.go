@@ -14,8 +14,8 @@ import (
 )
 
 // LineFunc receives one line a process wrote (stdout or stderr), without the
-// newline. source is "kumo", "receiver", "worker", ...
-type LineFunc func(source string, line []byte)
+// newline. proc is "kumo", "receiver", "worker", ...
+type LineFunc func(proc string, line []byte)
 
 // proc is a child process in its own process group, so that stopping it
 // also stops anything it started.

@@ -55,13 +55,13 @@ func StartRIE(bin, bootstrap string, env []string, onLine LineFunc) (*RIE, error
 		}
 	}
 	stopping := new(atomic.Bool)
-	lines := func(source string, line []byte) {
+	lines := func(proc string, line []byte) {
 		// Stop kills the bootstrap before rie, which rie reports as the
 		// runtime's fatal error: noise after a clean run, so dropped.
 		if onLine == nil || stopping.Load() && bytes.Contains(line, []byte("(rapid)")) {
 			return
 		}
-		onLine(source, line)
+		onLine(proc, line)
 	}
 	var lastErr error
 	for range 3 { // new ports if another process grabbed ours

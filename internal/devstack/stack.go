@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/samtemplate"
 )
 
@@ -35,7 +36,7 @@ type Options struct {
 	// ExtraEnv is added to every function process (after the template's).
 	ExtraEnv []string
 	// OnLine receives every line the functions and kumo write, with the
-	// source ("receiver", "worker", "kumo").
+	// process ("receiver", "worker", "kumo").
 	OnLine LineFunc
 	Log    *slog.Logger // the stack's own messages; nil discards them
 	// PublicPort, when set, serves a reverse proxy on 127.0.0.1:PublicPort
@@ -204,7 +205,7 @@ func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 		p, err := startProc(f.Short, s.opts.Bootstraps[f.Short], nil, env, "", s.opts.OnLine)
 		if err != nil {
 			s.log.Error("function process did not start", "function", f.Short, "error", err.Error())
-			sleep(ctx, time.Second)
+			_ = clock.Sleep(ctx, time.Second)
 			continue
 		}
 		if !s.track(p) {
@@ -217,7 +218,7 @@ func (s *Stack) supervise(ctx context.Context, f FunctionSpec, i int) {
 		case <-p.done:
 		}
 		s.log.Warn("function process exited; restarting", "function", f.Short, "error", fmt.Sprint(p.err))
-		sleep(ctx, 200*time.Millisecond)
+		_ = clock.Sleep(ctx, 200*time.Millisecond)
 	}
 }
 

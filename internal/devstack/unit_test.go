@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/samtemplate"
-	"github.com/hookline/hookline/internal/sqsevent"
 )
 
 func loadTemplate(t *testing.T) *samtemplate.Template {
@@ -116,7 +116,7 @@ func TestSQSEventShape(t *testing.T) {
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			"eventType": {DataType: aws.String("String"), StringValue: aws.String("user.lifecycle.create")}},
 	}}
-	b, err := json.Marshal(sqsevent.FromMessages("arn:aws:sqs:us-east-1:000000000000:q", Region, msgs))
+	b, err := json.Marshal(queue.LambdaEvent("arn:aws:sqs:us-east-1:000000000000:q", Region, msgs))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,38 @@
-// Package envelope is the SQS message format between the receiver and the
-// worker: a small versioned wrapper around one Okta LogEvent, kept raw.
+// Package envelope is the SQS message format between the receiver (or the
+// reconciler, or a replay) and the worker: a small versioned wrapper around
+// one Okta LogEvent, kept raw.
+//
+// It is also where hookline's vocabulary is written down, since every
+// function shares this message. One word per concept:
+//
+//   - delivery: one POST from Okta's event hook, carrying events
+//     (okta.Delivery); its delivery id is Okta's eventId.
+//   - hook URL: the URL of the event hook that sent a delivery (Okta's
+//     "source" field, okta.Delivery.HookURL).
+//   - origin: where an event came from. In the envelope (Message.Origin,
+//     handlers.Event.Origin) it is the hook URL of a delivery, or
+//     OriginSystemLog for an event read from the System Log. In a delivery
+//     mark it is OriginHook, OriginSystemLog or OriginReplay.
+//   - delivery mark (mark): the ledger item that says an event reached the
+//     events queue (ledger.Marks), so the reconciler and a replay skip it.
+//     An event with a mark is "marked"; a mark is never called a record.
+//   - handler record: the ledger item of one handler's run on one event
+//     (ledger.Ledger: claimed, completed).
+//   - record: inside the worker, one message of an SQS batch as Lambda
+//     hands it (events.SQSMessage), Lambda's own word.
+//   - events queue, DLQ; park: send to the DLQ; redrive: move from the DLQ
+//     back to the events queue.
+//   - recover: the reconciler queues an unmarked event it read from the
+//     System Log; replay: hookline replay does the same for a chosen window.
+//   - cursor: where a System Log read stopped (ledger.Cursors).
+//   - stand-in org: the stand-in Okta org of make dev and the tests
+//     (internal/standin), the only maker of fake Okta events and deliveries.
+//
+// "Source" keeps only AWS's and networking's own senses: an EventBridge
+// entry's Source, Lambda's SQS event source, a request's source IP and the
+// source CIDRs. Stored and logged names stay as they were (the envelope's
+// JSON key "source", the mark's attribute "source"), so older messages and
+// marks read the same.
 package envelope
 
 import (
@@ -13,6 +46,15 @@ import (
 
 // Version is the envelope version this build writes and reads.
 const Version = 1
+
+// Origins of an event: how it reached the events queue. A delivery mark
+// carries one; an envelope carries OriginSystemLog, or the hook URL of the
+// delivery for an event from the hook.
+const (
+	OriginHook      = "hook"      // the receiver queued it from an Okta event hook call
+	OriginSystemLog = "systemlog" // the reconciler recovered it from the System Log
+	OriginReplay    = "replay"    // hookline replay queued it
+)
 
 // Message attribute names. The receiver sets the event's on every message;
 // the worker adds the parked ones to a message it sends to the DLQ, and
@@ -36,9 +78,11 @@ var ErrInvalid = errors.New("invalid envelope")
 
 // Message is one event as it travels through SQS.
 type Message struct {
-	V          int             `json:"v"`
-	DeliveryID string          `json:"deliveryId"`
-	Source     string          `json:"source,omitempty"`
+	V          int    `json:"v"`
+	DeliveryID string `json:"deliveryId"`
+	// Origin is the hook URL of the delivery, or OriginSystemLog. The JSON
+	// key is "source", as in every message written so far.
+	Origin     string          `json:"source,omitempty"`
 	ReceivedAt time.Time       `json:"receivedAt"`
 	Event      json.RawMessage `json:"event"`
 }
@@ -46,16 +90,16 @@ type Message struct {
 // Encode writes the envelope. The event is appended byte for byte:
 // json.Marshal would compact it and escape <, > and &, and handlers are
 // promised the raw JSON Okta sent.
-func Encode(deliveryID, source string, receivedAt time.Time, event json.RawMessage) []byte {
+func Encode(deliveryID, origin string, receivedAt time.Time, event json.RawMessage) []byte {
 	var b bytes.Buffer
-	b.Grow(len(event) + len(deliveryID) + len(source) + 96)
+	b.Grow(len(event) + len(deliveryID) + len(origin) + 96)
 	b.WriteString(`{"v":`)
 	b.WriteString(strconv.Itoa(Version))
 	b.WriteString(`,"deliveryId":`)
 	writeString(&b, deliveryID)
-	if source != "" {
+	if origin != "" {
 		b.WriteString(`,"source":`)
-		writeString(&b, source)
+		writeString(&b, origin)
 	}
 	b.WriteString(`,"receivedAt":"`)
 	b.WriteString(receivedAt.UTC().Format(time.RFC3339Nano))

@@ -17,7 +17,7 @@ func TestRoundTripKeepsRawEvent(t *testing.T) {
 	if string(m.Event) != raw {
 		t.Errorf("event changed:\n got %s\nwant %s", m.Event, raw)
 	}
-	if m.DeliveryID != "delivery-1" || m.Source != "https://x.okta.com/hook \"q\"" || !m.ReceivedAt.Equal(at) || m.V != Version {
+	if m.DeliveryID != "delivery-1" || m.Origin != "https://x.okta.com/hook \"q\"" || !m.ReceivedAt.Equal(at) || m.V != Version {
 		t.Errorf("fields = %+v", m)
 	}
 }

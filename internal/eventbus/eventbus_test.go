@@ -19,6 +19,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/eventbus"
 	"github.com/hookline/hookline/internal/handlers"
+	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -159,9 +160,9 @@ func TestTooLargeEventIsParkedWithItsReason(t *testing.T) {
 }
 
 // parker keeps what the worker parks.
-type parker struct{ parked []worker.Parked }
+type parker struct{ parked []queue.Parked }
 
-func (p *parker) Park(_ context.Context, ps []worker.Parked) []error {
+func (p *parker) Park(_ context.Context, ps []queue.Parked) []error {
 	p.parked = append(p.parked, ps...)
 	return make([]error, len(ps))
 }

@@ -28,7 +28,7 @@ type Event struct {
 	Raw json.RawMessage
 
 	DeliveryID   string    // the Okta delivery (eventId) it came in
-	Source       string    // the event hook that sent it
+	Origin       string    // the hook URL of the delivery, or "systemlog" when read from the System Log (envelope.Message.Origin)
 	ReceivedAt   time.Time // when the receiver accepted it
 	MessageID    string    // the SQS message id
 	ReceiveCount int       // SQS ApproximateReceiveCount: 1 on the first try

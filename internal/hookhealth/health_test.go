@@ -12,7 +12,7 @@ import (
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func TestEvaluateNamesEachFailedCheckAndItsFix(t *testing.T) {
@@ -131,7 +131,7 @@ func (r recorder) Add(name string, v float64, dims ...metrics.Dim) {
 // A Watch told neither the endpoint nor a hook name gives no verdict (and
 // makes no request), rather than an alarm on a hook nobody named.
 func TestWatchWithoutAHookToLookForGivesNoVerdict(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("t")
 	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.Settings{})
 	if err != nil {

@@ -21,13 +21,13 @@ import (
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/metrics/emftest"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // These tests run the reconciler with its Watch against the stand-in Okta
-// org (oktatest) and kumo (the real queue and ledger table), and read what
+// org (standin) and kumo (the real queue and ledger table), and read what
 // it writes: its EMF metric lines and its log.
 
 const (
@@ -36,7 +36,7 @@ const (
 )
 
 type rig struct {
-	org     *oktatest.Org
+	org     *standin.Org
 	okta    *oktaapi.Client // the reconciler's (read) client
 	admin   *oktaapi.Client // an admin's, to set the hook up
 	ddb     *dynamodb.Client
@@ -50,10 +50,10 @@ type rig struct {
 	hookReq int
 }
 
-func newRig(t *testing.T, creds func(org *oktatest.Org) oktaapi.Credentials) *rig {
+func newRig(t *testing.T, creds func(org *standin.Org) oktaapi.Credentials) *rig {
 	t.Helper()
 	s := devstacktest.Start(t, devstacktest.Options{})
-	g := &rig{org: oktatest.Start(t.Cleanup), logs: &bytes.Buffer{}, emf: &bytes.Buffer{}, now: time.Now(), ddb: s.Clients.DynamoDB,
+	g := &rig{org: standin.Start(t.Cleanup), logs: &bytes.Buffer{}, emf: &bytes.Buffer{}, now: time.Now(), ddb: s.Clients.DynamoDB,
 		table: s.Resources.Tables["LedgerTable"], queue: s.QueueURL("EventsQueue")}
 	g.org.SetAPIToken("admin-token")
 	var err error
@@ -75,8 +75,8 @@ func newRig(t *testing.T, creds func(org *oktatest.Org) oktaapi.Credentials) *ri
 		Now:   func() time.Time { return g.now },
 	}
 	g.r = &reconcile.Reconciler{
-		Source:    g.okta,
-		Marks:     &ledger.Deliveries{Client: g.ddb, Table: g.table},
+		SystemLog: g.okta,
+		Marks:     &ledger.Marks{Client: g.ddb, Table: g.table},
 		Cursors:   &ledger.Cursors{Client: g.ddb, Table: g.table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.Clients.SQS, QueueURL: g.queue}, Budget: 5 * time.Second},
 		Log:       log,
@@ -98,7 +98,7 @@ func (g *rig) hook(t *testing.T) oktaapi.EventHook {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.org.UpdateHook(h.ID, func(h *oktatest.Hook) { h.VerificationStatus = "VERIFIED" })
+	g.org.UpdateHook(h.ID, func(h *standin.Hook) { h.VerificationStatus = "VERIFIED" })
 	return h
 }
 
@@ -191,16 +191,16 @@ func TestHookHealthEachCheckFailsAndRecovers(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		check, fix   string
-		break_, mend func(h *oktatest.Hook)
+		break_, mend func(h *standin.Hook)
 	}{
 		{hookhealth.CheckActive, "hookline okta activate hookline-hl",
-			func(h *oktatest.Hook) { h.Status = "INACTIVE" }, func(h *oktatest.Hook) { h.Status = "ACTIVE" }},
+			func(h *standin.Hook) { h.Status = "INACTIVE" }, func(h *standin.Hook) { h.Status = "ACTIVE" }},
 		{hookhealth.CheckVerified, "hookline okta register --stack hl",
-			func(h *oktatest.Hook) { h.VerificationStatus = "UNVERIFIED" }, func(h *oktatest.Hook) { h.VerificationStatus = "VERIFIED" }},
+			func(h *standin.Hook) { h.VerificationStatus = "UNVERIFIED" }, func(h *standin.Hook) { h.VerificationStatus = "VERIFIED" }},
 		{hookhealth.CheckTypes, "hookline okta register --stack hl",
-			func(h *oktatest.Hook) { h.Types = []string{subscribed, "user.lifecycle.delete.initiated"} }, func(h *oktatest.Hook) { h.Types = []string{subscribed} }},
+			func(h *standin.Hook) { h.Types = []string{subscribed, "user.lifecycle.delete.initiated"} }, func(h *standin.Hook) { h.Types = []string{subscribed} }},
 		{hookhealth.CheckURI, "hookline okta register --stack hl",
-			func(h *oktatest.Hook) { h.URI = "https://elsewhere.example.com/hook" }, func(h *oktatest.Hook) { h.URI = endpoint }},
+			func(h *standin.Hook) { h.URI = "https://elsewhere.example.com/hook" }, func(h *standin.Hook) { h.URI = endpoint }},
 	} {
 		t.Run(tc.check, func(t *testing.T) {
 			g.org.UpdateHook(h.ID, tc.break_)
@@ -254,19 +254,19 @@ func TestHookHealthEachCheckFailsAndRecovers(t *testing.T) {
 // run says so and how to fix it, writes no health verdict, and still
 // recovers what the hook lost. With the scope, the health check works.
 func TestHookHealthWithoutReadScopeIsAClearErrorAndRecoveryGoesOn(t *testing.T) {
-	key, pem, err := oktatest.RSAKey()
+	key, pem, err := standin.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var org *oktatest.Org
-	g := newRig(t, func(o *oktatest.Org) oktaapi.Credentials {
+	var org *standin.Org
+	g := newRig(t, func(o *standin.Org) oktaapi.Credentials {
 		org = o
 		o.AddServiceApp("0oalogsonly", &key.PublicKey, oktaapi.LogsScope)
 		o.AddServiceApp("0oawithread", &key.PublicKey, oktaapi.LogsScope, oktaapi.EventHooksReadScope)
 		return oktaapi.Credentials{OrgURL: o.URL, ClientID: "0oalogsonly", PrivateKey: pem}
 	})
 	g.hook(t)
-	g.org.Add(oktatest.Event("lost-1", subscribed, g.now.Add(-time.Hour)))
+	g.org.Add(standin.Event("lost-1", subscribed, g.now.Add(-time.Hour)))
 	got, lines := g.runOnce(t)
 	if got[metrics.EventsRecovered] != 1 {
 		t.Fatalf("recovery stopped: %v", got)
@@ -282,7 +282,7 @@ func TestHookHealthWithoutReadScopeIsAClearErrorAndRecoveryGoesOn(t *testing.T) 
 		t.Fatalf("okta side %v: want the missing scope and its fix", side)
 	}
 
-	g.r.Source, err = oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oawithread", PrivateKey: pem,
+	g.r.SystemLog, err = oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oawithread", PrivateKey: pem,
 		Scopes: oktaapi.LogsScope + " " + oktaapi.EventHooksReadScope}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
@@ -312,16 +312,16 @@ func TestOktaDeliveryFailuresReadOnceAcrossRuns(t *testing.T) {
 	g.runOnce(t) // finds the hook and remembers its id
 	// Okta delivers to the hook (its endpoint fails twice: Okta retries
 	// once), and logs the failure; the events are in the System Log.
-	g.org.UpdateHook(h.ID, func(x *oktatest.Hook) { x.URI = failing.URL })
-	ev1 := oktatest.Event("0a1b2c3d-0000-4000-8000-000000000001", subscribed, time.Now().Add(-time.Second))
-	ev2 := oktatest.Event("0a1b2c3d-0000-4000-8000-000000000002", subscribed, time.Now().Add(-time.Second))
+	g.org.UpdateHook(h.ID, func(x *standin.Hook) { x.URI = failing.URL })
+	ev1 := standin.Event("0a1b2c3d-0000-4000-8000-000000000001", subscribed, time.Now().Add(-time.Second))
+	ev2 := standin.Event("0a1b2c3d-0000-4000-8000-000000000002", subscribed, time.Now().Add(-time.Second))
 	g.org.Add(ev1, ev2)
-	g.org.UpdateHook(other.ID, func(x *oktatest.Hook) { x.Status, x.VerificationStatus = "ACTIVE", "VERIFIED" })
+	g.org.UpdateHook(other.ID, func(x *standin.Hook) { x.Status, x.VerificationStatus = "ACTIVE", "VERIFIED" })
 	if status, ok := g.org.DeliverAsOkta(t.Context(), h.ID, ev1, ev2); ok || status != http.StatusServiceUnavailable || posts != 2 {
 		t.Fatalf("delivery: %d %v after %d posts; want a failure after one retry", status, ok, posts)
 	}
 	g.org.RecordDeliveryFailure(other.ID, []string{"0a1b2c3d-0000-4000-8000-00000000000f"}, "other hook's", 500)
-	g.org.UpdateHook(h.ID, func(x *oktatest.Hook) { x.URI = endpoint })
+	g.org.UpdateHook(h.ID, func(x *standin.Hook) { x.URI = endpoint })
 
 	// The first run is inside the grace period: it reads the failure but
 	// leaves the events to the hook, and will read the page again.
@@ -364,7 +364,7 @@ func TestOktaDeliveryFailuresReadOnceAcrossRuns(t *testing.T) {
 	}
 
 	// An event Okta reported nothing about says so.
-	g.org.Add(oktatest.Event("0a1b2c3d-0000-4000-8000-000000000003", subscribed, g.now.Add(-time.Hour)))
+	g.org.Add(standin.Event("0a1b2c3d-0000-4000-8000-000000000003", subscribed, g.now.Add(-time.Hour)))
 	_, lines = g.runOnce(t)
 	rec = find(lines, "event recovered")
 	if len(rec) != 1 || rec[0]["oktaReportedFailure"] != false {
@@ -380,7 +380,7 @@ func TestDailyCapCountAcrossThe24HourWindow(t *testing.T) {
 	g.hook(t)
 	add := func(prefix string, n int, ago time.Duration) {
 		for i := range n {
-			g.org.Add(oktatest.Event(fmt.Sprintf("%s-%d", prefix, i), subscribed, g.now.Add(-ago)))
+			g.org.Add(standin.Event(fmt.Sprintf("%s-%d", prefix, i), subscribed, g.now.Add(-ago)))
 		}
 	}
 	add("old", 3, 30*time.Hour)  // outside the window

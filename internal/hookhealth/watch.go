@@ -55,13 +55,6 @@ type Store interface {
 	Save(ctx context.Context, name string, s ledger.OktaSide) error
 }
 
-// Metrics records metrics (a *metrics.Recorder does). An alias, so that
-// Watch satisfies reconcile.Watch without either package importing the
-// other.
-type Metrics = interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-}
-
 // Watch looks at Okta's side of the hook during each reconciler run: it
 // implements reconcile.Watch. Begin loads what it keeps and checks the
 // hook (one Okta request: the hook by id once it is known, else the list);
@@ -308,7 +301,7 @@ func DailyCount(s ledger.OktaSide, now time.Time) int64 {
 
 // End writes the run's metrics and "okta side" log line, and saves the
 // state.
-func (w *Watch) End(ctx context.Context, m Metrics) {
+func (w *Watch) End(ctx context.Context, m metrics.Adder) {
 	now := w.now()
 	w.prune(now)
 	daily := w.Daily()

@@ -8,8 +8,8 @@ package ledger
 // dynamodb:LeadingKeys), and a bug or a compromised function cannot
 // overwrite the worker's records or another function's items.
 const (
-	// PrefixDelivery: delivery marks, "delivered#<uuid>" (DeliveryKey).
-	PrefixDelivery = "delivered#"
+	// PrefixMark: delivery marks, "delivered#<uuid>" (MarkKey).
+	PrefixMark = "delivered#"
 	// PrefixCursor: System Log cursors, "cursor#<name>" (Cursors).
 	PrefixCursor = "cursor#"
 	// PrefixOktaSide: what the reconciler keeps about Okta's side of the
@@ -32,7 +32,7 @@ const (
 // prefixes (its handler records have none), so it is limited to keys outside
 // every other function's; items of its own with a prefix go under "worker".
 var Writers = map[string][]string{
-	"receiver":   {PrefixDelivery},
-	"reconciler": {PrefixDelivery, PrefixCursor, PrefixOktaSide},
+	"receiver":   {PrefixMark},
+	"reconciler": {PrefixMark, PrefixCursor, PrefixOktaSide},
 	"worker":     {PrefixSubject, PrefixSchema},
 }

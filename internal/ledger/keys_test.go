@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"github.com/hookline/hookline/internal/envelope"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -73,11 +74,11 @@ func TestMarksAndCursorsStayUnderTheirKeyPrefixes(t *testing.T) {
 	ctx := context.Background()
 	odd := []string{"0b8d6d9e-1c4f-11ef-9a3b-5f0c2b9e8a11", "x#handler", "cursor#reconciler", "#"}
 	marks := &keyRecorder{}
-	d := &ledger.Deliveries{Client: marks, Table: "t"}
-	if err := d.Mark(ctx, ledger.SourceHook, odd); err != nil {
+	d := &ledger.Marks{Client: marks, Table: "t"}
+	if err := d.Mark(ctx, envelope.OriginHook, odd); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Delivered(ctx, odd); err != nil {
+	if _, err := d.Marked(ctx, odd); err != nil {
 		t.Fatal(err)
 	}
 	cursors := &keyRecorder{}
@@ -91,7 +92,7 @@ func TestMarksAndCursorsStayUnderTheirKeyPrefixes(t *testing.T) {
 	for what, rec := range map[string]struct {
 		keys   []string
 		prefix string
-	}{"marks": {marks.keys, ledger.PrefixDelivery}, "cursors": {cursors.keys, ledger.PrefixCursor}} {
+	}{"marks": {marks.keys, ledger.PrefixMark}, "cursors": {cursors.keys, ledger.PrefixCursor}} {
 		if len(rec.keys) != 2*len(odd) {
 			t.Fatalf("%s: %d keys used, want %d", what, len(rec.keys), 2*len(odd))
 		}

@@ -1,11 +1,28 @@
-// Package ledger records which handler has handled which event, so that a
-// duplicate delivery (Okta retries, SQS redelivery, a replay, redrive)
-// runs each handler at most once per event uuid.
+// Package ledger is hookline's DynamoDB table (LedgerTable) and everything
+// the functions keep in it, each kind under its own key prefix (keys.go,
+// which also says which function may write which kind):
 //
-// A handler run is claimed before it starts (IN_PROGRESS with a lease) and
-// marked COMPLETED after it succeeds. A failed run releases its claim so the
-// retry can take it at once; a crashed run's claim is taken again once its
-// lease has run out.
+//   - handler records, "<uuid>#<handler>" (Ledger, DynamoDB): which handler
+//     has handled which event, so that a duplicate delivery (Okta retries,
+//     SQS redelivery, a replay, redrive) runs each handler at most once per
+//     event uuid. A handler run is claimed before it starts (IN_PROGRESS
+//     with a lease) and marked COMPLETED after it succeeds. A failed run
+//     releases its claim so the retry can take it at once; a crashed run's
+//     claim is taken again once its lease has run out. Written by the worker.
+//   - delivery marks, "delivered#<uuid>" (Marks): which events reached the
+//     events queue and from which origin, so the reconciler and replay skip
+//     them. Written by the receiver and the reconciler.
+//   - cursors, "cursor#<name>" (Cursors): where the reconciler's System Log
+//     read stopped.
+//   - Okta's side of the hook, "oktaside#<name>" (OktaSideStore): what the
+//     reconciler's hook health watch remembers between runs.
+//   - subjects, "subject#<handler>#<subject>" (Subjects): a Latest
+//     handler's lease and watermark of one subject. Written by the worker.
+//   - schemas, "schema#<eventType>" (Schemas): the payload shape the worker
+//     learned for an event type (package schema owns the content).
+//
+// Every item but cursors, Okta's side and schemas expires with the table's
+// TTL (Retention, DefaultRetention).
 package ledger
 
 import (

@@ -28,6 +28,20 @@ const Message = "metrics"
 // Dim is one dimension value of a recorded value.
 type Dim struct{ Name, Value string }
 
+// Adder takes metric values, named in Defs (a *Recorder does). It is what a
+// part that only counts needs (schema.Learner, hookhealth.Watch).
+type Adder interface {
+	Add(name string, value float64, dims ...Dim)
+}
+
+// Sink takes an invocation's metric values and writes them at its end (a
+// *Recorder does): what the receiver, the worker and the reconciler are
+// given. The worker calls Add from concurrent handlers.
+type Sink interface {
+	Adder
+	Flush(ctx context.Context) error
+}
+
 // Recorder collects the values of one invocation and writes them as EMF
 // lines on Flush. It is safe for concurrent use. A Lambda container runs one
 // invocation at a time, so one Recorder per container, flushed at the end of

@@ -32,7 +32,7 @@ type Delivery struct {
 	EventType          string  `json:"eventType"`
 	EventTypeVersion   string  `json:"eventTypeVersion"`
 	CloudEventsVersion string  `json:"cloudEventsVersion"`
-	Source             string  `json:"source"`
+	HookURL            string  `json:"source"` // the event hook's URL
 	EventID            string  `json:"eventId"`
 	EventTime          string  `json:"eventTime"`
 	ContentType        string  `json:"contentType"`
@@ -92,7 +92,7 @@ func ParseDelivery(body []byte) (*Delivery, error) {
 		EventType:          stringOf(top["eventType"]),
 		EventTypeVersion:   stringOf(top["eventTypeVersion"]),
 		CloudEventsVersion: stringOf(top["cloudEventsVersion"]),
-		Source:             stringOf(top["source"]),
+		HookURL:            stringOf(top["source"]),
 		EventID:            stringOf(id),
 		EventTime:          stringOf(top["eventTime"]),
 		ContentType:        stringOf(top["contentType"]),

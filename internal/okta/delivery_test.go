@@ -80,7 +80,7 @@ func TestParseDeliveryKeepsRawEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.EventID != "b5a188b9-5ece-4636-b041-482ffda96311" || d.Source == "" || d.EventTypeVersion != "1.0" {
+	if d.EventID != "b5a188b9-5ece-4636-b041-482ffda96311" || d.HookURL == "" || d.EventTypeVersion != "1.0" {
 		t.Errorf("envelope fields not read: %+v", d)
 	}
 	want := `{"uuid": "b", "published": "2019-03-27T16:59:53.032Z", "eventType": "user.lifecycle.deactivate", "displayMessage": "Deactivate <Okta> user & more"}`

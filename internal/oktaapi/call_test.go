@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // TestCallWritesToOktaAsTheCredentialsCaller: Call reaches a management
@@ -16,7 +16,7 @@ import (
 // the caller as actor (the service app's client id, asked for with the
 // secret's scopes).
 func TestCallWritesToOktaAsTheCredentialsCaller(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	k, pemText := rsaPEM(t)
 	org.AddServiceApp("0oa-writer", &k.PublicKey, oktaapi.LogsScope, "okta.users.manage")
 	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-writer", PrivateKey: pemText, Scopes: "okta.logs.read  okta.users.manage"}, oktaapi.Settings{})
@@ -46,7 +46,7 @@ func TestCallWritesToOktaAsTheCredentialsCaller(t *testing.T) {
 // the scope the endpoint needs, and permanent; a path that is not the org's
 // API is refused before anything is sent.
 func TestCallErrorsSayWhetherToRetry(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	k, pemText := rsaPEM(t)
 	org.AddServiceApp("0oa-reader", &k.PublicKey, oktaapi.LogsScope)
 	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-reader", PrivateKey: pemText}, oktaapi.Settings{})

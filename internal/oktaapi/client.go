@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/okta"
 )
 
@@ -100,7 +101,7 @@ func New(creds Credentials, s Settings) (*Client, error) {
 		c.now = time.Now
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = clock.Sleep
 	}
 	c.fixedScope, c.reload = s.Scope, s.Reload
 	c.setCredentials(creds)
@@ -445,17 +446,6 @@ func (c *Client) wait(ctx context.Context, d time.Duration, reason string) error
 	c.remaining, c.resetAt = -1, time.Time{}
 	c.mu.Unlock()
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // oktaError is Okta's error document.

@@ -19,12 +19,12 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func rsaPEM(t *testing.T) (*rsa.PrivateKey, string) {
 	t.Helper()
-	k, p, err := oktatest.RSAKey()
+	k, p, err := standin.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +41,11 @@ func ecPEM(t *testing.T) (*ecdsa.PrivateKey, string) {
 	return k, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
 }
 
-func addEvents(org *oktatest.Org, n int, typ string) [][]byte {
+func addEvents(org *standin.Org, n int, typ string) [][]byte {
 	base := time.Now().Add(-time.Hour)
 	var out [][]byte
 	for i := range n {
-		out = append(out, oktatest.Event(fmt.Sprintf("uuid-%03d", i), typ, base.Add(time.Duration(i)*time.Second)))
+		out = append(out, standin.Event(fmt.Sprintf("uuid-%03d", i), typ, base.Add(time.Duration(i)*time.Second)))
 	}
 	org.Add(out...)
 	return out
@@ -72,7 +72,7 @@ func readAll(t *testing.T, c *oktaapi.Client, first string) (raws [][]byte, page
 }
 
 func TestAPITokenReadsEveryEventRawAcrossPages(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok-1")
 	want := addEvents(org, 25, "user.lifecycle.create")
 	addEvents(org, 3, "user.session.start") // filtered out
@@ -101,7 +101,7 @@ func TestServiceAppGetsABearerTokenWithPrivateKeyJWT(t *testing.T) {
 		"ES256": func(t *testing.T) (any, string) { k, p := ecPEM(t); return &k.PublicKey, p },
 	} {
 		t.Run(name, func(t *testing.T) {
-			org := oktatest.Start(t.Cleanup)
+			org := standin.Start(t.Cleanup)
 			pub, pemText := keyPEM(t)
 			org.AddServiceApp("0oa-app", pub, oktaapi.LogsScope)
 			addEvents(org, 5, "user.lifecycle.create")
@@ -121,7 +121,7 @@ func TestServiceAppGetsABearerTokenWithPrivateKeyJWT(t *testing.T) {
 }
 
 func TestErrorsNameTheProblem(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("right")
 	_, pemText := rsaPEM(t)
 	other, _ := rsaPEM(t)
@@ -169,7 +169,7 @@ func TestErrorsNameTheProblem(t *testing.T) {
 func TestTokenWithoutLogsScopeIsForbiddenNamingTheScope(t *testing.T) {
 	// A token endpoint that grants a token for another scope, as Okta does
 	// when the app asks for one it has and the API needs one it has not.
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="x", scope="okta.logs.read", error="insufficient_scope"`)
 		w.Header().Set("Content-Type", "application/json")
@@ -238,7 +238,7 @@ func (f *fakeClock) Sleep(_ context.Context, d time.Duration) error {
 }
 
 func TestA429WaitsUntilTheResetThenContinues(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("t")
 	want := addEvents(org, 30, "user.lifecycle.create")
 	org.Fail429(2)
@@ -259,7 +259,7 @@ func TestA429WaitsUntilTheResetThenContinues(t *testing.T) {
 }
 
 func TestNoRequestLeftWaitsForTheWindowBeforeAsking(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("t")
 	addEvents(org, 30, "user.lifecycle.create")
 	org.SetRateLimit(2, time.Minute)
@@ -290,7 +290,7 @@ func TestNoRequestLeftWaitsForTheWindowBeforeAsking(t *testing.T) {
 }
 
 func TestRateLimitPastTheDeadlineStopsWithTheResetTime(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("t")
 	addEvents(org, 5, "user.lifecycle.create")
 	org.Fail429(1)
@@ -312,7 +312,7 @@ func TestRateLimitPastTheDeadlineStopsWithTheResetTime(t *testing.T) {
 }
 
 func TestPageURLsOutsideTheOrgAreRefused(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	c, _ := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.Settings{})
 	for _, u := range []string{"http://198.51.100.1/api/v1/logs", org.URL + "/api/v1/users"} {
 		if _, err := c.Logs(t.Context(), u); !errors.Is(err, oktaapi.ErrOrgURL) {
@@ -347,7 +347,7 @@ func TestATokenEndpointRateLimitIsARateLimit(t *testing.T) {
 }
 
 func TestServiceAppThatRequiresDPoPGetsABoundToken(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	key, pemText := rsaPEM(t)
 	org.AddServiceApp("0oa-dpop", &key.PublicKey, oktaapi.LogsScope)
 	org.RequireDPoP("0oa-dpop")

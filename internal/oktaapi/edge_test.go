@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // recorder is a server that records what reaches it and answers a page
@@ -180,7 +180,7 @@ func TestNoCredentialFollowsARedirect(t *testing.T) {
 // ahead is not waited (no sleep, no OnWait) but is an ErrImplausibleReset,
 // and the next call asks Okta again.
 func TestAFarRateLimitResetIsAFaultNotAWait(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("t")
 	addEvents(org, 5, "user.lifecycle.create")
 	org.SetRateLimit(100, 8760*time.Hour)
@@ -212,7 +212,7 @@ func TestAFarRateLimitResetIsAFaultNotAWait(t *testing.T) {
 // by a warm reconciler, asks Okta on its next run instead of stopping with
 // zero requests for the life of the container.
 func TestNoSavedResetOutlivesTheRunThatSawIt(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("t")
 	addEvents(org, 5, "user.lifecycle.create")
 	org.SetRateLimit(1, 8760*time.Hour)
@@ -249,7 +249,7 @@ func TestNoSavedResetOutlivesTheRunThatSawIt(t *testing.T) {
 // TestAPassedResetIsForgotten: a Remaining: 0 whose minute has passed
 // costs no wait.
 func TestAPassedResetIsForgotten(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("t")
 	addEvents(org, 5, "user.lifecycle.create")
 	org.SetRateLimit(1, time.Minute)

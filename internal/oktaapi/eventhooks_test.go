@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // endpoint is a hook endpoint that answers Okta's verification challenge
@@ -49,7 +49,7 @@ func newEndpoint(t *testing.T, secret string) *endpoint {
 	return e
 }
 
-func hooksClient(t *testing.T, org *oktatest.Org, token string, s oktaapi.Settings) *oktaapi.Client {
+func hooksClient(t *testing.T, org *standin.Org, token string, s oktaapi.Settings) *oktaapi.Client {
 	t.Helper()
 	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: token}, s)
 	if err != nil {
@@ -59,7 +59,7 @@ func hooksClient(t *testing.T, org *oktatest.Org, token string, s oktaapi.Settin
 }
 
 func TestCreatedHookIsActiveUnverifiedUntilOktaVerifiesIt(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	ep := newEndpoint(t, "s3cret-value")
 	c := hooksClient(t, org, "tok", oktaapi.Settings{})
@@ -96,7 +96,7 @@ func TestCreatedHookIsActiveUnverifiedUntilOktaVerifiesIt(t *testing.T) {
 }
 
 func TestVerifyFailsWithOktasReason(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	c := hooksClient(t, org, "tok", oktaapi.Settings{})
 	ep := newEndpoint(t, "right")
@@ -140,7 +140,7 @@ func TestVerifyFailsWithOktasReason(t *testing.T) {
 // VERIFIED after it; when the endpoint fails the challenge, the replace is
 // done and the error wraps ErrVerification.
 func TestReplaceVerifiesAgainAndLifecycle(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	c := hooksClient(t, org, "tok", oktaapi.Settings{})
 	ep := newEndpoint(t, "s")
@@ -188,7 +188,7 @@ func TestReplaceVerifiesAgainAndLifecycle(t *testing.T) {
 }
 
 func TestHookErrorsNameTheScopeAndWaitOut429(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	org.SetReadOnlyAPIToken("readonly")
 	logsKey, logsPEM := rsaPEM(t)
@@ -246,7 +246,7 @@ func TestHookErrorsNameTheScopeAndWaitOut429(t *testing.T) {
 // request carries no read-only field (the stand-in checks every body
 // against Okta's OpenAPI spec); the PUT is followed by a verification.
 func TestReplaceKeepsWhatHooklineDoesNotOwnAndSendsNoReadOnlyField(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	c := hooksClient(t, org, "tok", oktaapi.Settings{})
 	ep := newEndpoint(t, "s")
@@ -258,9 +258,9 @@ func TestReplaceKeepsWhatHooklineDoesNotOwnAndSendsNoReadOnlyField(t *testing.T)
 	// An admin adds a filter, a header and a description in the Admin Console.
 	filter := `{"type":"EXPRESSION_LANGUAGE","eventFilterMap":[{"event":"group.user_membership.add","condition":{"expression":"event.target.?[type eq 'UserGroup'].size()>0","version":null}}]}`
 	desc := "owned by the IAM team"
-	org.EditHook(h.ID, func(s *oktatest.Hook) {
+	org.EditHook(h.ID, func(s *standin.Hook) {
 		s.Filter = json.RawMessage(filter)
-		s.Headers = []oktatest.Header{{Key: "X-Other-Header", Value: "my-header-value"}}
+		s.Headers = []standin.Header{{Key: "X-Other-Header", Value: "my-header-value"}}
 		s.Description = &desc
 	})
 	list, err := c.EventHooks(ctx)

@@ -8,21 +8,21 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // Reading hooks takes okta.eventHooks.read: a service app granted only that
 // reads the list and one hook by id (an unknown id is ErrNotFound) but may
 // not change one; without it the error names the read scope.
 func TestReadEventHooksNeedsOnlyTheReadScope(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("admin")
 	admin := hooksClient(t, org, "admin", oktaapi.Settings{})
 	h, err := admin.CreateEventHook(t.Context(), oktaapi.NewEventHook("hl", "https://h.example.com/okta/events", "Authorization", "s", []string{"user.lifecycle.create"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, pem, err := oktatest.RSAKey()
+	key, pem, err := standin.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestReadEventHooksNeedsOnlyTheReadScope(t *testing.T) {
 // TakeHeadroom is the lowest share of the rate limit left since it was last
 // taken, a 429 counting as none left.
 func TestTakeHeadroomIsTheLowestShareSinceLastTaken(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("t")
 	org.SetRateLimit(4, time.Hour)
 	c := hooksClient(t, org, "t", oktaapi.Settings{})

@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/samtemplate"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func TestCheckPageURLAcceptsOnlyTheOrgsSystemLog(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "t"}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestCheckPageURLAcceptsOnlyTheOrgsSystemLog(t *testing.T) {
 // bigEvent is a LogEvent of about size bytes, shaped as Okta writes them:
 // the padding is many debugData members.
 func bigEvent(uuid string, size int) []byte {
-	base := oktatest.Event(uuid, "user.lifecycle.create", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	base := standin.Event(uuid, "user.lifecycle.create", time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	var b bytes.Buffer
 	b.Write(base[:len(base)-1])
 	b.WriteString(`,"debugContext":{"debugData":{`)

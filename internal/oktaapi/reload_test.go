@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // TestARotatedAPITokenIsPickedUpOnTheNextRefusal: a long-lived client (the
@@ -17,7 +17,7 @@ import (
 // when Okta refuses the old token, and the same request succeeds; a token
 // that stays wrong reads the secret at most once per ReloadEvery.
 func TestARotatedAPITokenIsPickedUpOnTheNextRefusal(t *testing.T) {
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok-1")
 	var secret atomic.Value
 	secret.Store("tok-1")
@@ -71,7 +71,7 @@ func TestARotatedAPITokenIsPickedUpOnTheNextRefusal(t *testing.T) {
 // TestReloadKeepsTheOrg: credentials re-read for another org are not used;
 // the client keeps calling the org it was made for.
 func TestReloadKeepsTheOrg(t *testing.T) {
-	org, other := oktatest.Start(t.Cleanup), oktatest.Start(t.Cleanup)
+	org, other := standin.Start(t.Cleanup), standin.Start(t.Cleanup)
 	org.SetAPIToken("tok-1")
 	c, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "old"}, oktaapi.Settings{
 		Reload: func(context.Context) (oktaapi.Credentials, error) {

@@ -1,5 +1,13 @@
-// Package queue puts messages on SQS in batches, retrying what failed within
-// a time budget.
+// Package queue is hookline's one home for SQS: its limits and how it sizes
+// a message (MaxMessageBytes, MessageSize, Message.Size), the String
+// attributes hookline writes (CleanAttribute), the Publisher that puts
+// messages on a queue in batches and retries what failed within a time
+// budget (the receiver, the reconciler, replay, redrive), the worker's side
+// of the events queue (Consumer: backoff by visibility, parking in the DLQ),
+// redrive from the DLQ back to the events queue (Redrive, ListParked, for
+// `hookline redrive`), and the events.SQSEvent that Lambda's SQS event
+// source hands the worker (LambdaEvent, for the local stack's poller and the
+// tests).
 package queue
 
 import (
@@ -11,13 +19,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hookline/hookline/internal/clock"
 )
 
 // SQS limits for SendMessageBatch.
 const (
 	MaxBatchEntries = 10
 	MaxBatchBytes   = 1 << 20 // total payload of one batch
-	MaxMessageBytes = 1 << 20 // one message, body plus attributes
+	// MaxMessageBytes is the most SQS takes in one message, body and
+	// attributes together (each attribute counts its name, data type and
+	// value: MessageSize).
+	MaxMessageBytes = 1 << 20
 )
 
 // ErrTooLarge means a message can never fit in SQS.
@@ -38,7 +51,7 @@ type Message struct {
 func (m Message) Size() int {
 	n := len(m.Body)
 	for k, v := range m.Attributes {
-		n += len(k) + len("String") + len(v)
+		n += len(k) + len(dataTypeString) + len(v)
 	}
 	return n
 }
@@ -160,7 +173,7 @@ feed:
 // each message's outcome in errs (nil: sent).
 func (p *Publisher) sendGroup(ctx context.Context, attempts *atomic.Int64, msgs []Message, group []int, errs []error) {
 	for attempt := 0; len(group) > 0; attempt++ {
-		if attempt > 0 && sleep(ctx, p.backoff(attempt)) != nil {
+		if attempt > 0 && clock.Sleep(ctx, p.backoff(attempt)) != nil {
 			return
 		}
 		if ctx.Err() != nil {
@@ -245,18 +258,6 @@ func (p *Publisher) backoff(attempt int) time.Duration {
 		ceiling = max
 	}
 	return time.Duration(rand.Int64N(int64(ceiling)) + 1)
-}
-
-// sleep waits d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // entryID is a batch entry id: unique within the batch, as SQS requires.

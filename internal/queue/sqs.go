@@ -30,7 +30,7 @@ func (s SQSSender) SendBatch(ctx context.Context, msgs []Message) ([]Failure, er
 			if v == "" {
 				continue // SQS rejects empty attribute values
 			}
-			attrs[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+			attrs[k] = stringAttr(v)
 		}
 		entries[i] = types.SendMessageBatchRequestEntry{
 			Id:                aws.String(entryID(i)),

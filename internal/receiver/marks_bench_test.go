@@ -38,7 +38,7 @@ func BenchmarkDeliveryMarksOnKumo(b *testing.B) {
 	verifier := auth.NewVerifier(auth.SecretsManager{Client: s.Clients.SecretsManager, SecretID: s.Resources.SecretARNs["HookSecret"]}, auth.Settings{TTL: 5 * time.Minute})
 	pub := &queue.Publisher{Sender: queue.SQSSender{Client: s.Clients.SQS, QueueURL: s.QueueURL("EventsQueue")}, Budget: 2 * time.Second}
 	ddb := &countingWrites{Client: s.Clients.DynamoDB}
-	marks := &ledger.Deliveries{Client: ddb, Table: s.Resources.Tables["LedgerTable"]}
+	marks := &ledger.Marks{Client: ddb, Table: s.Resources.Tables["LedgerTable"]}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	for _, tc := range []struct {
 		name string

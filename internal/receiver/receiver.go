@@ -40,26 +40,19 @@ type Config struct {
 	AllowedCIDRs []netip.Prefix // empty: any source
 	// Metrics receives each request's figures (a *metrics.Recorder does);
 	// nil records none.
-	Metrics Metrics
+	Metrics metrics.Sink
 	// Reserve is kept back from the invocation's deadline: checking the
 	// secret and queueing must end that long before it, so that the answer,
 	// its log lines and metrics are out before Lambda stops the function.
 	// Default DefaultReserve.
 	Reserve time.Duration
 	// Marks, when set, records the uuids of the events each delivery queued,
-	// after they are queued, within MarkBudget (default DefaultRecordBudget).
+	// after they are queued, within MarkBudget (default DefaultMarkBudget).
 	// A record that fails is logged and changes no answer: the events are
 	// safe on the queue, and at worst the reconciler queues them again, which
 	// the worker's ledger absorbs.
-	Marks      DeliveryMarker
+	Marks      Marker
 	MarkBudget time.Duration
-}
-
-// Metrics records CloudWatch metrics named in internal/metrics and writes
-// them at the end of the invocation.
-type Metrics interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-	Flush(ctx context.Context) error
 }
 
 // DefaultReserve is the default Config.Reserve. After the queueing stops, a
@@ -82,17 +75,14 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs []queue.Message) queue.Result
 }
 
-// DeliveryMarker remembers which events the hook brought to the queue (the
-// ledger's delivery marks), so the reconciler does not recover them.
-type DeliveryMarker interface {
-	Mark(ctx context.Context, source string, uuids []string) error
+// Marker marks the events the hook queued (the ledger's delivery
+// marks), so the reconciler does not recover them.
+type Marker interface {
+	Mark(ctx context.Context, origin string, uuids []string) error
 }
 
-// RecordSource is the source the receiver marks its events with.
-const RecordSource = "hook"
-
-// DefaultRecordBudget bounds the delivery record after the events are queued.
-const DefaultRecordBudget = 300 * time.Millisecond
+// DefaultMarkBudget bounds writing the delivery marks after the events are queued.
+const DefaultMarkBudget = 300 * time.Millisecond
 
 // Handler serves the hook endpoint.
 type Handler struct {
@@ -115,7 +105,7 @@ func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger) *Handler {
 		cfg.Reserve = DefaultReserve
 	}
 	if cfg.MarkBudget <= 0 {
-		cfg.MarkBudget = DefaultRecordBudget
+		cfg.MarkBudget = DefaultMarkBudget
 	}
 	return &Handler{cfg: cfg, auth: a, pub: p, log: log, now: time.Now}
 }
@@ -155,7 +145,7 @@ type outcome struct {
 	duplicates int
 	enqueued   int
 	failed     int // events not enqueued
-	recorded   int
+	marked     int
 	uuids      []string // the delivery's event uuids, so a search by uuid finds its request
 	err        error
 }
@@ -304,7 +294,7 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	msgs := make([]queue.Message, len(evs))
 	for i, ev := range evs {
 		msgs[i] = queue.Message{
-			Body: envelope.Encode(delivery.EventID, delivery.Source, receivedAt, ev.Raw),
+			Body: envelope.Encode(delivery.EventID, delivery.HookURL, receivedAt, ev.Raw),
 			Attributes: map[string]string{
 				envelope.AttrEventUUID: ev.UUID,
 				envelope.AttrEventType: ev.EventType,
@@ -315,7 +305,7 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	res := h.pub.Publish(ctx, msgs)
 	out.enqueued = res.Sent
 	out.failed = len(res.Failed)
-	h.markBrought(ctx, req, evs, res, &out)
+	h.mark(ctx, req, evs, res, &out)
 	if len(res.Failed) == 0 {
 		*resp = jsonResponse(http.StatusOK, `{"accepted":`+strconv.Itoa(res.Sent)+`}`)
 		out.status = resp.StatusCode
@@ -338,8 +328,8 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	return out
 }
 
-// markBrought writes the delivery marks of the events now on the queue.
-func (h *Handler) markBrought(ctx context.Context, req events.APIGatewayV2HTTPRequest, evs []okta.Event, res queue.Result, out *outcome) {
+// mark writes the delivery marks of the events now on the queue.
+func (h *Handler) mark(ctx context.Context, req events.APIGatewayV2HTTPRequest, evs []okta.Event, res queue.Result, out *outcome) {
 	if h.cfg.Marks == nil || res.Sent == 0 {
 		return
 	}
@@ -351,12 +341,12 @@ func (h *Handler) markBrought(ctx context.Context, req events.APIGatewayV2HTTPRe
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.MarkBudget)
 	defer cancel()
-	if err := h.cfg.Marks.Mark(ctx, RecordSource, uuids); err != nil {
+	if err := h.cfg.Marks.Mark(ctx, envelope.OriginHook, uuids); err != nil {
 		h.log.WarnContext(ctx, "delivery not recorded; the reconciler may queue these events again (the ledger absorbs it)",
 			"requestId", req.RequestContext.RequestID, "events", len(uuids), "error", err.Error())
 		return
 	}
-	out.recorded = len(uuids)
+	out.marked = len(uuids)
 }
 
 // Causes of "events not enqueued", one per line.
@@ -466,7 +456,7 @@ func (h *Handler) logRequest(ctx context.Context, req events.APIGatewayV2HTTPReq
 	if req.RequestContext.HTTP.Method == http.MethodPost {
 		attrs = append(attrs, "events", out.events, "duplicates", out.duplicates, "enqueued", out.enqueued)
 		if h.cfg.Marks != nil {
-			attrs = append(attrs, "recorded", out.recorded)
+			attrs = append(attrs, "recorded", out.marked) // log field name kept: events marked
 		}
 		if len(out.uuids) > 0 {
 			attrs = append(attrs, "eventUuids", out.uuids)

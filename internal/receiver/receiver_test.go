@@ -238,7 +238,7 @@ func TestMessagesCarryEnvelopeAndAttributes(t *testing.T) {
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			t.Fatal(err)
 		}
-		if env.DeliveryID != "delivery-1" || env.Source == "" || env.ReceivedAt.IsZero() {
+		if env.DeliveryID != "delivery-1" || env.Origin == "" || env.ReceivedAt.IsZero() {
 			t.Errorf("envelope %+v", env)
 		}
 		if !bytes.Contains(env.Event, []byte(`"displayMessage":"event <`)) {

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"github.com/hookline/hookline/internal/envelope"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -15,9 +16,9 @@ import (
 	"github.com/hookline/hookline/internal/hookhealth"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // countingDynamoDB counts the DynamoDB requests of the marks and cursors.
@@ -44,7 +45,7 @@ func (d *countingDynamoDB) PutItem(ctx context.Context, in *dynamodb.PutItemInpu
 }
 
 type benchRig struct {
-	org    *oktatest.Org
+	org    *standin.Org
 	client *oktaapi.Client
 	ddb    *countingDynamoDB
 	r      *reconcile.Reconciler
@@ -53,7 +54,7 @@ type benchRig struct {
 
 func newBenchRig(b *testing.B) *benchRig {
 	s := devstacktest.Start(b, devstacktest.Options{})
-	org := oktatest.Start(b.Cleanup)
+	org := standin.Start(b.Cleanup)
 	org.SetAPIToken("bench")
 	org.SetRateLimit(1<<30, time.Minute)
 	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "bench"}, oktaapi.Settings{})
@@ -63,8 +64,8 @@ func newBenchRig(b *testing.B) *benchRig {
 	ddb := &countingDynamoDB{c: s.Clients.DynamoDB}
 	table := s.Resources.Tables["LedgerTable"]
 	return &benchRig{org: org, client: client, ddb: ddb, table: table, r: &reconcile.Reconciler{
-		Source:    client,
-		Marks:     &ledger.Deliveries{Client: ddb, Table: table},
+		SystemLog: client,
+		Marks:     &ledger.Marks{Client: ddb, Table: table},
 		Cursors:   &ledger.Cursors{Client: ddb, Table: table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.Clients.SQS, QueueURL: s.QueueURL("EventsQueue")}, Budget: 30 * time.Second},
 		Log:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
@@ -94,13 +95,13 @@ func (g *benchRig) addEvents(prefix string, n int, from time.Time) []string {
 	for i := range n {
 		u := fmt.Sprintf("%s-%05d", prefix, i)
 		uuids = append(uuids, u)
-		raws = append(raws, oktatest.Event(u, subscribed, from.Add(time.Duration(i)*time.Millisecond)))
+		raws = append(raws, standin.Event(u, subscribed, from.Add(time.Duration(i)*time.Millisecond)))
 	}
 	g.org.Add(raws...)
 	return uuids
 }
 
-// BenchmarkReplayRecovery replays 1,000 events the hook never brought (pages
+// BenchmarkReplayRecovery replays 1,000 events the hook never queued (pages
 // of 1,000, the default) into the events queue on kumo, each iteration a
 // new range: events recovered per second, and the Okta and DynamoDB
 // requests it took.
@@ -129,7 +130,7 @@ func BenchmarkReplayRecovery(b *testing.B) {
 }
 
 // BenchmarkReconcileRun counts the requests of one scheduled run: when
-// nothing is missing (1,000 events, all brought by the hook, read from the
+// nothing is missing (1,000 events, all marked by the hook, read from the
 // start) and when nothing is new (from the cursor); "okta-side" runs also
 // watch Okta's side of the hook (hookhealth.Watch, with the hook
 // registered): what that adds per run.
@@ -146,7 +147,7 @@ func BenchmarkReconcileRun(b *testing.B) {
 				g.watch(b)
 			}
 			uuids := g.addEvents("m", 1000, time.Now().Add(-time.Hour))
-			if err := g.r.Marks.Mark(b.Context(), ledger.SourceHook, uuids); err != nil {
+			if err := g.r.Marks.Mark(b.Context(), envelope.OriginHook, uuids); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := g.r.Run(b.Context()); err != nil { // leaves the cursor at the end
@@ -179,7 +180,7 @@ func BenchmarkReconcileRun(b *testing.B) {
 }
 
 // BenchmarkReconcileRunRecovering is a scheduled run that finds 1,000 new
-// events the hook never brought (read from the cursor, pages of 1,000).
+// events the hook never queued (read from the cursor, pages of 1,000).
 func BenchmarkReconcileRunRecovering(b *testing.B) {
 	g := newBenchRig(b)
 	if _, err := g.r.Run(b.Context()); err != nil { // the cursor, at the (empty) end

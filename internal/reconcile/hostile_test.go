@@ -9,16 +9,16 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
-// These tests put an oktatest.Proxy between the reconciler and the
+// These tests put an standin.Proxy between the reconciler and the
 // stand-in org: Okta's answers, changed as a broken or hostile Okta would
 // change them, with the real queue and ledger table on kumo.
 
 // proxied points the fixture's client at a proxy in front of its org.
-func (f *fixture) proxied(t *testing.T) *oktatest.Proxy {
+func (f *fixture) proxied(t *testing.T) *standin.Proxy {
 	t.Helper()
 	p := f.org.Proxy(t.Cleanup)
 	var err error

@@ -20,24 +20,24 @@ import (
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
-// These tests run the reconciler against the stand-in Okta (oktatest) and
+// These tests run the reconciler against the stand-in Okta (standin) and
 // kumo: the real SQS queue and the real ledger table.
 
 const subscribed = "user.lifecycle.create"
 
 // fixture is one reconciler with its own org, queue and ledger table.
 type fixture struct {
-	org      *oktatest.Org
+	org      *standin.Org
 	okta     *oktaapi.Client
 	queueURL string
 	dlqURL   string
 	table    string
-	marks    *ledger.Deliveries
+	marks    *ledger.Marks
 	cursors  *ledger.Cursors
 	logs     *bytes.Buffer
 	now      time.Time // the reconciler's clock; the org's events are stored at real time
@@ -49,21 +49,21 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	s := devstacktest.Start(t, devstacktest.Options{})
-	f := &fixture{org: oktatest.Start(t.Cleanup), logs: &bytes.Buffer{}, now: time.Now(), sqs: s.Clients.SQS, ddb: s.Clients.DynamoDB, sm: s.Clients.SecretsManager}
+	f := &fixture{org: standin.Start(t.Cleanup), logs: &bytes.Buffer{}, now: time.Now(), sqs: s.Clients.SQS, ddb: s.Clients.DynamoDB, sm: s.Clients.SecretsManager}
 	f.org.SetAPIToken("ssws-token")
 	var err error
 	if f.okta, err = oktaapi.New(oktaapi.Credentials{OrgURL: f.org.URL, APIToken: "ssws-token"}, oktaapi.Settings{}); err != nil {
 		t.Fatal(err)
 	}
 	f.queueURL, f.dlqURL, f.table = s.QueueURL("EventsQueue"), s.QueueURL("EventsDLQ"), s.Resources.Tables["LedgerTable"]
-	f.marks = &ledger.Deliveries{Client: f.ddb, Table: f.table}
+	f.marks = &ledger.Marks{Client: f.ddb, Table: f.table}
 	f.cursors = &ledger.Cursors{Client: f.ddb, Table: f.table}
 	return f
 }
 
 func (f *fixture) reconciler(limit int) *reconcile.Reconciler {
 	return &reconcile.Reconciler{
-		Source:    f.okta,
+		SystemLog: f.okta,
 		Marks:     f.marks,
 		Cursors:   f.cursors,
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: f.sqs, QueueURL: f.queueURL}, Budget: 5 * time.Second},
@@ -83,7 +83,7 @@ func (f *fixture) events(prefix string, n int, ago time.Duration) map[string][]b
 	var list [][]byte
 	for i := range n {
 		u := fmt.Sprintf("%s-%03d", prefix, i)
-		d := oktatest.Event(u, subscribed, f.now.Add(-ago+time.Duration(i)*time.Second))
+		d := standin.Event(u, subscribed, f.now.Add(-ago+time.Duration(i)*time.Second))
 		docs[u] = d
 		list = append(list, d)
 	}
@@ -142,23 +142,23 @@ func TestDeliveredEventsAreNotQueuedAgainAndMissedOnesOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	docs := f.events("ev", 40, 30*time.Minute)
-	f.org.Add(oktatest.Event("other-1", "user.session.start", f.now.Add(-30*time.Minute))) // not subscribed
-	var brought, missed []string
+	f.org.Add(standin.Event("other-1", "user.session.start", f.now.Add(-30*time.Minute))) // not subscribed
+	var marked, missed []string
 	for u := range docs {
 		if len(missed) < 13 {
 			missed = append(missed, u)
 		} else {
-			brought = append(brought, u)
+			marked = append(marked, u)
 		}
 	}
-	if err := f.marks.Mark(t.Context(), ledger.SourceHook, brought); err != nil {
+	if err := f.marks.Mark(t.Context(), envelope.OriginHook, marked); err != nil {
 		t.Fatal(err)
 	}
 	r := f.reconciler(10)
 	var emf bytes.Buffer
 	r.Metrics = metrics.New("Hookline", "test", &emf)
 	st := run(t, r)
-	if st.Seen != 40 || st.Delivered != 27 || st.Queued != 13 || st.Stopped != reconcile.StopCaughtUp {
+	if st.Seen != 40 || st.Marked != 27 || st.Queued != 13 || st.Stopped != reconcile.StopCaughtUp {
 		t.Fatalf("stats %+v", st)
 	}
 	got := f.drain(t)
@@ -170,8 +170,8 @@ func TestDeliveredEventsAreNotQueuedAgainAndMissedOnesOnce(t *testing.T) {
 		if !ok {
 			t.Fatalf("missed event %s not queued", u)
 		}
-		if m.Source != "systemlog" || !bytes.Equal(m.Event, docs[u]) {
-			t.Fatalf("event %s: source %q, event changed:\n got %s\nwant %s", u, m.Source, m.Event, docs[u])
+		if m.Origin != envelope.OriginSystemLog || !bytes.Equal(m.Event, docs[u]) {
+			t.Fatalf("event %s: origin %q, event changed:\n got %s\nwant %s", u, m.Origin, m.Event, docs[u])
 		}
 	}
 	// The summary line says it all, and a recovered event names itself.
@@ -193,7 +193,7 @@ func TestDeliveredEventsAreNotQueuedAgainAndMissedOnesOnce(t *testing.T) {
 		t.Fatalf("second run queued %d", st.Queued)
 	}
 	deleteCursor(t, f)
-	if st := run(t, r); st.Queued != 0 || st.Delivered != 40 {
+	if st := run(t, r); st.Queued != 0 || st.Marked != 40 {
 		t.Fatalf("run without cursor: %+v", st)
 	}
 	if got := f.drain(t); len(got) != 0 {
@@ -228,7 +228,7 @@ func TestAParkedEventIsNotRecoveredAgain(t *testing.T) {
 	}
 	// The worker parks it: off the events queue, into the DLQ.
 	for u, m := range f.drain(t) {
-		body := string(envelope.Encode(m.DeliveryID, m.Source, m.ReceivedAt, m.Event))
+		body := string(envelope.Encode(m.DeliveryID, m.Origin, m.ReceivedAt, m.Event))
 		if _, err := f.sqs.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: &f.dlqURL, MessageBody: &body}); err != nil {
 			t.Fatal(err)
 		}
@@ -238,7 +238,7 @@ func TestAParkedEventIsNotRecoveredAgain(t *testing.T) {
 	// parked event stays parked: redrive is how it comes back.
 	for i := range 3 {
 		deleteCursor(t, f)
-		if st := run(t, r); st.Queued != 0 || st.Delivered != 1 {
+		if st := run(t, r); st.Queued != 0 || st.Marked != 1 {
 			t.Fatalf("run %d: %+v", i, st)
 		}
 	}
@@ -282,12 +282,12 @@ func TestYoungEventsAreLeftToTheHookUntilTheGraceHasPassed(t *testing.T) {
 		t.Fatalf("first run: %+v", st)
 	}
 	// The hook brings one of the young ones in time.
-	if err := f.marks.Mark(t.Context(), ledger.SourceHook, []string{"young-001"}); err != nil {
+	if err := f.marks.Mark(t.Context(), envelope.OriginHook, []string{"young-001"}); err != nil {
 		t.Fatal(err)
 	}
 	f.now = f.now.Add(10 * time.Minute)
 	st = run(t, r)
-	if st.Queued != 2 || st.Delivered != 4 {
+	if st.Queued != 2 || st.Marked != 4 {
 		t.Fatalf("after the grace: %+v", st)
 	}
 	got := f.drain(t)
@@ -364,13 +364,13 @@ func TestChangedEventTypesStartAgainFromTheLookback(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.events("a", 2, 30*time.Minute)
-	f.org.Add(oktatest.Event("b-000", "group.user_membership.add", f.now.Add(-30*time.Minute)))
+	f.org.Add(standin.Event("b-000", "group.user_membership.add", f.now.Add(-30*time.Minute)))
 	r := f.reconciler(10)
 	if st := run(t, r); st.Queued != 2 {
 		t.Fatalf("first run: %+v", st)
 	}
 	r.Types = []string{subscribed, "group.user_membership.add"}
-	if st := run(t, r); st.Queued != 1 || st.Delivered != 2 {
+	if st := run(t, r); st.Queued != 1 || st.Marked != 2 {
 		t.Fatalf("after adding a type: %+v", st)
 	}
 	if got := f.drain(t); len(got) != 3 {
@@ -404,7 +404,7 @@ func TestReplay(t *testing.T) {
 			handled = append(handled, u)
 		}
 	}
-	if err := f.marks.Mark(t.Context(), ledger.SourceHook, handled); err != nil {
+	if err := f.marks.Mark(t.Context(), envelope.OriginHook, handled); err != nil {
 		t.Fatal(err)
 	}
 	r := f.reconciler(7)
@@ -413,7 +413,7 @@ func TestReplay(t *testing.T) {
 	var progress []reconcile.Stats
 	st, err := r.Replay(t.Context(), reconcile.ReplayOptions{Since: since, Until: until, DryRun: true,
 		Progress: func(s reconcile.Stats) { progress = append(progress, s) }})
-	if err != nil || st.Seen != 30 || st.Queued != 20 || st.Delivered != 10 || st.Pages != 5 {
+	if err != nil || st.Seen != 30 || st.Queued != 20 || st.Marked != 10 || st.Pages != 5 {
 		t.Fatalf("dry run: %+v %v", st, err)
 	}
 	if len(progress) != 5 || progress[2].Seen != 21 {
@@ -424,13 +424,13 @@ func TestReplay(t *testing.T) {
 	}
 
 	st, err = r.Replay(t.Context(), reconcile.ReplayOptions{Since: since, Until: until})
-	if err != nil || st.Queued != 20 || st.Delivered != 10 {
+	if err != nil || st.Queued != 20 || st.Marked != 10 {
 		t.Fatalf("replay: %+v %v", st, err)
 	}
 	got := f.drain(t)
 	for _, u := range handled {
 		if _, ok := got[u]; ok {
-			t.Fatalf("replay queued %s, which the hook brought", u)
+			t.Fatalf("replay queued %s, which the hook marked", u)
 		}
 	}
 	if len(got) != 20 {

@@ -13,8 +13,8 @@ import (
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
-	"github.com/hookline/hookline/internal/sqsevent"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -42,14 +42,14 @@ func TestAForcedReplayRunsOnlyTheNewHandler(t *testing.T) {
 		w := &worker.Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), Ledger: l}
 		for {
 			out, err := f.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: &f.queueURL, MaxNumberOfMessages: 10,
-				WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: sqsevent.ReceiveAttributes})
+				WaitTimeSeconds: 1, MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: queue.ReceiveAttributes})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(out.Messages) == 0 {
 				return
 			}
-			resp, err := w.Handle(t.Context(), sqsevent.FromMessages(sqsevent.QueueARN(f.queueURL, devstack.Region), devstack.Region, out.Messages))
+			resp, err := w.Handle(t.Context(), queue.LambdaEvent(queue.ARN(f.queueURL, devstack.Region), devstack.Region, out.Messages))
 			if err != nil || len(resp.BatchItemFailures) > 0 {
 				t.Fatalf("%+v %v", resp, err)
 			}
@@ -63,7 +63,7 @@ func TestAForcedReplayRunsOnlyTheNewHandler(t *testing.T) {
 	r := f.reconciler(10)
 	since, until := f.now.Add(-3*time.Hour), f.now
 
-	// The events were handled once by "audit" (here: brought by a replay).
+	// The events were handled once by "audit" (here: queued by a replay).
 	if st, err := r.Replay(t.Context(), reconcile.ReplayOptions{Since: since, Until: until}); err != nil || st.Queued != 4 {
 		t.Fatalf("replay: %+v %v", st, err)
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/metrics/emftest"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // handled counts the worker's "okta event" lines (its event-log handler)
@@ -54,7 +54,7 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 	t.Parallel()
 	h := &handled{count: map[string]int{}}
 	s := devstacktest.Start(t, devstacktest.Options{Run: []string{"receiver", "worker"}, OnLine: h.line})
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("e2e-token")
 	secret, err := s.Clients.SecretsManager.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{
 		Name: aws.String("okta-credentials"), SecretString: aws.String(`{"orgUrl":"` + org.URL + `","apiToken":"e2e-token"}`)})
@@ -63,7 +63,7 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 	}
 	published := time.Now().Add(-time.Minute)
 	event := func(u string) json.RawMessage {
-		raw := oktatest.Event(u, "user.lifecycle.create", published)
+		raw := standin.Event(u, "user.lifecycle.create", published)
 		org.Add(raw) // Okta writes every event to its System Log
 		return raw
 	}
@@ -79,12 +79,12 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 	}
 
 	// The hook works for the first delivery.
-	if status, body := devstacktest.Call(t, s, "POST", s.Secret, devstacktest.Delivery(deliveredRaw...)); status != 200 {
+	if status, body := devstacktest.Call(t, s, "POST", s.Secret, standin.Delivery(standin.DevHookURL, deliveredRaw...)); status != 200 {
 		t.Fatalf("delivery: %d %s", status, body)
 	}
 	// The second finds the queue unreachable, twice.
 	failing := devstacktest.StartRIE(t, s, "receiver", "", "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:1")
-	body := devstacktest.Delivery(lostRaw...)
+	body := standin.Delivery(standin.DevHookURL, lostRaw...)
 	for attempt := range 2 {
 		req := events.APIGatewayV2HTTPRequest{Version: "2.0", RouteKey: "POST /okta/events", RawPath: "/okta/events",
 			Headers: map[string]string{"authorization": s.Secret, "content-type": "application/json"}, Body: string(body)}
@@ -120,7 +120,7 @@ func TestNothingLostWhenOktaGivesUp(t *testing.T) {
 		}
 		return st
 	}
-	if st := runOnce(); st.Queued != len(lost) || st.Delivered != len(delivered) {
+	if st := runOnce(); st.Queued != len(lost) || st.Marked != len(delivered) {
 		t.Fatalf("run: %+v\n%s", st, rec.Logs())
 	}
 	waitFor(t, "the lost events handled", func() bool {

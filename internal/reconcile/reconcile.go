@@ -1,9 +1,9 @@
 // Package reconcile brings to the events queue the Okta events that the
 // event hook did not: it reads the System Log and queues, with their raw
-// JSON and source "systemlog", the subscribed events that have no delivery
-// mark in the ledger (see ledger.Deliveries). The receiver marks what the
-// hook brought; reconcile marks what it recovers. So an event the hook
-// brought is never queued again, whether it was handled, still waits in the
+// JSON and origin "systemlog", the subscribed events that have no delivery
+// mark in the ledger (see ledger.Marks). The receiver marks what the
+// hook queued; reconcile marks what it recovers. So an event the hook
+// queued is never queued again, whether it was handled, still waits in the
 // queue or is parked in the DLQ, and an event is recovered at most once
 // (a crash between queueing and marking can queue it twice; the worker's
 // ledger then runs each handler once).
@@ -31,10 +31,6 @@ import (
 	"github.com/hookline/hookline/internal/queue"
 )
 
-// EnvelopeSource is the envelope source of every event read from the
-// System Log.
-const EnvelopeSource = "systemlog"
-
 // CursorName names the reconciler's cursor in the ledger table.
 const CursorName = "reconciler"
 
@@ -45,8 +41,8 @@ const (
 	DefaultReserve  = 10 * time.Second
 )
 
-// Source reads the System Log (oktaapi.Client).
-type Source interface {
+// SystemLog reads Okta's System Log (oktaapi.Client).
+type SystemLog interface {
 	LogsURL(q oktaapi.LogsQuery) string
 	Logs(ctx context.Context, pageURL string) (oktaapi.Page, error)
 	// CheckPageURL refuses a page URL that is not the org's System Log.
@@ -58,10 +54,10 @@ type Source interface {
 // forever. The read stops; nothing past that page is skipped.
 var ErrRepeatedPage = errors.New("okta returned the same page again")
 
-// Marks are the delivery marks (ledger.Deliveries).
+// Marks are the delivery marks (ledger.Marks).
 type Marks interface {
-	Delivered(ctx context.Context, uuids []string) (map[string]bool, error)
-	Mark(ctx context.Context, source string, uuids []string) error
+	Marked(ctx context.Context, uuids []string) (map[string]bool, error)
+	Mark(ctx context.Context, origin string, uuids []string) error
 }
 
 // Cursors keep the reconciler's place between runs (ledger.Cursors).
@@ -75,15 +71,9 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs []queue.Message) queue.Result
 }
 
-// Metrics records CloudWatch metrics (a *metrics.Recorder does).
-type Metrics interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-	Flush(ctx context.Context) error
-}
-
 // Reconciler finds and queues the events the hook did not bring.
 type Reconciler struct {
-	Source    Source
+	SystemLog SystemLog
 	Marks     Marks
 	Cursors   Cursors
 	Publisher Publisher
@@ -109,7 +99,7 @@ type Reconciler struct {
 	Now func() time.Time
 	// Metrics, when set, gets EventsRecovered and EventsUnkeyable after
 	// each run (also 0, so the alarms see data).
-	Metrics Metrics
+	Metrics metrics.Sink
 	// Watch, when set, looks at Okta's side of the hook during each run
 	// (hookhealth.Watch): not during a replay.
 	Watch Watch
@@ -117,12 +107,12 @@ type Reconciler struct {
 
 // Stats are what a run or a replay did.
 type Stats struct {
-	Pages     int
-	Seen      int // events read
-	Delivered int // skipped: the hook (or an earlier recovery or replay) brought them
-	Queued    int // recovered, or enqueued by a replay
-	Parked    int // could not be keyed: parked in the DLQ with the reason
-	Failed    int // not queued this time; read again next time
+	Pages  int
+	Seen   int // events read
+	Marked int // skipped: marked already, by the hook, an earlier recovery or a replay
+	Queued int // recovered, or enqueued by a replay
+	Parked int // could not be keyed: parked in the DLQ with the reason
+	Failed int // not queued this time; read again next time
 	// OldestQueued is the earliest published of the queued events.
 	OldestQueued string
 	// Stopped says why the read ended: caught-up, grace, deadline,
@@ -183,7 +173,7 @@ func (r *Reconciler) Run(ctx context.Context) (Stats, error) {
 	if err != nil {
 		st.Stopped = StopError
 	}
-	attrs := []any{"pages", st.Pages, "seen", st.Seen, "alreadyDelivered", st.Delivered, "recovered", st.Queued,
+	attrs := []any{"pages", st.Pages, "seen", st.Seen, "alreadyDelivered", st.Marked, "recovered", st.Queued,
 		"parked", st.Parked, "notQueued", st.Failed, "oldestRecoveredPublished", st.OldestQueued, "stopped", st.Stopped,
 		"durationMs", r.now().Sub(start).Milliseconds()}
 	level := slog.LevelInfo
@@ -260,7 +250,7 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 				break
 			}
 		}
-		if err := r.queue(ctx, ready, ledger.SourceSystemLog, deliveryID, false, false, &st); err != nil {
+		if err := r.queue(ctx, ready, envelope.OriginSystemLog, deliveryID, false, false, &st); err != nil {
 			// The cursor stays before this page: the next run reads it again.
 			return st, err
 		}
@@ -299,7 +289,7 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 // requested: it must be the org's System Log, and a page this read has not
 // had yet.
 func (r *Reconciler) follow(next string, n int, seen pages) error {
-	if err := r.Source.CheckPageURL(next); err != nil {
+	if err := r.SystemLog.CheckPageURL(next); err != nil {
 		return fmt.Errorf("reconcile: page %d's next link was refused, the read stops there: %w", n, err)
 	}
 	if seen.has(next) {
@@ -340,7 +330,7 @@ func (r *Reconciler) firstURL() string {
 	if lookback <= 0 {
 		lookback = DefaultLookback
 	}
-	return r.Source.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.readTypes(), Limit: r.Limit})
+	return r.SystemLog.LogsURL(oktaapi.LogsQuery{Since: r.now().Add(-lookback), Types: r.readTypes(), Limit: r.Limit})
 }
 
 // startURL is where a run starts, and whether that is the saved cursor.
@@ -349,7 +339,7 @@ func (r *Reconciler) startURL(ctx context.Context, filter string) (string, bool,
 	org, _, _ := strings.Cut(first, "/api/v1/logs")
 	cur, err := r.Cursors.Load(ctx, CursorName)
 	switch {
-	case err == nil && cur.Filter == filter && r.Source.CheckPageURL(cur.Next) == nil:
+	case err == nil && cur.Filter == filter && r.SystemLog.CheckPageURL(cur.Next) == nil:
 		return cur.Next, true, nil
 	case err == nil && cur.Filter != filter:
 		r.log().WarnContext(ctx, "subscribed event types changed: reading again from the lookback", "was", cur.Filter, "now", filter)
@@ -371,7 +361,7 @@ func (r *Reconciler) read(ctx context.Context, pageURL string) (oktaapi.Page, er
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-r.reserve()))
 		defer cancel()
 	}
-	return r.Source.Logs(ctx, pageURL)
+	return r.SystemLog.Logs(ctx, pageURL)
 }
 
 func (r *Reconciler) reserve() time.Duration {
@@ -393,7 +383,7 @@ func (r *Reconciler) outOfTime(ctx context.Context) bool {
 // force), marks what was queued, parks what cannot be keyed, and counts.
 // dryRun only counts. An error means some events are neither queued nor
 // parked.
-func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, source, deliveryID string, force, dryRun bool, st *Stats) error {
+func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, origin, deliveryID string, force, dryRun bool, st *Stats) error {
 	st.Seen += len(evs)
 	if len(evs) == 0 {
 		return nil
@@ -418,7 +408,7 @@ func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, source, delive
 	var delivered map[string]bool
 	if len(ids) > 0 {
 		var err error
-		if delivered, err = r.Marks.Delivered(ctx, ids); err != nil {
+		if delivered, err = r.Marks.Marked(ctx, ids); err != nil {
 			return err
 		}
 	}
@@ -427,7 +417,7 @@ func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, source, delive
 	for _, ev := range keyed {
 		switch {
 		case (!force && delivered[ev.UUID]) || inPage[ev.UUID]:
-			st.Delivered++
+			st.Marked++
 		default:
 			inPage[ev.UUID] = true
 			missing = append(missing, ev)
@@ -436,7 +426,7 @@ func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, source, delive
 	var toPark []unkeyable
 	for _, u := range unkeyed {
 		if delivered[u.mark] || inPage[u.mark] {
-			st.Delivered++
+			st.Marked++
 			continue
 		}
 		inPage[u.mark] = true
@@ -448,13 +438,13 @@ func (r *Reconciler) queue(ctx context.Context, evs []okta.Event, source, delive
 		oldest(st, missing)
 		return nil
 	}
-	qerr := r.publish(ctx, missing, source, deliveryID, st)
-	perr := r.park(ctx, toPark, source, deliveryID, st)
+	qerr := r.publish(ctx, missing, origin, deliveryID, st)
+	perr := r.park(ctx, toPark, origin, deliveryID, st)
 	return errors.Join(qerr, perr)
 }
 
 // publish queues the events and marks what was queued.
-func (r *Reconciler) publish(ctx context.Context, missing []okta.Event, source, deliveryID string, st *Stats) error {
+func (r *Reconciler) publish(ctx context.Context, missing []okta.Event, origin, deliveryID string, st *Stats) error {
 	if len(missing) == 0 {
 		return nil
 	}
@@ -462,7 +452,7 @@ func (r *Reconciler) publish(ctx context.Context, missing []okta.Event, source, 
 	msgs := make([]queue.Message, len(missing))
 	for i, ev := range missing {
 		msgs[i] = queue.Message{
-			Body: envelope.Encode(deliveryID, EnvelopeSource, now, ev.Raw),
+			Body: envelope.Encode(deliveryID, envelope.OriginSystemLog, now, ev.Raw),
 			Attributes: map[string]string{
 				envelope.AttrEventUUID: ev.UUID,
 				envelope.AttrEventType: ev.EventType,
@@ -480,13 +470,13 @@ func (r *Reconciler) publish(ctx context.Context, missing []okta.Event, source, 
 		}
 		queued = append(queued, ev)
 		uuids = append(uuids, ev.UUID)
-		r.log().InfoContext(ctx, "event recovered", append([]any{"eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "source", source},
-			r.recoveredAttrs(ev, source)...)...)
+		r.log().InfoContext(ctx, "event recovered", append([]any{"eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "source", origin},
+			r.recoveredAttrs(ev, origin)...)...)
 	}
 	st.Queued += len(queued)
 	st.Failed += len(res.Failed)
 	oldest(st, queued)
-	if err := r.Marks.Mark(ctx, source, uuids); err != nil {
+	if err := r.Marks.Mark(ctx, origin, uuids); err != nil {
 		// They are on the queue; unmarked, a later read may queue them
 		// again, and the worker's ledger absorbs that.
 		r.log().WarnContext(ctx, "recovered events not marked", "events", len(uuids), "error", err.Error())
@@ -522,7 +512,7 @@ type ReplayOptions struct {
 	Since, Until time.Time
 	// Types overrides the Reconciler's Types when set.
 	Types []string
-	// Force queues events that were already brought or handled too: for a
+	// Force queues events that were already marked or handled too: for a
 	// new handler, which runs on them while the others skip them by the
 	// ledger.
 	Force bool
@@ -548,10 +538,10 @@ func (r *Reconciler) Replay(ctx context.Context, o ReplayOptions) (Stats, error)
 		return st, fmt.Errorf("reconcile: replay needs since (%s) before until (%s)", o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339))
 	}
 	deliveryID := "replay/" + r.now().UTC().Format(time.RFC3339)
-	pageURL := r.Source.LogsURL(oktaapi.LogsQuery{Since: o.Since, Until: o.Until, Types: types, Limit: r.Limit})
+	pageURL := r.SystemLog.LogsURL(oktaapi.LogsQuery{Since: o.Since, Until: o.Until, Types: types, Limit: r.Limit})
 	seen := pages{}
 	for pageURL != "" {
-		page, err := r.Source.Logs(ctx, pageURL)
+		page, err := r.SystemLog.Logs(ctx, pageURL)
 		if err != nil {
 			st.Stopped = StopError
 			// Running the same replay again is safe: what was queued is
@@ -561,7 +551,7 @@ func (r *Reconciler) Replay(ctx context.Context, o ReplayOptions) (Stats, error)
 		st.Pages++
 		seen.add(pageURL)
 		r.noteSmaller(ctx, page)
-		if err := r.queue(ctx, page.Events, ledger.SourceReplay, deliveryID, o.Force, o.DryRun, &st); err != nil {
+		if err := r.queue(ctx, page.Events, envelope.OriginReplay, deliveryID, o.Force, o.DryRun, &st); err != nil {
 			st.Stopped = StopError
 			return st, err
 		}

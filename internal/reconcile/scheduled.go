@@ -14,7 +14,7 @@ import (
 // next run, and keeps one API client while they stay the same (its access
 // token and rate-limit state carry over).
 type Scheduled struct {
-	// Reconciler is used with its Source set per invocation.
+	// Reconciler is used with its SystemLog set per invocation.
 	Reconciler *Reconciler
 	// Credentials reads the credentials secret.
 	Credentials func(ctx context.Context) (oktaapi.Credentials, error)
@@ -38,7 +38,7 @@ func (s *Scheduled) Handle(ctx context.Context, _ json.RawMessage) (Stats, error
 		return Stats{Stopped: StopError}, err
 	}
 	r := *s.Reconciler
-	r.Source = client
+	r.SystemLog = client
 	return r.Run(ctx)
 }
 

@@ -73,7 +73,7 @@ func unkeyableMark(raw []byte) string {
 
 // park sends the unkeyable events to the DLQ, with the reason in
 // failureReason as the worker's parked messages have it, and marks them.
-func (r *Reconciler) park(ctx context.Context, evs []unkeyable, source, deliveryID string, st *Stats) error {
+func (r *Reconciler) park(ctx context.Context, evs []unkeyable, origin, deliveryID string, st *Stats) error {
 	if len(evs) == 0 {
 		return nil
 	}
@@ -95,7 +95,7 @@ func (r *Reconciler) park(ctx context.Context, evs []unkeyable, source, delivery
 				attrs[name] = v
 			}
 		}
-		msgs[i] = queue.Message{Body: envelope.Encode(deliveryID, EnvelopeSource, now, u.ev.Raw), Attributes: attrs}
+		msgs[i] = queue.Message{Body: envelope.Encode(deliveryID, envelope.OriginSystemLog, now, u.ev.Raw), Attributes: attrs}
 	}
 	res := r.DLQ.Publish(ctx, msgs)
 	var marks []string
@@ -107,11 +107,11 @@ func (r *Reconciler) park(ctx context.Context, evs []unkeyable, source, delivery
 		}
 		marks = append(marks, u.mark)
 		r.log().WarnContext(ctx, "unkeyable event parked in the DLQ", "reason", u.reason, "eventType", u.ev.EventType,
-			"published", u.ev.Published, "bytes", len(u.ev.Raw), "source", source)
+			"published", u.ev.Published, "bytes", len(u.ev.Raw), "source", origin)
 	}
 	st.Parked += len(marks)
 	st.Failed += len(res.Failed)
-	if err := r.Marks.Mark(ctx, source, marks); err != nil {
+	if err := r.Marks.Mark(ctx, origin, marks); err != nil {
 		// Unmarked, a later read of the page parks them again.
 		r.log().WarnContext(ctx, "parked events not marked", "events", len(marks), "error", err.Error())
 	}

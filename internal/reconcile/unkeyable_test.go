@@ -111,8 +111,8 @@ func TestEventsThatCannotBeKeyedAreParkedWithTheirReason(t *testing.T) {
 		want[u] = true
 	}
 	for _, p := range parked {
-		if !want[string(p.env.Event)] || p.env.Source != reconcile.EnvelopeSource {
-			t.Errorf("parked %s (source %q): not one of the events, or changed", p.env.Event, p.env.Source)
+		if !want[string(p.env.Event)] || p.env.Origin != envelope.OriginSystemLog {
+			t.Errorf("parked %s (origin %q): not one of the events, or changed", p.env.Event, p.env.Origin)
 		}
 		delete(want, string(p.env.Event))
 		reason := p.attrs[envelope.AttrFailureReason]
@@ -134,7 +134,7 @@ func TestEventsThatCannotBeKeyedAreParkedWithTheirReason(t *testing.T) {
 	}
 	// Read again from the lookback: nothing is parked or queued twice.
 	deleteCursor(t, f)
-	if st := run(t, r); st.Parked != 0 || st.Queued != 0 || st.Delivered != 3+len(unkeyed) {
+	if st := run(t, r); st.Parked != 0 || st.Queued != 0 || st.Marked != 3+len(unkeyed) {
 		t.Fatalf("run without cursor: %+v", st)
 	}
 	if p := f.drainDLQ(t); len(p) != 0 {

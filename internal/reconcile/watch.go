@@ -3,16 +3,11 @@ package reconcile
 import (
 	"context"
 
-	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/oktaapi"
 )
-
-// Adder records metrics (a *metrics.Recorder does).
-type Adder = interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-}
 
 // Watch looks at Okta's side of the hook during a scheduled run
 // (hookhealth.Watch). Run calls Begin before the read, Page on every page
@@ -23,7 +18,7 @@ type Watch interface {
 	// types (an "or" clause of the filter); Page takes their events out,
 	// so they are never queued.
 	ExtraTypes() []string
-	// Begin starts a run that reads through src (the run's Source).
+	// Begin starts a run that reads through src (the run's SystemLog).
 	Begin(ctx context.Context, src any)
 	// Page sees a page before its events are queued and returns the
 	// events to queue (those of the subscribed types).
@@ -32,7 +27,7 @@ type Watch interface {
 	// reported its delivery failing, and why.
 	Recovered(ev okta.Event) []any
 	// End records the run's metrics.
-	End(ctx context.Context, m Adder)
+	End(ctx context.Context, m metrics.Adder)
 }
 
 // readTypes are the types a scheduled run's filter reads.
@@ -45,7 +40,7 @@ func (r *Reconciler) readTypes() []string {
 
 func (r *Reconciler) watchBegin(ctx context.Context) {
 	if r.Watch != nil {
-		r.Watch.Begin(ctx, r.Source)
+		r.Watch.Begin(ctx, r.SystemLog)
 	}
 }
 
@@ -61,7 +56,7 @@ func (r *Reconciler) watchEnd(ctx context.Context) {
 	if r.Watch == nil {
 		return
 	}
-	var m Adder
+	var m metrics.Adder
 	if r.Metrics != nil {
 		m = r.Metrics
 	}
@@ -70,8 +65,8 @@ func (r *Reconciler) watchEnd(ctx context.Context) {
 
 // recoveredAttrs are the Watch's attributes of a recovered event's log
 // line (a scheduled run's only: a replay reads no delivery failures).
-func (r *Reconciler) recoveredAttrs(ev okta.Event, source string) []any {
-	if r.Watch == nil || source != ledger.SourceSystemLog {
+func (r *Reconciler) recoveredAttrs(ev okta.Event, origin string) []any {
+	if r.Watch == nil || origin != envelope.OriginSystemLog {
 		return nil
 	}
 	return r.Watch.Recovered(ev)

@@ -276,7 +276,7 @@ func checkReceiverPolicies(t *Template) problems {
 		"logs:putlogevents":             logs,
 		"secretsmanager:getsecretvalue": func(r any) bool { return isRef(r, secretID) },
 		"sqs:sendmessage":               func(r any) bool { return isGetAtt(r, queueID, "Arn") },
-		// Delivery marks: which events the hook brought.
+		// Delivery marks: which events the hook queued.
 		"dynamodb:batchwriteitem": func(r any) bool { return isGetAtt(r, ledgerID, "Arn") },
 	})
 }

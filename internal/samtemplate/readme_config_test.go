@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hookline/hookline/internal/lambdatest"
+	"github.com/hookline/hookline/internal/deploycheck"
 	"github.com/hookline/hookline/internal/samtemplate"
 )
 
@@ -20,15 +20,15 @@ var (
 // readmeConfigProblems: the README's Configuration section lists variables
 // the template does not set and variables it fixes to a literal. Each
 // function's main_test.go checks that what the function reads is listed
-// (lambdatest.CheckReadme); this checks the lists against the template: no
+// (deploycheck.CheckReadme); this checks the lists against the template: no
 // variable listed as not set is set for any function, and each fixed value
 // is a literal the template sets for some function.
 func readmeConfigProblems(readme string, tpl *samtemplate.Template) []string {
 	var p []string
-	notSet := lambdatest.ReadmeSentence(readme, lambdatest.ReadmeNotSet)
-	fixed := lambdatest.ReadmeSentence(readme, lambdatest.ReadmeFixed)
+	notSet := deploycheck.ReadmeSentence(readme, deploycheck.ReadmeNotSet)
+	fixed := deploycheck.ReadmeSentence(readme, deploycheck.ReadmeFixed)
 	if notSet == "" || fixed == "" {
-		return []string{fmt.Sprintf("README.md lacks %s or %s", lambdatest.ReadmeNotSet, lambdatest.ReadmeFixed)}
+		return []string{fmt.Sprintf("README.md lacks %s or %s", deploycheck.ReadmeNotSet, deploycheck.ReadmeFixed)}
 	}
 	fns := tpl.ResourcesOfType(samtemplate.TypeFunction)
 	for _, m := range backticked.FindAllStringSubmatch(notSet, -1) {
@@ -70,7 +70,7 @@ func TestReadmeSaysWhichSettingsTheTemplateSets(t *testing.T) {
 		{"a set variable listed as not set", "`PUBLISH_BUDGET`.", "`PUBLISH_BUDGET`, `QUEUE_URL`.", "does not set QUEUE_URL"},
 		{"a fixed value that is not the template's", "`AUTH_HEADER` = `Authorization`", "`AUTH_HEADER` = `X-Okta`", `fixes AUTH_HEADER = "X-Okta"`},
 		{"a parameter listed as fixed", "`AUTH_HEADER` = `Authorization`", "`LOG_LEVEL` = `info`", `fixes LOG_LEVEL = "info"`},
-		{"no fixed list", lambdatest.ReadmeFixed, "**Fixed**", "README.md lacks"},
+		{"no fixed list", deploycheck.ReadmeFixed, "**Fixed**", "README.md lacks"},
 	} {
 		if !strings.Contains(readme, c.old) {
 			t.Fatalf("%s: README.md no longer contains %q; update this case", c.name, c.old)

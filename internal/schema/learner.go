@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/metrics"
 )
 
@@ -23,11 +24,6 @@ type Store interface {
 	// Save writes doc as version+1 if the stored version is still version,
 	// and reports false (writing nothing) when another writer came first.
 	Save(ctx context.Context, eventType string, doc []byte, version int64) (bool, error)
-}
-
-// Metrics receives the SchemaChanges count (a *metrics.Recorder does).
-type Metrics interface {
-	Add(name string, value float64, dims ...metrics.Dim)
 }
 
 // Defaults of the Learner's tuning fields.
@@ -73,7 +69,7 @@ const (
 type Learner struct {
 	Store   Store // nil: learn in memory only
 	Log     *slog.Logger
-	Metrics Metrics // nil: none
+	Metrics metrics.Adder // SchemaChanges; nil: none
 	Now     func() time.Time
 
 	FlushEvery       time.Duration // default DefaultFlushEvery
@@ -271,10 +267,8 @@ func (l *Learner) save(ctx context.Context, t *learned, now time.Time) error {
 	for attempt := range saveAttempts {
 		if attempt > 1 {
 			// Two learners that keep meeting: a little jitter parts them.
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(rand.N(10 * time.Millisecond << attempt)):
+			if err := clock.Sleep(ctx, rand.N(10*time.Millisecond<<attempt)); err != nil {
+				return err
 			}
 		}
 		doc := t.view.Marshal()

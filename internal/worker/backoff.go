@@ -3,17 +3,16 @@ package worker
 import (
 	"math/rand/v2"
 	"time"
-)
 
-// MaxVisibility is the longest visibility timeout SQS accepts (12 hours).
-const MaxVisibility = 12 * time.Hour
+	"github.com/hookline/hookline/internal/queue"
+)
 
 // Backoff turns a message's receive count into how long it stays hidden
 // before the next attempt.
 type Backoff struct {
 	// Base is the delay after the first failed receive; default 10 s.
 	Base time.Duration
-	// Max caps the delay; default 15 min, never above MaxVisibility.
+	// Max caps the delay; default 15 min, never above queue.MaxVisibility.
 	Max time.Duration
 	// Rand returns a number in [0, n); nil means math/rand/v2.
 	Rand func(n int64) int64
@@ -27,7 +26,7 @@ func (b Backoff) limits() (base, ceiling time.Duration) {
 	if ceiling <= 0 {
 		ceiling = 15 * time.Minute
 	}
-	ceiling = min(ceiling, MaxVisibility)
+	ceiling = min(ceiling, queue.MaxVisibility)
 	return min(base, ceiling), ceiling
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // workerLines runs the real worker bootstrap under aws-lambda-rie with the
@@ -19,7 +20,7 @@ import (
 func workerLines(t *testing.T, s *stack, env ...string) []map[string]any {
 	t.Helper()
 	rie := devstacktest.StartRIE(t, s.k, "worker", "", env...)
-	uuid, raw := devstacktest.Event("user.lifecycle.create")
+	uuid, raw := standin.NewEvent("user.lifecycle.create")
 	batch := events.SQSEvent{Records: []events.SQSMessage{{
 		MessageId: "m-" + uuid, ReceiptHandle: "rh", Body: string(envelope.Encode("d1", "src", time.Now(), raw)),
 		Attributes: map[string]string{"ApproximateReceiveCount": "1"}, EventSource: "aws:sqs",
@@ -134,8 +135,8 @@ func TestWorkerBootstrapSettings(t *testing.T) {
 		}
 	})
 	t.Run("OWN_ACTOR_IDS: the loop guard skips every handler on the event's actor", func(t *testing.T) {
-		lines := workerLines(t, s, "LOG_LEVEL=info", "OWN_ACTOR_IDS=0oa-other, 00u1devstacktest", "EVENT_BUS_NAME=okta-events")
-		if count(lines, "okta event") != 0 || count(lines, "skipped: own actor") != 4 || find(lines, "skipped: own actor")["actorOrClientId"] != "00u1devstacktest" {
+		lines := workerLines(t, s, "LOG_LEVEL=info", "OWN_ACTOR_IDS=0oa-other, 00u1hooklinedev", "EVENT_BUS_NAME=okta-events")
+		if count(lines, "okta event") != 0 || count(lines, "skipped: own actor") != 4 || find(lines, "skipped: own actor")["actorOrClientId"] != "00u1hooklinedev" {
 			t.Fatalf("event logged %d times, %d skip lines: want 0 and 4 (event-log and event-bus, two invocations)", count(lines, "okta event"), count(lines, "skipped: own actor"))
 		}
 		if b := find(lines, "batch handled"); b == nil || b["ownActorSkipped"] != 2.0 {

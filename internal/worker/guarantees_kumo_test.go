@@ -21,7 +21,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
-	"github.com/hookline/hookline/internal/sqsevent"
+	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -70,16 +70,16 @@ func (s *stack) receive(t testing.TB, max int32) (events.SQSEvent, []types.Messa
 	t.Helper()
 	out, err := s.sqs.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{
 		QueueUrl: &s.queueURL, MaxNumberOfMessages: max, WaitTimeSeconds: s.wait,
-		MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: sqsevent.ReceiveAttributes,
+		MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: queue.ReceiveAttributes,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sqsevent.FromMessages(sqsevent.QueueARN(s.queueURL, devstack.Region), devstack.Region, out.Messages), out.Messages
+	return queue.LambdaEvent(queue.ARN(s.queueURL, devstack.Region), devstack.Region, out.Messages), out.Messages
 }
 
 func (s *stack) worker(reg *handlers.Registry, log *bytes.Buffer) *worker.Worker {
-	q := worker.SQS{Client: s.sqs, QueueURL: s.queueURL, DLQURL: s.dlqURL}
+	q := queue.Consumer{Client: s.sqs, QueueURL: s.queueURL, DLQURL: s.dlqURL}
 	h := slog.Handler(slog.DiscardHandler)
 	if log != nil {
 		h = slog.NewJSONHandler(log, nil)

@@ -15,24 +15,24 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/ledger/ledgertest"
+	"github.com/hookline/hookline/internal/queue"
 )
 
 // fakeQueue records what the worker asks of SQS.
 type fakeQueue struct {
 	mu       sync.Mutex
 	delays   map[string]time.Duration
-	parked   []Parked
+	parked   []queue.Parked
 	parkErr  error
 	delayErr error
 	// shortAnswer makes Park answer for fewer records than it was given.
 	shortAnswer bool
 }
 
-func (f *fakeQueue) Delay(_ context.Context, ds []Delay) error {
+func (f *fakeQueue) Delay(_ context.Context, ds []queue.Delay) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.delays == nil {
@@ -44,7 +44,7 @@ func (f *fakeQueue) Delay(_ context.Context, ds []Delay) error {
 	return f.delayErr
 }
 
-func (f *fakeQueue) Park(_ context.Context, ps []Parked) []error {
+func (f *fakeQueue) Park(_ context.Context, ps []queue.Parked) []error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	errs := make([]error, len(ps))
@@ -237,29 +237,6 @@ func TestFailuresReleaseBackOffAndPark(t *testing.T) {
 	}
 }
 
-func TestParkedAttributes(t *testing.T) {
-	first := "2024-05-01T00:00:00Z"
-	rec := recordN("m", "{}", 1)
-	rec.MessageAttributes = map[string]events.SQSMessageAttribute{
-		"eventUuid":     {DataType: "String", StringValue: &first},
-		"failedHandler": {DataType: "String", StringValue: &first},
-	}
-	attrs := ParkedAttributes(Parked{Record: rec, Reason: strings.Repeat("é", 600), At: time.Unix(0, 0)})
-	if *attrs[envelope.AttrFirstFailureAt].StringValue != "1970-01-01T00:00:00Z" || *attrs["eventUuid"].StringValue != first {
-		t.Errorf("attributes %v", attrs)
-	}
-	if _, stale := attrs[envelope.AttrFailedHandler]; stale {
-		t.Error("a stale failedHandler survived")
-	}
-	if r := *attrs[envelope.AttrFailureReason].StringValue; len(r) > maxReasonBytes || !strings.HasPrefix(r, "éé") || strings.ContainsRune(r, '\uFFFD') {
-		t.Errorf("reason %d bytes", len(r))
-	}
-	rec.MessageAttributes[envelope.AttrFirstFailureAt] = events.SQSMessageAttribute{DataType: "String", StringValue: &first}
-	if got := *ParkedAttributes(Parked{Record: rec, At: time.Now()})[envelope.AttrFirstFailureAt].StringValue; got != first {
-		t.Errorf("a redriven message's first failure became %s", got)
-	}
-}
-
 func TestHandlerTimeoutFromDeadline(t *testing.T) {
 	var gotDeadline atomic.Int64
 	reg := &handlers.Registry{}
@@ -331,7 +308,7 @@ func TestBackoff(t *testing.T) {
 		{Backoff{}, 7, 10 * time.Second, 640 * time.Second},
 		{Backoff{}, 8, 10 * time.Second, 15 * time.Minute},
 		{Backoff{}, 1000, 10 * time.Second, 15 * time.Minute},
-		{Backoff{Base: time.Minute, Max: 48 * time.Hour}, 64, time.Minute, MaxVisibility},
+		{Backoff{Base: time.Minute, Max: 48 * time.Hour}, 64, time.Minute, queue.MaxVisibility},
 		{Backoff{Base: time.Hour, Max: time.Minute}, 1, time.Minute, time.Minute},
 	}
 	for _, tc := range cases {
@@ -349,7 +326,7 @@ func TestBackoff(t *testing.T) {
 				t.Errorf("highest delay %v, want %v", d, tc.max)
 			}
 			for range 100 {
-				if d := tc.b.Delay(tc.receives); d < tc.min || d > tc.max || d%time.Second != 0 || d > MaxVisibility {
+				if d := tc.b.Delay(tc.receives); d < tc.min || d > tc.max || d%time.Second != 0 || d > queue.MaxVisibility {
 					t.Fatalf("delay %v outside [%v, %v] or not whole seconds", d, tc.min, tc.max)
 				}
 			}

@@ -19,7 +19,7 @@ import (
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/ledger/ledgertest"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // countingLedger counts the ledger writes the worker makes.
@@ -110,7 +110,7 @@ func TestOwnActorsAreSkippedAndCounted(t *testing.T) {
 // it, it writes again on every round.
 func TestHandlerWritingToOktaDoesNotLoop(t *testing.T) {
 	for _, guarded := range []bool{true, false} {
-		org := oktatest.Start(t.Cleanup)
+		org := standin.Start(t.Cleanup)
 		k, pemText := rsaPEM(t)
 		org.AddServiceApp("0oa-hookline", &k.PublicKey, oktaapi.LogsScope, "okta.groups.manage")
 		client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, ClientID: "0oa-hookline", PrivateKey: pemText, Scopes: "okta.groups.manage"}, oktaapi.Settings{})
@@ -165,7 +165,7 @@ func TestHandlerWritingToOktaDoesNotLoop(t *testing.T) {
 
 func rsaPEM(t *testing.T) (*rsa.PrivateKey, string) {
 	t.Helper()
-	k, p, err := oktatest.RSAKey()
+	k, p, err := standin.RSAKey()
 	if err != nil {
 		t.Fatal(err)
 	}

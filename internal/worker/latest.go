@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/okta"
@@ -132,10 +133,8 @@ func (w *Worker) acquireSubject(ctx context.Context, subjects ledger.Subjects, k
 		if err != nil || held.Status != ledger.InProgress || time.Now().Add(step).After(until) {
 			return held, err
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, step+rand.N(step)) != nil {
 			return held, nil
-		case <-time.After(step + rand.N(step)):
 		}
 		step = min(2*step, 400*time.Millisecond)
 	}

@@ -22,9 +22,9 @@ import (
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 // userDoc is a System Log event of user's lifecycle, as Okta writes it.
@@ -185,15 +185,15 @@ func play(t *testing.T, sc scenario, latest bool) (string, *bytes.Buffer) {
 		"deactivate": userDoc("evt-deactivate-"+sc.name, "user.lifecycle.deactivate", user, at),
 		"activate":   userDoc("evt-activate-"+sc.name, "user.lifecycle.activate", user, at.Add(time.Second)),
 	}
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("tok")
 	org.Add(docs["deactivate"], docs["activate"])
 	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "tok"}, oktaapi.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	marks := &ledger.Deliveries{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table}
-	rec := &reconcile.Reconciler{Source: client, Marks: marks, Cursors: &ledger.Cursors{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table},
+	marks := &ledger.Marks{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table}
+	rec := &reconcile.Reconciler{SystemLog: client, Marks: marks, Cursors: &ledger.Cursors{Client: s.k.Clients.DynamoDB, Table: s.ledger.Table},
 		Publisher: &queue.Publisher{Sender: queue.SQSSender{Client: s.sqs, QueueURL: s.queueURL}, Budget: 5 * time.Second},
 		Log:       slog.New(slog.DiscardHandler), Types: []string{"user.lifecycle.deactivate", "user.lifecycle.activate"},
 		Grace: 10 * time.Minute, Lookback: time.Hour}
@@ -201,11 +201,11 @@ func play(t *testing.T, sc scenario, latest bool) (string, *bytes.Buffer) {
 	for i, st := range sc.steps {
 		switch st.by {
 		case "hook":
-			// The receiver marks what the hook brought, so the reconciler
+			// The receiver marks what the hook queued, so the reconciler
 			// queues only the rest.
 			var f struct{ UUID string }
 			_ = json.Unmarshal(docs[st.event], &f)
-			if err := marks.Mark(t.Context(), ledger.SourceHook, []string{f.UUID}); err != nil {
+			if err := marks.Mark(t.Context(), envelope.OriginHook, []string{f.UUID}); err != nil {
 				t.Fatal(err)
 			}
 			s.sendDoc(t, fmt.Sprintf("delivery-%d", i), docs[st.event])

@@ -16,7 +16,7 @@ import (
 
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
-	"github.com/hookline/hookline/internal/worker"
+	"github.com/hookline/hookline/internal/queue"
 )
 
 // receiveDLQ returns every message in the DLQ with its attributes.
@@ -73,7 +73,7 @@ func TestParkFollowsSQSRulesOnKumo(t *testing.T) {
 	// One time for both: RFC 3339 drops trailing zeros, so two would differ in length.
 	at := time.Now()
 	body := string(envelope.Encode("d1", "src", at, json.RawMessage(raw+`"}`)))
-	pad := worker.MaxMessageBytes - worker.MessageSize(body, attrs) // exactly full on the events queue
+	pad := queue.MaxMessageBytes - queue.MessageSize(body, attrs) // exactly full on the events queue
 	big := string(envelope.Encode("d1", "src", at, json.RawMessage(raw+strings.Repeat("x", pad)+`"}`)))
 	if _, err := s.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &s.queueURL, MessageBody: &big, MessageAttributes: attrs}); err != nil {
 		t.Fatal(err)
@@ -88,10 +88,10 @@ func TestParkFollowsSQSRulesOnKumo(t *testing.T) {
 		t.Fatalf("received %d of 2", len(recs))
 	}
 	reason := "permanent: upstream said \x00\x1b[31mno\x1b[0m \xff\xfe line\nnext\t" + strings.Repeat("é", 2000)
-	q := worker.SQS{Client: s.sqs, QueueURL: s.queueURL, DLQURL: s.dlqURL}
-	var parked []worker.Parked
+	q := queue.Consumer{Client: s.sqs, QueueURL: s.queueURL, DLQURL: s.dlqURL}
+	var parked []queue.Parked
 	for _, r := range recs {
-		parked = append(parked, worker.Parked{Record: r, Reason: reason, Handler: "h\x07", At: time.Now()})
+		parked = append(parked, queue.Parked{Record: r, Reason: reason, Handler: "h\x07", At: time.Now()})
 	}
 	for i, err := range q.Park(ctx, parked) {
 		if err != nil {
@@ -101,8 +101,8 @@ func TestParkFollowsSQSRulesOnKumo(t *testing.T) {
 
 	for _, m := range s.receiveDLQ(t, 2) {
 		uuid := aws.ToString(m.MessageAttributes[envelope.AttrEventUUID].StringValue)
-		if size := worker.MessageSize(aws.ToString(m.Body), m.MessageAttributes); size > worker.MaxMessageBytes {
-			t.Errorf("%s: parked message is %d bytes with its attributes, over SQS's %d", uuid, size, worker.MaxMessageBytes)
+		if size := queue.MessageSize(aws.ToString(m.Body), m.MessageAttributes); size > queue.MaxMessageBytes {
+			t.Errorf("%s: parked message is %d bytes with its attributes, over SQS's %d", uuid, size, queue.MaxMessageBytes)
 		}
 		for k, v := range m.MessageAttributes {
 			if !sqsValid(aws.ToString(v.StringValue)) {

@@ -20,7 +20,6 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/queue"
-	"github.com/hookline/hookline/internal/sqsevent"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -69,20 +68,20 @@ func TestWorkerOnKumoQueue(t *testing.T) {
 		return errors.New("downstream unavailable")
 	})
 	w := &worker.Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))}
-	arn := sqsevent.QueueARN(queueURL, devstack.Region)
+	arn := queue.ARN(queueURL, devstack.Region)
 
 	deadline := time.Now().Add(30 * time.Second)
 	dlqBodies := []string{}
 	for time.Now().Before(deadline) && len(dlqBodies) == 0 {
 		out, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl: &queueURL, MaxNumberOfMessages: 10, WaitTimeSeconds: 1,
-			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: sqsevent.ReceiveAttributes,
+			MessageAttributeNames: []string{"All"}, MessageSystemAttributeNames: queue.ReceiveAttributes,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(out.Messages) > 0 {
-			resp, err := w.Handle(ctx, sqsevent.FromMessages(arn, devstack.Region, out.Messages))
+			resp, err := w.Handle(ctx, queue.LambdaEvent(arn, devstack.Region, out.Messages))
 			if err != nil {
 				t.Fatal(err)
 			}

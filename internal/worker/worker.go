@@ -40,6 +40,7 @@ import (
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
+	"github.com/hookline/hookline/internal/queue"
 )
 
 // Defaults of the Worker's tuning fields.
@@ -70,7 +71,7 @@ type Worker struct {
 	Parker Parker
 	// Metrics receives each batch's figures (a *metrics.Recorder does); nil
 	// records none.
-	Metrics Metrics
+	Metrics metrics.Sink
 	// MaxReceiveCount is the events queue's redrive policy maxReceiveCount.
 	// A record that fails on that receive is parked (with its reason)
 	// instead of being left to the policy; zero turns that off.
@@ -94,13 +95,6 @@ type Worker struct {
 	Observer Observer
 }
 
-// Metrics records CloudWatch metrics named in internal/metrics and writes
-// them at the end of the invocation. Add is called from concurrent handlers.
-type Metrics interface {
-	Add(name string, value float64, dims ...metrics.Dim)
-	Flush(ctx context.Context) error
-}
-
 // ErrPanic wraps a recovered handler panic.
 var ErrPanic = errors.New("handler panicked")
 
@@ -117,6 +111,17 @@ var errNoTime = errors.New("not enough time left in the invocation")
 
 // errInProgress means another attempt holds the event's claim.
 var errInProgress = errors.New("handler already running elsewhere for this event")
+
+// Delayer sets the visibility of failed messages (queue.Consumer does).
+type Delayer interface {
+	Delay(ctx context.Context, delays []queue.Delay) error
+}
+
+// Parker puts messages on the dead-letter queue (queue.Consumer does).
+// errs[i] is nil when parked[i] was sent.
+type Parker interface {
+	Park(ctx context.Context, parked []queue.Parked) (errs []error)
+}
 
 // verdict is what becomes of a record.
 type verdict int
@@ -171,7 +176,7 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 
 	// An empty list, not null: clearer in logs and rie output; Lambda takes both.
 	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	var delays []Delay
+	var delays []queue.Delay
 	var ran, duplicates, inProgress, ownActor, stale, filtered int
 	for i, o := range outcomes {
 		ran += o.ran
@@ -185,11 +190,11 @@ func (w *Worker) Handle(ctx context.Context, batch events.SQSEvent) (events.SQSE
 		}
 		rec := batch.Records[i]
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-		d := w.Backoff.Delay(receiveCount(rec))
+		d := w.Backoff.Delay(queue.ReceiveCount(rec))
 		if o.maxDelay {
 			d = w.Backoff.MaxDelay()
 		}
-		delays = append(delays, Delay{MessageID: rec.MessageId, ReceiptHandle: rec.ReceiptHandle, Delay: d})
+		delays = append(delays, queue.Delay{MessageID: rec.MessageId, ReceiptHandle: rec.ReceiptHandle, Delay: d})
 	}
 	if w.Delayer != nil && len(delays) > 0 {
 		// Logged only: the failure is still reported, and the queue's own
@@ -237,11 +242,11 @@ func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed,
 // be sent into retries. It returns how many were parked.
 func (w *Worker) park(ctx context.Context, recs []events.SQSMessage, outcomes []outcome) int {
 	var idx []int
-	var batch []Parked
+	var batch []queue.Parked
 	for i, o := range outcomes {
 		if o.verdict == park {
 			idx = append(idx, i)
-			batch = append(batch, Parked{Record: recs[i], Reason: o.reason, Handler: o.handler, At: time.Now()})
+			batch = append(batch, queue.Parked{Record: recs[i], Reason: o.reason, Handler: o.handler, At: time.Now()})
 		}
 	}
 	if len(batch) == 0 {
@@ -275,7 +280,7 @@ func (w *Worker) park(ctx context.Context, recs []events.SQSMessage, outcomes []
 		// Too large for its failure attributes, the DLQ copy has none:
 		// this line is then the only record of why it was parked.
 		log.WarnContext(ctx, "parked in the DLQ", "reason", batch[j].Reason, "handler", batch[j].Handler,
-			"receiveCount", receiveCount(recs[i]), "withoutFailureAttributes", !attributesFit(batch[j]))
+			"receiveCount", queue.ReceiveCount(recs[i]), "withoutFailureAttributes", !queue.AttributesFit(batch[j]))
 		outcomes[i].verdict = done
 		n++
 	}
@@ -531,7 +536,7 @@ func decode(rec events.SQSMessage) (handlers.Event, error) {
 		Type:       fields.EventType,
 		Raw:        msg.Event,
 		DeliveryID: msg.DeliveryID,
-		Source:     msg.Source,
+		Origin:     msg.Origin,
 		ReceivedAt: msg.ReceivedAt,
 		MessageID:  rec.MessageId,
 	}
@@ -541,13 +546,8 @@ func decode(rec events.SQSMessage) (handlers.Event, error) {
 	if t, err := time.Parse(time.RFC3339Nano, fields.Published); err == nil {
 		ev.Published = t
 	}
-	ev.ReceiveCount = receiveCount(rec)
+	ev.ReceiveCount = queue.ReceiveCount(rec)
 	return ev, nil
-}
-
-func receiveCount(rec events.SQSMessage) int {
-	n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	return max(n, 1)
 }
 
 // eventUUID is the uuid attribute the receiver set, for logging a record

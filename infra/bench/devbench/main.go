@@ -24,8 +24,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 func main() {
@@ -189,17 +189,17 @@ func throughput(ctx context.Context, bin, tmpl string, deliveries, parallel, con
 		return err
 	}
 	defer s.Stop()
-	client := &asokta.Client{URL: s.URL(), Secret: s.Secret}
+	client := &standin.Endpoint{URL: s.URL(), Secret: s.Secret}
 
 	bodies := make([][]byte, deliveries)
 	uuids := make([][]string, deliveries)
 	for i := range bodies {
 		var evs []json.RawMessage
 		for range 10 {
-			id, ev := asokta.NewLogEvent("user.lifecycle.create")
+			id, ev := standin.NewEvent("user.lifecycle.create")
 			uuids[i], evs = append(uuids[i], id), append(evs, ev)
 		}
-		bodies[i] = asokta.Delivery(evs)
+		bodies[i] = standin.Delivery(standin.DevHookURL, evs...)
 	}
 	sent := make([]time.Time, deliveries)
 	var wg sync.WaitGroup

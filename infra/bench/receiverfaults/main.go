@@ -32,9 +32,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/hookline/hookline/infra/hookline/asokta"
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/faultproxy"
+	"github.com/hookline/hookline/internal/standin"
 )
 
 const secret = "bench-secret-0123456789abcdef0123456789abcdef"
@@ -184,12 +184,12 @@ func invoke(ctx context.Context, rie *devstack.RIE, auth string, b []byte) (stri
 func eventsOf(n int) []json.RawMessage {
 	evs := make([]json.RawMessage, n)
 	for i := range evs {
-		_, evs[i] = asokta.NewLogEvent("user.lifecycle.create")
+		_, evs[i] = standin.NewEvent("user.lifecycle.create")
 	}
 	return evs
 }
 
-func body(evs []json.RawMessage) []byte { return asokta.Delivery(evs) }
+func body(evs []json.RawMessage) []byte { return standin.Delivery(standin.DevHookURL, evs...) }
 
 // countingProxy forwards HTTP to target and counts the requests.
 func countingProxy(target string) (*atomic.Int64, string) {

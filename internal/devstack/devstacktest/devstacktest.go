@@ -80,10 +80,10 @@ func Start(t testing.TB, opts Options) *devstack.Stack {
 		Secret:     opts.Secret,
 		Overrides:  opts.Overrides,
 		ExtraEnv:   opts.Env,
-		OnLine: func(source string, line []byte) {
-			logs.line(source, line)
+		OnLine: func(proc string, line []byte) {
+			logs.line(proc, line)
 			if opts.OnLine != nil {
-				opts.OnLine(source, line)
+				opts.OnLine(proc, line)
 			}
 		},
 	})
@@ -161,7 +161,7 @@ func stop(t testing.TB, what string, stopFn func(), logs *logBuffer) {
 	}
 }
 
-// logBuffer collects the lines processes write, prefixed by their source
+// logBuffer collects the lines processes write, prefixed by their process
 // as in `make dev` ("worker | {...}") unless bare; safe for concurrent use.
 type logBuffer struct {
 	mu   sync.Mutex
@@ -169,11 +169,11 @@ type logBuffer struct {
 	bare bool
 }
 
-func (l *logBuffer) line(source string, line []byte) {
+func (l *logBuffer) line(proc string, line []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.bare {
-		fmt.Fprintf(&l.buf, "%s | ", source)
+		fmt.Fprintf(&l.buf, "%s | ", proc)
 	}
 	l.buf.Write(line)
 	l.buf.WriteByte('\n')

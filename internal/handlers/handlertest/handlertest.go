@@ -12,7 +12,7 @@
 // One Runner keeps its ledger across runs, so a second run of the same event
 // is a duplicate and an older event of a handlers.Latest subject is skipped
 // as stale, as in production. Where a handler calls Okta, Services gives it
-// a client of a stand-in org (oktatest) that answers as Okta does.
+// a client of a stand-in org (standin) that answers as Okta does.
 package handlertest
 
 import (
@@ -38,7 +38,7 @@ import (
 	"github.com/hookline/hookline/internal/ledger/ledgertest"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/oktaapi/oktatest"
+	"github.com/hookline/hookline/internal/standin"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -265,16 +265,16 @@ func (t teeWriter) Write(p []byte) (int, error) {
 
 // Services returns what the worker gives register, for a test: a logger
 // that writes to t.Log (nil log) or log, and an Okta client of a stand-in org
-// (oktatest, stopped when the test ends) that answers the management calls
+// (standin, stopped when the test ends) that answers the management calls
 // it models, such as DELETE /api/v1/users/{id}/sessions, as Okta does, and
 // records the System Log events they cause (Org.Events). AWS is the zero
 // aws.Config: a handler's AWS calls belong in a test on kumo.
-func Services(t testing.TB, log *slog.Logger) (handlers.Services, *oktatest.Org) {
+func Services(t testing.TB, log *slog.Logger) (handlers.Services, *standin.Org) {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(tWriter{t}, nil))
 	}
-	org := oktatest.Start(t.Cleanup)
+	org := standin.Start(t.Cleanup)
 	org.SetAPIToken("handlertest-token")
 	client, err := oktaapi.New(oktaapi.Credentials{OrgURL: org.URL, APIToken: "handlertest-token"}, oktaapi.Settings{})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/queue"
 )
 
@@ -35,12 +36,7 @@ func (q *Memory) SendBatch(ctx context.Context, msgs []queue.Message) ([]queue.F
 		q.inFlight++
 		q.peak = max(q.peak, q.inFlight)
 		q.mu.Unlock()
-		t := time.NewTimer(q.Latency)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
+		_ = clock.Sleep(ctx, q.Latency)
 		q.mu.Lock()
 		q.inFlight--
 		q.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/logging"
+	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/worker"
 )
 
@@ -32,7 +33,7 @@ func main() {
 	}, handlers.Name("hang"))
 	c := cloud.Service(sqs.ServiceID)
 	client := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
-	q := worker.SQS{Client: client, QueueURL: os.Getenv("QUEUE_URL"), DLQURL: os.Getenv("DLQ_URL")}
+	q := queue.Consumer{Client: client, QueueURL: os.Getenv("QUEUE_URL"), DLQURL: os.Getenv("DLQ_URL")}
 	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Parker: q}
 	lambda.Start(w.Handle)
 }
