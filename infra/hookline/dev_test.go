@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookline/hookline/internal/deploycheck"
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
-	"github.com/hookline/hookline/internal/deploycheck"
 )
 
 // syncBuffer is an io.Writer that tests can read while others write.

@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/hookline/hookline/internal/deploycheck"
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/devstack/devstacktest"
-	"github.com/hookline/hookline/internal/deploycheck"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/metrics/emftest"
 	"github.com/hookline/hookline/internal/samtemplate"
