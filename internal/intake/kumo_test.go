@@ -184,7 +184,7 @@ func TestAStreamedEventIsNeverRecoveredByTheReconciler(t *testing.T) {
 	org.SetAPIToken("ssws-token")
 	u := standin.NewUUID()
 	ev := standin.Event(u, subscribed, time.Now().Add(-30*time.Minute)) // past the reconciler's grace
-	org.Add(ev)                                                          // in the System Log, as every streamed event is
+	org.Add(ev)                                                         // in the System Log, as every streamed event is
 	st.send(t, ev)
 	st.logs.wait(t, "the streamed event queued and marked", func() bool { return st.logs.count("streamer", "stream event queued", u) == 1 })
 
