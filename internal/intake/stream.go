@@ -84,9 +84,14 @@ func (s *Stream) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
 			s.log().WarnContext(ctx, "metrics not written", "error", ferr.Error())
 		}
 	}
-	if errors.Is(err, ErrNotOktaStream) {
+	switch {
+	case errors.Is(err, ErrNotOktaStream):
 		s.log().ErrorContext(ctx, "stream event dropped", "id", ev.ID, "source", ev.Source, "detailType", ev.DetailType, "error", err.Error())
 		return nil
+	case err != nil:
+		// Lambda's retries and then EventBridge's send it again; past
+		// those, the reconciler recovers it from the System Log.
+		s.log().ErrorContext(ctx, "stream event not queued", "eventUuid", res.UUID, "org", res.Org, "id", ev.ID, "error", err.Error())
 	}
 	return err
 }
