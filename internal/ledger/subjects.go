@@ -21,6 +21,13 @@ type Position struct {
 	UUID      string
 }
 
+// NewPosition is an event's Position at the precision the ledger keeps
+// (microseconds): a published time with finer digits would otherwise read
+// back older than itself and run its event again.
+func NewPosition(published time.Time, uuid string) Position {
+	return Position{Published: published.Truncate(time.Microsecond), UUID: uuid}
+}
+
 // IsZero reports whether no event has run yet.
 func (p Position) IsZero() bool { return p.UUID == "" && p.Published.IsZero() }
 

@@ -83,7 +83,7 @@ func (w *Worker) runLatest(ctx context.Context, log *slog.Logger, route handlers
 		o.inProgress++
 		return ErrSubjectBusy
 	}
-	pos := ledger.Position{Published: ev.Published, UUID: ev.UUID}
+	pos := ledger.NewPosition(ev.Published, ev.UUID)
 	if c := pos.Compare(held.Watermark); c <= 0 {
 		if c == 0 {
 			log.InfoContext(ctx, "duplicate skipped", "receiveCount", ev.ReceiveCount)
