@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
 )
@@ -30,7 +32,8 @@ type settings struct {
 	LogLevel         string
 	MetricsNamespace string
 	StackName        string
-	CredentialsID    string // the secret holding the Okta API credentials
+	CredentialsID    string // the secret holding the default org's Okta API credentials
+	Orgs             orgs.List
 	EventTypes       string // the event types the hook subscribes to
 	QueueURL         string
 	DLQURL           string // where System Log events that cannot be keyed are parked
@@ -61,7 +64,9 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		EndpointURL:      env.Optional("ENDPOINT_URL", ""),
 		HookName:         env.Optional("OKTA_HOOK_NAME", ""),
 	}
-	return s, env.Err()
+	list, err := orgs.Parse(env.Optional("OKTA_ORGS", ""))
+	s.Orgs = list
+	return s, errors.Join(env.Err(), err)
 }
 
 func main() {
