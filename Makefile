@@ -32,10 +32,14 @@ build-WorkerFunction:
 build-ReconcilerFunction:
 	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/reconciler
 
+build-StreamerFunction:
+	$(LAMBDA_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/streamer
+
 build: ## build the linux/arm64 Lambda binaries into build/ (as sam build would)
 	$(MAKE) build-ReceiverFunction ARTIFACTS_DIR=$(ROOT)/build/ReceiverFunction
 	$(MAKE) build-WorkerFunction ARTIFACTS_DIR=$(ROOT)/build/WorkerFunction
 	$(MAKE) build-ReconcilerFunction ARTIFACTS_DIR=$(ROOT)/build/ReconcilerFunction
+	$(MAKE) build-StreamerFunction ARTIFACTS_DIR=$(ROOT)/build/StreamerFunction
 	@ls -l build/*/bootstrap
 
 # --- local tools, built from infra/tools/go.mod (pinned, checksummed) -----------
@@ -46,7 +50,7 @@ tools: cli ## build kumo and aws-lambda-rie into .bin/ when stale
 $(BIN)/staticcheck: $(TOOLS_DIR)/lint/go.mod $(TOOLS_DIR)/lint/go.sum
 	cd $(TOOLS_DIR)/lint && $(GO) build -o $@ honnef.co/go/tools/cmd/staticcheck
 
-bootstraps: $(BIN)/receiver/bootstrap $(BIN)/worker/bootstrap $(BIN)/reconciler/bootstrap ## host-arch function binaries for rie and the dev stack
+bootstraps: $(BIN)/receiver/bootstrap $(BIN)/worker/bootstrap $(BIN)/reconciler/bootstrap $(BIN)/streamer/bootstrap ## host-arch function binaries for rie and the dev stack
 
 $(BIN)/receiver/bootstrap: $(GO_SOURCES)
 	$(HOST_BUILD) -o $@ ./functions/receiver
@@ -56,6 +60,9 @@ $(BIN)/worker/bootstrap: $(GO_SOURCES)
 
 $(BIN)/reconciler/bootstrap: $(GO_SOURCES)
 	$(HOST_BUILD) -o $@ ./functions/reconciler
+
+$(BIN)/streamer/bootstrap: $(GO_SOURCES)
+	$(HOST_BUILD) -o $@ ./functions/streamer
 
 cli: $(BIN)/hookline ## the operator CLI
 
@@ -141,4 +148,4 @@ okta: cli ## the Okta event hook as code: make okta ARGS='register --stack hookl
 	$(BIN)/hookline okta $(ARGS)
 
 clean:
-	rm -rf build .bin/receiver .bin/worker .bin/reconciler .bin/hookline
+	rm -rf build .bin/receiver .bin/worker .bin/reconciler .bin/streamer .bin/hookline

@@ -12,7 +12,12 @@
 //   - origin: where an event came from. In the envelope (Message.Origin,
 //     handlers.Event.Origin) it is the hook URL of a delivery, or
 //     OriginSystemLog for an event read from the System Log. In a delivery
-//     mark it is OriginHook, OriginSystemLog or OriginReplay.
+//     mark it is OriginHook, OriginSystemLog, OriginReplay or
+//     OriginLogStream (which an envelope from the stream carries too).
+//   - org: the Okta org that sent an event (Message.Org,
+//     handlers.Event.Org); "" is the stack's one org.
+//   - intake: the one way events become queue messages and delivery marks
+//     (package intake), whichever channel brought them.
 //   - delivery mark (mark): the ledger item that says an event reached the
 //     events queue (ledger.Marks), so the reconciler and a replay skip it.
 //     An event with a mark is "marked"; a mark is never called a record.
@@ -54,6 +59,9 @@ const (
 	OriginHook      = "hook"      // the receiver queued it from an Okta event hook call
 	OriginSystemLog = "systemlog" // the reconciler recovered it from the System Log
 	OriginReplay    = "replay"    // hookline replay queued it
+	// OriginLogStream: the stream intake queued it from Okta Log Streaming
+	// (an EventBridge partner event source). The envelope carries it too.
+	OriginLogStream = "logstream"
 )
 
 // Message attribute names. The receiver sets the event's on every message;
@@ -63,6 +71,9 @@ const (
 	AttrEventUUID = "eventUuid"
 	AttrEventType = "eventType"
 	AttrPublished = "published"
+	// AttrOrg is the org that sent the event, set only when the message has
+	// one (Message.Org): a single-org stack's messages carry no org.
+	AttrOrg = "org"
 
 	AttrFailureReason  = "failureReason"
 	AttrFailedHandler  = "failedHandler"
@@ -82,7 +93,10 @@ type Message struct {
 	DeliveryID string `json:"deliveryId"`
 	// Origin is the hook URL of the delivery, or OriginSystemLog. The JSON
 	// key is "source", as in every message written so far.
-	Origin     string          `json:"source,omitempty"`
+	Origin string `json:"source,omitempty"`
+	// Org is the Okta org that sent the event; "" is the stack's one org
+	// (and every message written before orgs existed).
+	Org        string          `json:"org,omitempty"`
 	ReceivedAt time.Time       `json:"receivedAt"`
 	Event      json.RawMessage `json:"event"`
 }
@@ -91,8 +105,14 @@ type Message struct {
 // json.Marshal would compact it and escape <, > and &, and handlers are
 // promised the raw JSON Okta sent.
 func Encode(deliveryID, origin string, receivedAt time.Time, event json.RawMessage) []byte {
+	return EncodeOrg("", deliveryID, origin, receivedAt, event)
+}
+
+// EncodeOrg is Encode with the org that sent the event. An empty org is
+// left out, so a single-org stack writes the bytes Encode always wrote.
+func EncodeOrg(org, deliveryID, origin string, receivedAt time.Time, event json.RawMessage) []byte {
 	var b bytes.Buffer
-	b.Grow(len(event) + len(deliveryID) + len(origin) + 96)
+	b.Grow(len(event) + len(deliveryID) + len(origin) + len(org) + 104)
 	b.WriteString(`{"v":`)
 	b.WriteString(strconv.Itoa(Version))
 	b.WriteString(`,"deliveryId":`)
@@ -100,6 +120,10 @@ func Encode(deliveryID, origin string, receivedAt time.Time, event json.RawMessa
 	if origin != "" {
 		b.WriteString(`,"source":`)
 		writeString(&b, origin)
+	}
+	if org != "" {
+		b.WriteString(`,"org":`)
+		writeString(&b, org)
 	}
 	b.WriteString(`,"receivedAt":"`)
 	b.WriteString(receivedAt.UTC().Format(time.RFC3339Nano))

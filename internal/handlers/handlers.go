@@ -28,7 +28,8 @@ type Event struct {
 	Raw json.RawMessage
 
 	DeliveryID   string    // the Okta delivery (eventId) it came in
-	Origin       string    // the hook URL of the delivery, or "systemlog" when read from the System Log (envelope.Message.Origin)
+	Origin       string    // the hook URL of the delivery, "systemlog" when read from the System Log, "logstream" from Okta Log Streaming (envelope.Message.Origin)
+	Org          string    // the Okta org that sent it; "" is the stack's one org (envelope.Message.Org)
 	ReceivedAt   time.Time // when the receiver accepted it
 	MessageID    string    // the SQS message id
 	ReceiveCount int       // SQS ApproximateReceiveCount: 1 on the first try

@@ -34,5 +34,6 @@ const (
 var Writers = map[string][]string{
 	"receiver":   {PrefixMark},
 	"reconciler": {PrefixMark, PrefixCursor, PrefixOktaSide},
+	"streamer":   {PrefixMark},
 	"worker":     {PrefixSubject, PrefixSchema},
 }

@@ -82,6 +82,9 @@ const (
 	EventsRecovered = "EventsRecovered" // events found in Okta's System Log but never received, queued again
 	EventsUnkeyable = "EventsUnkeyable" // System Log events without a usable uuid, parked in the dead-letter queue
 
+	// Streamer (Okta Log Streaming).
+	EventsStreamed = "EventsStreamed" // streamed events of a subscribed type not queued before, put on the events queue
+
 	// Reconciler, Okta's side (internal/hookhealth), once per run.
 	OktaHookUnhealthy     = "OktaHookUnhealthy"     // 1 when a hook health check failed, 0 when it passed, by Check and in total
 	OktaDeliveryFailures  = "OktaDeliveryFailures"  // event_hook.delivery failures Okta logged for the stack's hook
@@ -99,7 +102,8 @@ type Def struct {
 	// Total also publishes the metric with the Stack dimension alone, summed
 	// over the other dimensions (one more custom metric).
 	Total bool
-	// Emitter is the function that records it: "receiver", "worker" or "reconciler".
+	// Emitter is the function that records it: "receiver", "worker",
+	// "reconciler" or "streamer".
 	Emitter string
 }
 
@@ -125,6 +129,7 @@ var Defs = []Def{
 	{Name: SchemaChanges, Unit: Count, Emitter: "worker"},
 	{Name: EventsRecovered, Unit: Count, Emitter: "reconciler"},
 	{Name: EventsUnkeyable, Unit: Count, Emitter: "reconciler"},
+	{Name: EventsStreamed, Unit: Count, Emitter: "streamer"},
 	{Name: OktaHookUnhealthy, Unit: Count, Dimensions: []string{DimCheck}, Total: true, Emitter: "reconciler"},
 	{Name: OktaDeliveryFailures, Unit: Count, Emitter: "reconciler"},
 	{Name: OktaDailyEvents, Unit: Count, Emitter: "reconciler"},

@@ -37,7 +37,7 @@ func TestDefsAreValidCloudWatchMetrics(t *testing.T) {
 				t.Errorf("%s: dimension set %v must start with Stack and hold at most %d", d.Name, set, metrics.MaxDimensions)
 			}
 		}
-		if !slices.Contains([]string{"receiver", "worker", "reconciler"}, d.Emitter) {
+		if !slices.Contains([]string{"receiver", "worker", "reconciler", "streamer"}, d.Emitter) {
 			t.Errorf("%s: emitter %q is not a function", d.Name, d.Emitter)
 		}
 		if got, ok := metrics.Find(d.Name); !ok || got.Name != d.Name {

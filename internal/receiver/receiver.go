@@ -22,6 +22,7 @@ import (
 
 	"github.com/hookline/hookline/internal/auth"
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/intake"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/orgs"
@@ -90,15 +91,11 @@ func (o oneSecret) Check(ctx context.Context, _, presented string) (bool, error)
 }
 
 // Publisher enqueues messages.
-type Publisher interface {
-	Publish(ctx context.Context, msgs []queue.Message) queue.Result
-}
+type Publisher = intake.Publisher
 
 // Marker marks the events the hook queued (the ledger's delivery
 // marks), so the reconciler does not recover them.
-type Marker interface {
-	Mark(ctx context.Context, origin string, uuids []string) error
-}
+type Marker = intake.Marker
 
 // DefaultMarkBudget bounds writing the delivery marks after the events are queued.
 const DefaultMarkBudget = 300 * time.Millisecond
@@ -352,22 +349,17 @@ func (h *Handler) deliver(ctx context.Context, org string, req events.APIGateway
 	}
 	okta.SortByPublished(evs)
 
-	receivedAt := h.now()
-	msgs := make([]queue.Message, len(evs))
-	for i, ev := range evs {
-		msgs[i] = queue.Message{
-			Body: envelope.Encode(delivery.EventID, delivery.HookURL, receivedAt, ev.Raw),
-			Attributes: map[string]string{
-				envelope.AttrEventUUID: ev.UUID,
-				envelope.AttrEventType: ev.EventType,
-				envelope.AttrPublished: ev.Published,
-			},
-		}
+	batch := intake.Batch{
+		Origin:     envelope.OriginHook,
+		HookURL:    delivery.HookURL,
+		DeliveryID: delivery.EventID,
+		ReceivedAt: h.now(),
+		Events:     evs,
 	}
-	res := h.pub.Publish(ctx, msgs)
+	res := intake.Queue(ctx, h.pub, batch)
 	out.enqueued = res.Sent
 	out.failed = len(res.Failed)
-	h.mark(ctx, req, evs, res, &out)
+	h.mark(ctx, req, batch, res, &out)
 	if len(res.Failed) == 0 {
 		*resp = jsonResponse(http.StatusOK, `{"accepted":`+strconv.Itoa(res.Sent)+`}`)
 		out.status = resp.StatusCode
@@ -391,24 +383,19 @@ func (h *Handler) deliver(ctx context.Context, org string, req events.APIGateway
 }
 
 // mark writes the delivery marks of the events now on the queue.
-func (h *Handler) mark(ctx context.Context, req events.APIGatewayV2HTTPRequest, evs []okta.Event, res queue.Result, out *outcome) {
+func (h *Handler) mark(ctx context.Context, req events.APIGatewayV2HTTPRequest, batch intake.Batch, res queue.Result, out *outcome) {
 	if h.cfg.Marks == nil || res.Sent == 0 {
 		return
 	}
-	uuids := make([]string, 0, res.Sent)
-	for i, ev := range evs {
-		if _, failed := res.Failed[i]; !failed && ev.UUID != "" {
-			uuids = append(uuids, ev.UUID)
-		}
-	}
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.MarkBudget)
 	defer cancel()
-	if err := h.cfg.Marks.Mark(ctx, envelope.OriginHook, uuids); err != nil {
+	n, err := intake.Mark(ctx, h.cfg.Marks, batch, res)
+	if err != nil {
 		h.log.WarnContext(ctx, "delivery not recorded; the reconciler may queue these events again (the ledger absorbs it)",
-			"requestId", req.RequestContext.RequestID, "events", len(uuids), "error", err.Error())
+			"requestId", req.RequestContext.RequestID, "events", len(intake.Queued(batch, res)), "error", err.Error())
 		return
 	}
-	out.marked = len(uuids)
+	out.marked = n
 }
 
 // Causes of "events not enqueued", one per line.

@@ -24,11 +24,11 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/intake"
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/oktaapi"
-	"github.com/hookline/hookline/internal/queue"
 )
 
 // CursorName names the reconciler's cursor in the ledger table.
@@ -67,9 +67,7 @@ type Cursors interface {
 }
 
 // Publisher queues events (queue.Publisher).
-type Publisher interface {
-	Publish(ctx context.Context, msgs []queue.Message) queue.Result
-}
+type Publisher = intake.Publisher
 
 // Reconciler finds and queues the events the hook did not bring.
 type Reconciler struct {
@@ -100,6 +98,9 @@ type Reconciler struct {
 	// Metrics, when set, gets EventsRecovered and EventsUnkeyable after
 	// each run (also 0, so the alarms see data).
 	Metrics metrics.Sink
+	// Org is the Okta org whose System Log this reads, stamped on every
+	// event it queues; "" is the stack's one org.
+	Org string
 	// Watch, when set, looks at Okta's side of the hook during each run
 	// (hookhealth.Watch): not during a replay.
 	Watch Watch
@@ -448,38 +449,25 @@ func (r *Reconciler) publish(ctx context.Context, missing []okta.Event, origin, 
 	if len(missing) == 0 {
 		return nil
 	}
-	now := r.now()
-	msgs := make([]queue.Message, len(missing))
-	for i, ev := range missing {
-		msgs[i] = queue.Message{
-			Body: envelope.Encode(deliveryID, envelope.OriginSystemLog, now, ev.Raw),
-			Attributes: map[string]string{
-				envelope.AttrEventUUID: ev.UUID,
-				envelope.AttrEventType: ev.EventType,
-				envelope.AttrPublished: ev.Published,
-			},
-		}
-	}
-	res := r.Publisher.Publish(ctx, msgs)
+	batch := intake.Batch{Origin: origin, DeliveryID: deliveryID, Org: r.Org, ReceivedAt: r.now(), Events: missing}
+	res := intake.Queue(ctx, r.Publisher, batch)
 	var queued []okta.Event
-	var uuids []string
 	for i, ev := range missing {
 		if err, failed := res.Failed[i]; failed {
 			r.log().ErrorContext(ctx, "event not queued", "eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "error", err.Error())
 			continue
 		}
 		queued = append(queued, ev)
-		uuids = append(uuids, ev.UUID)
 		r.log().InfoContext(ctx, "event recovered", append([]any{"eventUuid", ev.UUID, "eventType", ev.EventType, "published", ev.Published, "source", origin},
 			r.recoveredAttrs(ev, origin)...)...)
 	}
 	st.Queued += len(queued)
 	st.Failed += len(res.Failed)
 	oldest(st, queued)
-	if err := r.Marks.Mark(ctx, origin, uuids); err != nil {
+	if _, err := intake.Mark(ctx, r.Marks, batch, res); err != nil {
 		// They are on the queue; unmarked, a later read may queue them
 		// again, and the worker's ledger absorbs that.
-		r.log().WarnContext(ctx, "recovered events not marked", "events", len(uuids), "error", err.Error())
+		r.log().WarnContext(ctx, "recovered events not marked", "events", len(queued), "error", err.Error())
 	}
 	if len(res.Failed) > 0 {
 		return fmt.Errorf("reconcile: %d of %d events not queued", len(res.Failed), len(missing))

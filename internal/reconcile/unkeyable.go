@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookline/hookline/internal/envelope"
+	"github.com/hookline/hookline/internal/intake"
 	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/queue"
 )
@@ -82,6 +83,7 @@ func (r *Reconciler) park(ctx context.Context, evs []unkeyable, origin, delivery
 			len(evs), evs[0].reason)
 	}
 	now := r.now()
+	batch := intake.Batch{Origin: origin, DeliveryID: deliveryID, Org: r.Org, ReceivedAt: now}
 	msgs := make([]queue.Message, len(evs))
 	for i, u := range evs {
 		attrs := map[string]string{
@@ -95,7 +97,10 @@ func (r *Reconciler) park(ctx context.Context, evs []unkeyable, origin, delivery
 				attrs[name] = v
 			}
 		}
-		msgs[i] = queue.Message{Body: envelope.Encode(deliveryID, envelope.OriginSystemLog, now, u.ev.Raw), Attributes: attrs}
+		if r.Org != "" {
+			attrs[envelope.AttrOrg] = r.Org
+		}
+		msgs[i] = queue.Message{Body: batch.Body(u.ev.Raw), Attributes: attrs}
 	}
 	res := r.DLQ.Publish(ctx, msgs)
 	var marks []string

@@ -275,7 +275,7 @@ func TestLoadRealTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tpl.ResourcesOfType(TypeFunction); !reflect.DeepEqual(got, []string{"ReceiverFunction", "ReconcilerFunction", "WorkerFunction"}) {
+	if got := tpl.ResourcesOfType(TypeFunction); !reflect.DeepEqual(got, []string{"ReceiverFunction", "ReconcilerFunction", "StreamerFunction", "WorkerFunction"}) {
 		t.Errorf("functions = %v", got)
 	}
 	env := tpl.FunctionEnv("ReceiverFunction")

@@ -537,6 +537,7 @@ func decode(rec events.SQSMessage) (handlers.Event, error) {
 		Raw:        msg.Event,
 		DeliveryID: msg.DeliveryID,
 		Origin:     msg.Origin,
+		Org:        msg.Org,
 		ReceivedAt: msg.ReceivedAt,
 		MessageID:  rec.MessageId,
 	}

@@ -71,7 +71,7 @@ func main() {
 	dashboards := len(t.ResourcesOfType("AWS::CloudWatch::Dashboard"))
 	customMetrics := 0
 	for _, d := range metrics.Defs {
-		if d.Emitter == "reconciler" {
+		if d.Emitter == "reconciler" || d.Emitter == "streamer" {
 			continue
 		}
 		n := 1 // one status class seen most of the time
