@@ -5,9 +5,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -110,7 +112,37 @@ func main() {
 			return oktaapi.LoadCredentials(ctx, sm, s.CredentialsID)
 		},
 	}
-	lambda.Start(r.Handle)
+	if s.Orgs.Len() == 1 {
+		lambda.Start(r.Handle)
+		return
+	}
+	// Several orgs: each read at every run, all at once, with its own
+	// credentials, cursor and hook check.
+	var runs []*reconcile.Org
+	for _, org := range s.Orgs.Names() {
+		run := &reconcile.Org{Name: org, Stamp: org}
+		secretID := s.Orgs.SecretID(s.StackName, org, orgs.KindOkta, s.CredentialsID)
+		run.Credentials = func(ctx context.Context) (oktaapi.Credentials, error) {
+			return oktaapi.LoadCredentials(ctx, sm, secretID)
+		}
+		want := hookhealth.Want{Name: s.HookName, URI: s.EndpointURL, Types: types, Stack: s.StackName}
+		watch := &hookhealth.Watch{Want: want, Store: &ledger.OktaSideStore{Client: ddb, Table: s.LedgerTable}, Log: log.With("org", org)}
+		if !s.Orgs.IsDefault(org) {
+			run.Cursor = reconcile.OrgCursorName(org)
+			watch.State = hookhealth.OrgStateName(org)
+			// OKTA_HOOK_NAME names the default org's hook; the others' are
+			// found by their own hook URL.
+			watch.Want.Name = ""
+			if s.EndpointURL != "" {
+				watch.Want.URI = strings.TrimSuffix(s.EndpointURL, "/") + "/" + org
+			}
+		}
+		run.Watch = watch
+		runs = append(runs, run)
+	}
+	lambda.Start(func(ctx context.Context, _ json.RawMessage) (reconcile.Stats, error) {
+		return r.HandleOrgs(ctx, runs)
+	})
 }
 
 func fail(log *slog.Logger, err error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookline/hookline/internal/auth"
 	"github.com/hookline/hookline/internal/auth/authtest"
+	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/queue/queuetest"
@@ -124,5 +125,23 @@ func TestRequestLogNamesTheOrg(t *testing.T) {
 	}
 	if strings.Join(orgsSeen, ",") != "preview,"+orgs.Unknown {
 		t.Fatalf("request lines name orgs %q, want preview then %q (never the raw path)", orgsSeen, orgs.Unknown)
+	}
+}
+
+func TestEveryQueuedEventCarriesTheOrgOfItsURL(t *testing.T) {
+	f := newOrgsFixture(t)
+	if f.post(t, "/okta/events/preview", previewSecret) != 200 || f.post(t, "/okta/events", secret) != 200 {
+		t.Fatal("deliveries refused")
+	}
+	var got []string
+	for _, m := range f.mem.Messages {
+		env, err := envelope.Decode(m.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, env.Org+"/"+m.Attributes[envelope.AttrOrg])
+	}
+	if strings.Join(got, ",") != "preview/preview,prod/prod" {
+		t.Fatalf("queued events carry orgs (envelope/attribute) %q, want preview then prod", got)
 	}
 }

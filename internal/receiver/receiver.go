@@ -353,6 +353,7 @@ func (h *Handler) deliver(ctx context.Context, org string, req events.APIGateway
 		Origin:     envelope.OriginHook,
 		HookURL:    delivery.HookURL,
 		DeliveryID: delivery.EventID,
+		Org:        h.stampedOrg(org),
 		ReceivedAt: h.now(),
 		Events:     evs,
 	}
@@ -380,6 +381,16 @@ func (h *Handler) deliver(ctx context.Context, org string, req events.APIGateway
 	*resp = errorResponse(status)
 	out.status = status
 	return out
+}
+
+// stampedOrg is the org a delivery's events carry: the org of its hook URL
+// on a stack of several orgs, none ("", the stack's one org) on a stack of
+// one, whose messages stay as they were before orgs.
+func (h *Handler) stampedOrg(org string) string {
+	if h.cfg.Orgs.Len() > 1 {
+		return org
+	}
+	return ""
 }
 
 // mark writes the delivery marks of the events now on the queue.
