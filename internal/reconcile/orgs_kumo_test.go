@@ -28,7 +28,9 @@ func orgSecret(t *testing.T, f *fixture, org string, creds oktaapi.Credentials) 
 	if _, err := f.sm.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(raw))}); err != nil {
 		t.Fatal(err)
 	}
-	return func(ctx context.Context) (oktaapi.Credentials, error) { return oktaapi.LoadCredentials(ctx, f.sm, name) }
+	return func(ctx context.Context) (oktaapi.Credentials, error) {
+		return oktaapi.LoadCredentials(ctx, f.sm, name)
+	}
 }
 
 // TestOneOrgsRateLimitAndBadTokenNeverStopAnothersRecovery: three orgs in
