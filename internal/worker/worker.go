@@ -22,6 +22,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,7 @@ import (
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
+	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/queue"
 )
 
@@ -81,6 +83,9 @@ type Worker struct {
 	// own with handlers.SkipActors). Each skip is logged as "skipped: own
 	// actor" and counted in the batch line.
 	OwnActors []string
+	// DefaultOrg is the org of an event without one (the stack's first
+	// OktaOrgs), for handlers.Orgs; "" means orgs.DefaultName.
+	DefaultOrg string
 
 	// SafetyMargin is kept from the invocation deadline for the ledger and
 	// queue calls after a handler; default DefaultSafetyMargin, or a quarter
@@ -297,6 +302,13 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		return outcome{verdict: park, reason: "malformed message: " + err.Error()}
 	}
 	log = log.With("eventUuid", ev.UUID, "eventType", ev.Type)
+	if ev.Org != "" {
+		log = log.With("org", ev.Org)
+	}
+	org := ev.Org
+	if org == "" {
+		org = cmp.Or(w.DefaultOrg, orgs.DefaultName)
+	}
 	if w.Observer != nil && ev.ReceiveCount == 1 {
 		w.Observer.Observe(ctx, ev.Type, ev.Raw)
 	}
@@ -320,7 +332,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 			o.ownActor++
 			continue
 		}
-		if len(route.Where) > 0 && !route.Matches(logEvent()) {
+		if !route.ForOrg(org) || len(route.Where) > 0 && !route.Matches(logEvent()) {
 			// Debug only: a filter exists to make most events cheap.
 			hlog.DebugContext(ctx, "filtered")
 			o.filtered++
