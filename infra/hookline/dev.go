@@ -72,7 +72,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	org := standin.Start(func(f func()) { cleanups = append(cleanups, f) })
 	oktaToken := rand.Text()
 	org.SetAPIToken(oktaToken)
-	fns := []string{"receiver", "worker"}
+	// The streamer behind the stand-in Okta Log Streaming bus
+	// (devstack.DevLogStreamSource): `make send CHANNEL=stream`.
+	fns := []string{"receiver", "worker", "streamer"}
 	if *reconcileEvery > 0 {
 		fns = append(fns, "reconciler")
 	}
@@ -122,6 +124,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	st := stateOf(stack)
 	st.OktaURL, st.OktaToken = org.URL, oktaToken
+	st.LogStreamSource = devstack.DevLogStreamSource
 	if *reconcileEvery > 0 {
 		st.OktaSecretID, st.OktaEventTypes = devOktaSecret, devEventTypes(stack)
 		st.ReconcileEvery, st.ReconcileGrace = reconcileEvery.String(), reconcileGrace.String()

@@ -52,7 +52,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestDevAndSend(t *testing.T) {
 	root := devstacktest.RepoRoot(t)
 	bin := t.TempDir()
-	for _, fn := range []string{"receiver", "worker", "reconciler"} {
+	for _, fn := range []string{"receiver", "worker", "reconciler", "streamer"} {
 		if err := os.MkdirAll(filepath.Join(bin, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -136,6 +136,24 @@ func TestDevAndSend(t *testing.T) {
 	// same 4 events: the worker handles each once.
 	waitFor(t, "the worker's event lines", func() bool { return strings.Count(stdout.String(), `"msg":"okta event"`) >= 4 })
 
+	// make send COUNT=1 CHANNEL=both: one event through the hook, then the
+	// stand-in log stream; the streamer finds its mark, the worker handles it once.
+	sendOut.Reset()
+	if code := run(ctx, []string{"send", "--count", "1", "--channel", "both", "--state", state}, &sendOut, &sendErr); code != 0 ||
+		!strings.Contains(sendOut.String(), "STREAM 1 events on "+devstack.DevLogStreamSource) {
+		t.Fatalf("hookline send --channel both exit %d:\n%s%s", code, sendOut.String(), sendErr.String())
+	}
+	waitFor(t, "the streamer to find the hook's mark", func() bool { return strings.Contains(stdout.String(), `"msg":"stream event already queued"`) })
+	waitFor(t, "the event handled", func() bool { return strings.Count(stdout.String(), `"msg":"okta event"`) >= 5 })
+	// make send COUNT=1 CHANNEL=stream: through the stream alone.
+	sendOut.Reset()
+	if code := run(ctx, []string{"send", "--count", "1", "--channel", "stream", "--state", state}, &sendOut, &sendErr); code != 0 {
+		t.Fatalf("hookline send --channel stream exit %d:\n%s%s", code, sendOut.String(), sendErr.String())
+	}
+	waitFor(t, "the streamed event queued and handled", func() bool {
+		return strings.Contains(stdout.String(), `"msg":"stream event queued"`) && strings.Count(stdout.String(), `"msg":"okta event"`) >= 6
+	})
+
 	// make send COUNT=20 LOSE=50%: half the deliveries never reach the hook;
 	// the reconciler brings their events from the stand-in System Log.
 	sendOut.Reset()
@@ -146,7 +164,7 @@ func TestDevAndSend(t *testing.T) {
 		t.Errorf("send --lose printed:\n%s", sendOut.String())
 	}
 	waitFor(t, "the lost events recovered and handled", func() bool {
-		return strings.Count(stdout.String(), `"msg":"event recovered"`) >= 10 && strings.Count(stdout.String(), `"msg":"okta event"`) >= 24
+		return strings.Count(stdout.String(), `"msg":"event recovered"`) >= 10 && strings.Count(stdout.String(), `"msg":"okta event"`) >= 26
 	})
 	// make replay ARGS='--local --since 1h': the dev stack's queues, ledger
 	// table, Okta credentials secret and event types come from the state

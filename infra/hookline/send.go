@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hookline/hookline/internal/devstack"
+	"github.com/hookline/hookline/internal/okta"
 	"github.com/hookline/hookline/internal/standin"
 )
 
@@ -38,12 +39,16 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	parallel := fs.Int("parallel", 1, "deliveries in flight at once")
 	verify := fs.Bool("verify", true, "send the verification GET first")
 	quiet := fs.Bool("quiet", false, "print only failures and the summary")
+	channel := fs.String("channel", "hook", "hook: POST to the event hook; stream: put the events on the dev stack's stand-in Okta Log Streaming bus; both: each event through both (handled once)")
 	lose := fs.String("lose", "", "drop this share of the deliveries (10% or 0.1), as Okta giving up would; their events stay in the dev stack's stand-in System Log for the reconciler")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *per < 1 || *parallel < 1 || *count < 0 {
 		return fmt.Errorf("%w: --per-delivery and --parallel must be >= 1, --count >= 0", errUsage)
+	}
+	if *channel != "hook" && *channel != "stream" && *channel != "both" {
+		return fmt.Errorf("%w: --channel is hook, stream or both", errUsage)
 	}
 	share, err := parseShare(*lose)
 	if err != nil {
@@ -97,6 +102,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	} else if share > 0 {
 		return fmt.Errorf("%w: --lose needs the dev stack's stand-in System Log (run `make dev`)", errUsage)
+	}
+	if *channel == "stream" {
+		return sendStream(ctx, st, bodies, stdout)
 	}
 	if *verify {
 		challenge := "hookline-" + time.Now().Format("150405.000")
@@ -171,6 +179,13 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}()
 	}
 	wg.Wait()
+	if *channel == "both" {
+		// After the hook, as when the hook is the faster channel: the
+		// streamer finds each event's mark and queues none again.
+		if err := sendStream(ctx, st, bodies, stdout); err != nil {
+			return err
+		}
+	}
 	if err := writeDeliveryFailures(ctx, st, lostBodies); err != nil {
 		fmt.Fprintf(stderr, "stand-in System Log: the lost deliveries' event_hook.delivery failures not written: %v\n", err)
 	}
@@ -321,4 +336,30 @@ func eventCount(body []byte) int {
 	}
 	_ = json.Unmarshal(body, &d)
 	return len(d.Data.Events)
+}
+
+// sendStream puts the deliveries' events on the dev stack's stand-in Okta Log
+// Streaming bus, as Okta's stream would: one EventBridge event each.
+func sendStream(ctx context.Context, st State, bodies [][]byte, stdout io.Writer) error {
+	if st.LogStreamSource == "" {
+		return errors.New("--channel stream needs a running `make dev` with its stand-in log stream")
+	}
+	var evs [][]byte
+	for _, body := range bodies {
+		d, err := okta.ParseDelivery(body)
+		if err != nil {
+			return fmt.Errorf("stream: %w", err)
+		}
+		for _, ev := range d.Events {
+			evs = append(evs, ev.Raw)
+		}
+	}
+	stream := standin.LogStream{Client: devstack.NewClients(st.Endpoint).EventBridge, Source: st.LogStreamSource}
+	start := time.Now()
+	if err := stream.Send(ctx, evs...); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "STREAM %d events on %s (%v): the streamer queues those of a subscribed type not queued yet\n",
+		len(evs), st.LogStreamSource, time.Since(start).Round(time.Millisecond))
+	return nil
 }

@@ -35,6 +35,9 @@ type State struct {
 	OktaHookID string `json:"oktaHookId,omitempty"`
 	// The tables by logical ID: `hookline schema --local` reads the ledger.
 	Tables map[string]string `json:"tables,omitempty"`
+	// LogStreamSource is the stand-in Okta Log Streaming source (and bus)
+	// when the streamer runs: `hookline send --channel stream`.
+	LogStreamSource string `json:"logStreamSource,omitempty"`
 }
 
 // stateOf returns a running stack's state for the state file.

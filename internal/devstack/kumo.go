@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -131,6 +132,7 @@ type Clients struct {
 	DynamoDB       *dynamodb.Client
 	Lambda         *lambda.Client
 	APIGateway     *apigatewayv2.Client
+	EventBridge    *eventbridge.Client
 }
 
 // NewClients returns clients for the kumo at endpoint.
@@ -150,7 +152,8 @@ func NewClients(endpoint string) *Clients {
 		Lambda: lambda.New(lambda.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc,
 			// The poller must see a function error, not have the SDK retry it.
 			RetryMaxAttempts: 1}),
-		APIGateway: apigatewayv2.New(apigatewayv2.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc}),
+		APIGateway:  apigatewayv2.New(apigatewayv2.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc}),
+		EventBridge: eventbridge.New(eventbridge.Options{Region: Region, Credentials: creds, BaseEndpoint: ep, HTTPClient: hc}),
 	}
 }
 

@@ -151,6 +151,13 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 	}
 	for _, f := range run {
+		// With the streamer, the stand-in log stream's partner bus and rule
+		// (kumo invokes the rule's Lambda target itself).
+		if f.Short == "streamer" {
+			if err := s.createLogStream(ctx, f); err != nil {
+				return s, err
+			}
+		}
 		if f.SQS == nil {
 			continue
 		}
