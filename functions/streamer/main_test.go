@@ -17,6 +17,10 @@ func TestLinksOnlyTheServicesItCalls(t *testing.T) {
 	deploycheck.CheckServices(t, "./functions/streamer", "dynamodb", "sqs")
 }
 
+func TestLinksOnlyServicesItsRoleGrants(t *testing.T) {
+	deploycheck.CheckServicesGranted(t, "./functions/streamer", "StreamerRole")
+}
+
 func load(getenv func(string) string) error {
 	_, err := loadSettings(getenv)
 	return err

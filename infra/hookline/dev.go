@@ -230,6 +230,7 @@ deliver one event:
     -d '{"eventType":"com.okta.event_hook","eventId":"dev-1","source":"curl","data":{"events":[{"uuid":"dev-uuid-1","eventType":"user.lifecycle.create","published":"2026-01-01T00:00:00Z","displayMessage":"Create Okta user"}]}}'
 
 or act as Okta:  make send   (or: make send COUNT=100 TYPE=user.lifecycle.create)
+Log Streaming:   make send CHANNEL=stream   (CHANNEL=both: the hook, then the stream: handled once)
 state:           %[3]s
 `, st.URL, st.Secret, statePath, st.AuthHeader)
 	if st.ReconcileEvery != "" {

@@ -126,7 +126,7 @@ func TestReadmeCommandsRun(t *testing.T) {
 		t.Fatalf("found only %d commands in the README's sh blocks: %q", len(lines), lines)
 	}
 	bin := t.TempDir()
-	for _, fn := range []string{"receiver", "worker", "reconciler"} {
+	for _, fn := range []string{"receiver", "worker", "reconciler", "streamer"} {
 		if err := os.MkdirAll(filepath.Join(bin, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -275,7 +275,7 @@ func TestLogFieldProblems(t *testing.T) {
 func TestNoFunctionLinksTheStandInOrTestSupport(t *testing.T) {
 	root := Root(t)
 	mod := "github.com/hookline/hookline/"
-	for _, fn := range []string{"receiver", "worker", "reconciler"} {
+	for _, fn := range []string{"receiver", "worker", "reconciler", "streamer"} {
 		deps, err := LinkedPackages(root, "./functions/"+fn)
 		if err != nil {
 			t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 )
 
 type expectation struct {
-	fn          string // receiver or worker
+	fn          string // receiver, worker or streamer
 	status      int    // receiver: HTTP status
 	enqueued    int    // receiver: messages that must land on the queue
 	bodyHas     string // receiver: substring of the response body
@@ -35,6 +35,7 @@ var expected = map[string]expectation{
 	"delivery-base64.json":     {fn: "receiver", status: 200, enqueued: 4, bodyHas: `"accepted":4`},
 	"delivery-wrong-auth.json": {fn: "receiver", status: 401},
 	"worker-sqs-batch.json":    {fn: "worker"},
+	"logstream.json":           {fn: "streamer", enqueued: 1},
 }
 
 func TestEveryEventFileUnderRIE(t *testing.T) {
@@ -50,6 +51,7 @@ func TestEveryEventFileUnderRIE(t *testing.T) {
 	queueURL := s.QueueURL("EventsQueue")
 	receiver := devstacktest.StartRIE(t, s, "receiver", "", "LOG_LEVEL=info")
 	worker := devstacktest.StartRIE(t, s, "worker", "", "LOG_LEVEL=info")
+	streamer := devstacktest.StartRIE(t, s, "streamer", "", "LOG_LEVEL=info")
 
 	for _, file := range files {
 		name := filepath.Base(file)
@@ -94,6 +96,14 @@ func TestEveryEventFileUnderRIE(t *testing.T) {
 				}
 				if len(resp.BatchItemFailures) != want.itemsFailed {
 					t.Fatalf("batchItemFailures %v, want %d\nlogs:\n%s", resp.BatchItemFailures, want.itemsFailed, worker.Logs())
+				}
+			case "streamer":
+				out, err := streamer.Invoke(ctx, event)
+				if err != nil || strings.Contains(string(out), "errorMessage") {
+					t.Fatalf("streamer: %v %s\nlogs:\n%s", err, out, streamer.Logs())
+				}
+				if got := takeAll(t, s.Clients.SQS, queueURL); got != want.enqueued {
+					t.Fatalf("enqueued %d, want %d\nlogs:\n%s", got, want.enqueued, streamer.Logs())
 				}
 			default:
 				t.Fatalf("unknown function %q", want.fn)

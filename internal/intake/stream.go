@@ -69,7 +69,7 @@ type StreamResult struct {
 
 // Handle takes one EventBridge event (EventBridge invokes a Lambda target
 // with one event). It returns an error only when the event may not be on
-// the queue, so that Lambda's asynchronous retries send it again (marks
+// the queue, so that Lambda's asynchronous retries run it again (marks
 // make a retry of a queued event a no-op). An event that is not Okta's is
 // logged and dropped with a nil error: retrying it cannot help.
 func (s *Stream) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
@@ -84,9 +84,14 @@ func (s *Stream) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
 			s.log().WarnContext(ctx, "metrics not written", "error", ferr.Error())
 		}
 	}
-	if errors.Is(err, ErrNotOktaStream) {
+	switch {
+	case errors.Is(err, ErrNotOktaStream):
 		s.log().ErrorContext(ctx, "stream event dropped", "id", ev.ID, "source", ev.Source, "detailType", ev.DetailType, "error", err.Error())
 		return nil
+	case err != nil:
+		// Lambda's asynchronous retries run it again; past those, the
+		// reconciler recovers it from the System Log.
+		s.log().ErrorContext(ctx, "stream event not queued", "eventUuid", res.UUID, "org", res.Org, "id", ev.ID, "error", err.Error())
 	}
 	return err
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -70,9 +72,13 @@ func TestStreamQueuesOnlySubscribedUnmarkedEventsAndMarksThem(t *testing.T) {
 }
 
 func TestStreamEventNotQueuedIsRetried(t *testing.T) {
-	s := &Stream{Publisher: &publisher{err: queue.ErrRejected}, Marks: &marks{}, Types: []string{"a"}}
+	var logs strings.Builder
+	s := &Stream{Publisher: &publisher{err: queue.ErrRejected}, Marks: &marks{}, Types: []string{"a"}, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
 	if err := s.Handle(context.Background(), streamed("u", "a")); err == nil {
 		t.Error("an event not queued must fail the invocation, so that EventBridge sends it again")
+	}
+	if !strings.Contains(logs.String(), `"msg":"stream event not queued","eventUuid":"u"`) {
+		t.Errorf("the failure is not logged with the event's uuid:\n%s", logs.String())
 	}
 	s = &Stream{Publisher: &publisher{}, Marks: &marks{err: errors.New("dynamodb down")}, Types: []string{"a"}}
 	if err := s.Handle(context.Background(), streamed("u", "a")); err == nil {

@@ -29,6 +29,7 @@ const (
 	priceDynamoWritePerMillion = 0.625        // DynamoDB on-demand write request units
 	priceDynamoReadPerMillion  = 0.125        // DynamoDB on-demand read request units
 	priceDynamoStorageGBMonth  = 0.25         // DynamoDB Standard storage
+	priceEventBridgePerMillion = 1.00         // EventBridge partner (SaaS) events ingested, per 64 KB chunk; rule delivery to a same-account target is free
 	priceLogsIngestGB          = 0.50         // CloudWatch Logs ingestion (Lambda logs, first 10 TB)
 	priceLogsStorageGBMonth    = 0.03         // CloudWatch Logs storage (compressed)
 	priceSecretMonth           = 0.40         // Secrets Manager, per secret
@@ -50,6 +51,10 @@ func main() {
 	handlers := flag.Int("handlers", 1, "your handlers per event, on the ledger (two writes per event each); the built-in event-log runs too and takes no ledger write")
 	containers := flag.Float64("containers", 4, "warm receiver containers, each reading the secret every SECRET_CACHE_TTL (5 min)")
 	pollers := flag.Float64("pollers", 5, "SQS pollers Lambda runs for the worker when idle, each long-polling every 20 s")
+	streamerMs := flag.Float64("streamer-ms", 20, "billed streamer duration per streamed event (one BatchGetItem of its mark, one SendMessageBatch, one BatchWriteItem)")
+	receiverLogBytes := flag.Float64("receiver-log-bytes", 1054, "receiver stdout bytes per delivery of one event: its okta hook request line and two EMF lines (measured on kumo, internal/intake tests)")
+	streamerLogBytes := flag.Float64("streamer-log-bytes", 560, "streamer stdout bytes per streamed event: its stream event queued line and one EMF line (measured on kumo, internal/intake tests)")
+	subscribedShare := flag.Float64("stream-subscribed-share", 1, "share of the org's System Log events that are of a subscribed type: Okta streams every type and EventBridge bills each one ingested")
 	flag.Parse()
 
 	t, err := samtemplate.Load(*tpl)
@@ -165,6 +170,9 @@ func main() {
 		fmt.Printf(" **$%.2f** |", v)
 	}
 	fmt.Println()
+
+	printChannels(channelInputs{memGB: memGB, perDelivery: *perDelivery, receiverMs: *receiverMs, streamerMs: *streamerMs,
+		receiverLogBytes: *receiverLogBytes, streamerLogBytes: *streamerLogBytes, platformBytes: *platformBytes, share: *subscribedShare})
 }
 
 func human(n float64) string {
@@ -193,4 +201,51 @@ func paramInt(t *samtemplate.Template, name string) int {
 		log.Fatal(err)
 	}
 	return n
+}
+
+type channelInputs struct {
+	memGB, perDelivery, receiverMs, streamerMs        float64
+	receiverLogBytes, streamerLogBytes, platformBytes float64
+	share                                             float64
+}
+
+// printChannels prints what one million subscribed events cost to reach the
+// events queue through each channel (the worker's side is the same for
+// all): the hook, the Log Streaming stream alone, and both on with the hook
+// first (the streamer then finds the mark and queues nothing).
+func printChannels(in channelInputs) {
+	const n = 1e6
+	deliveries := n / in.perDelivery
+	lambda := func(invocations, ms float64) float64 {
+		return invocations/1e6*priceLambdaPerMillion + invocations*ms/1000*in.memGB*priceLambdaARMPerGBSecond
+	}
+	logs := func(bytes float64) float64 { return bytes / 1e9 * priceLogsIngestGB }
+	type item struct {
+		name               string
+		hook, stream, both float64
+	}
+	streamed := n / in.share // Okta streams every type; the rule drops the others after ingestion
+	items := []item{
+		{"API Gateway HTTP API (requests)", deliveries / 1e6 * priceHTTPAPIPerMillion, 0, deliveries / 1e6 * priceHTTPAPIPerMillion},
+		{"Lambda receiver (requests + duration)", lambda(deliveries, in.receiverMs), 0, lambda(deliveries, in.receiverMs)},
+		{fmt.Sprintf("EventBridge partner events ingested (%.0f%% of the streamed types subscribed)", in.share*100), 0,
+			streamed / 1e6 * priceEventBridgePerMillion, streamed / 1e6 * priceEventBridgePerMillion},
+		{"Lambda streamer (requests + duration; the rule's delivery is free)", 0, lambda(n, in.streamerMs), lambda(n, in.streamerMs)},
+		{"SQS (SendMessageBatch)", deliveries / 1e6 * priceSQSPerMillion, n / 1e6 * priceSQSPerMillion, deliveries / 1e6 * priceSQSPerMillion},
+		{"DynamoDB delivery mark (strongly consistent read)", 0, n / 1e6 * priceDynamoReadPerMillion, n / 1e6 * priceDynamoReadPerMillion},
+		{"DynamoDB delivery mark (write)", n / 1e6 * priceDynamoWritePerMillion, n / 1e6 * priceDynamoWritePerMillion, n / 1e6 * priceDynamoWritePerMillion},
+		{"CloudWatch Logs ingestion (lines + platform lines)", logs(deliveries * (in.receiverLogBytes + in.platformBytes)),
+			logs(n * (in.streamerLogBytes + in.platformBytes)),
+			logs(deliveries*(in.receiverLogBytes+in.platformBytes) + n*(in.streamerLogBytes+in.platformBytes))},
+	}
+	fmt.Printf("\nPer million subscribed events, to the events queue, by channel (%.0f event(s) per delivery; streamer %.0f ms; logs %.0f B a delivery, %.0f B a streamed event, + %.0f B platform lines an invocation; "+
+		"the worker's side is the same for every channel):\n\n", in.perDelivery, in.streamerMs, in.receiverLogBytes, in.streamerLogBytes, in.platformBytes)
+	fmt.Println("| item | hook | Log Streaming | both (hook first) |")
+	fmt.Println("|---|---:|---:|---:|")
+	var th, ts, tb float64
+	for _, it := range items {
+		fmt.Printf("| %s | $%.2f | $%.2f | $%.2f |\n", it.name, it.hook, it.stream, it.both)
+		th, ts, tb = th+it.hook, ts+it.stream, tb+it.both
+	}
+	fmt.Printf("| **total per million events** | **$%.2f** | **$%.2f** | **$%.2f** |\n", th, ts, tb)
 }
