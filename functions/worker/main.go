@@ -147,7 +147,7 @@ func main() {
 	q := queue.Consumer{Client: queueClient, QueueURL: s.QueueURL, DLQURL: s.DLQURL}
 	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
 	recorder := metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout)
-	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: s.MaxReceiveCount, OwnActors: s.OwnActors, DefaultOrg: s.Orgs.Default()}
+	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: s.MaxReceiveCount, OwnActors: s.OwnActors, Orgs: s.Orgs}
 	if s.DLQURL != "" {
 		w.Parker = q
 	} else {

@@ -136,7 +136,8 @@ func SkipActors(ids ...string) Option {
 
 // Orgs runs the handler only on the events of the named orgs (the names of
 // the stack's OktaOrgs); an event without an org (a stack of one org, or a
-// message queued before orgs) is the default org's, the first of OktaOrgs.
+// message queued before orgs) is the default org's, the first of OktaOrgs,
+// and on a stack of one org every event is.
 // Other events are skipped as filtered, as by Where.
 func Orgs(names ...string) Option {
 	return func(r *Route) { r.Orgs = append(r.Orgs, names...) }

@@ -34,11 +34,12 @@ type Services struct {
 }
 
 // OktaFor returns the Okta API client of an event's org (ev.Org), never
-// another org's: Okta for an event without an org or of the default org,
-// the org's own client otherwise, nil when that org has none.
+// another org's: Okta for an event without an org or of the default org
+// (and for every event on a stack of one org), the org's own client
+// otherwise, nil when that org has none.
 func (s Services) OktaFor(org string) *oktaapi.Client {
-	if org == "" || org == s.DefaultOrg {
-		return s.Okta
+	if org == "" || org == s.DefaultOrg || s.OrgOkta == nil {
+		return s.Okta // a stack of one org: every event is its org's
 	}
 	return s.OrgOkta[org]
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger/ledgertest"
+	"github.com/hookline/hookline/internal/orgs"
 )
 
 func TestHandlersSeeTheEventsOrg(t *testing.T) {
@@ -62,7 +63,11 @@ func TestHandlersRegisteredForSomeOrgsRunOnlyOnTheirEvents(t *testing.T) {
 		}, append(opts, handlers.Name(name), handlers.Idempotent())...)
 	}
 	var logs bytes.Buffer
-	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledgertest.Memory{}, DefaultOrg: "prod"}
+	list, err := orgs.Parse("prod,preview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledgertest.Memory{}, Orgs: list}
 	resp, _ := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "m1", Body: body("preview", "u1")},
 		{MessageId: "m2", Body: body("prod", "u2")},
@@ -80,5 +85,22 @@ func TestHandlersRegisteredForSomeOrgsRunOnlyOnTheirEvents(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"org":"preview"`) {
 		t.Errorf("no log line names the org: %s", logs.String())
+	}
+}
+
+// On a stack of one org every event is its org's, whatever it carries: a
+// streamed event carries its source's subdomain, which names no configured
+// org, and must still reach a handler registered for the stack's org.
+func TestOnAStackOfOneOrgEveryEventIsItsOrgs(t *testing.T) {
+	var ran []string
+	reg := &handlers.Registry{}
+	reg.On("user.*", func(_ context.Context, ev handlers.Event) error { ran = append(ran, ev.UUID); return nil },
+		handlers.Name("default-only"), handlers.Orgs(orgs.DefaultName), handlers.Idempotent())
+	w := &Worker{Registry: reg, Log: slog.New(slog.DiscardHandler), Ledger: &ledgertest.Memory{}}
+	raw := []byte(`{"uuid":"s1","eventType":"user.lifecycle.create","published":"2024-01-01T00:00:00Z"}`)
+	body := string(envelope.EncodeOrg("acme", "d", envelope.OriginLogStream, time.Now(), raw))
+	w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m1", Body: body}}})
+	if strings.Join(ran, ",") != "s1" {
+		t.Fatalf("ran on %v, want the streamed event", ran)
 	}
 }

@@ -22,7 +22,6 @@
 package worker
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -83,9 +82,10 @@ type Worker struct {
 	// own with handlers.SkipActors). Each skip is logged as "skipped: own
 	// actor" and counted in the batch line.
 	OwnActors []string
-	// DefaultOrg is the org of an event without one (the stack's first
-	// OktaOrgs), for handlers.Orgs; "" means orgs.DefaultName.
-	DefaultOrg string
+	// Orgs are the stack's orgs (OKTA_ORGS), for handlers.Orgs: an event
+	// without an org is the default org's, and on a stack of one org every
+	// event is (a streamed event carries its source's subdomain).
+	Orgs orgs.List
 
 	// SafetyMargin is kept from the invocation deadline for the ledger and
 	// queue calls after a handler; default DefaultSafetyMargin, or a quarter
@@ -306,8 +306,8 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		log = log.With("org", ev.Org)
 	}
 	org := ev.Org
-	if org == "" {
-		org = cmp.Or(w.DefaultOrg, orgs.DefaultName)
+	if org == "" || w.Orgs.Len() == 1 {
+		org = w.Orgs.Default()
 	}
 	if w.Observer != nil && ev.ReceiveCount == 1 {
 		w.Observer.Observe(ctx, ev.Type, ev.Raw)
