@@ -250,15 +250,15 @@ func (h *Handler) serveOrg(ctx context.Context, req events.APIGatewayV2HTTPReque
 		resp.Headers["Allow"] = "GET, POST"
 		return outcome{status: resp.StatusCode, reason: "method " + method}
 	}
-	if len(h.cfg.AllowedCIDRs) > 0 && !h.sourceAllowed(req.RequestContext.HTTP.SourceIP) {
-		*resp = errorResponse(http.StatusForbidden)
-		return outcome{status: resp.StatusCode, reason: "source ip not allowed"}
-	}
 	path := req.RawPath
 	if path == "" {
 		path = req.RequestContext.HTTP.Path
 	}
 	org, known := h.cfg.Orgs.FromPath(path)
+	if len(h.cfg.AllowedCIDRs) > 0 && !h.sourceAllowed(req.RequestContext.HTTP.SourceIP) {
+		*resp = errorResponse(http.StatusForbidden)
+		return outcome{status: resp.StatusCode, org: org, reason: "source ip not allowed"}
+	}
 	if !known {
 		// No secret is read for an org the stack does not serve, and the
 		// path is not logged (it is the caller's input).
