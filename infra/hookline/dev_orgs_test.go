@@ -90,4 +90,18 @@ func TestDevWithTwoOrgsAndSendPerOrg(t *testing.T) {
 	if byOrg["prod"] != 2 || byOrg["preview"] != 2 || len(lines) != 4 {
 		t.Fatalf("handled by org %v (%d lines), want 2 of each:\n%s", byOrg, len(lines), strings.Join(lines, "\n"))
 	}
+
+	// make okta ARGS='preview --org preview': a sample delivery at that
+	// org's URL with its secret; an org the dev stack does not serve is a
+	// usage error.
+	var out, errOut strings.Builder
+	if code := run(ctx, []string{"okta", "preview", "--org", "preview", "--type", "user.lifecycle.create", "--state", state}, &out, &errOut); code != 0 ||
+		!strings.Contains(out.String(), "answer: 200") || !strings.Contains(out.String(), "/okta/events/preview") {
+		t.Errorf("okta preview --org preview: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if code := run(ctx, []string{"okta", "preview", "--org", "nope", "--type", "user.lifecycle.create", "--state", state}, &out, &errOut); code != 2 {
+		t.Errorf("okta preview --org nope: exit %d, want 2 (usage)", code)
+	}
+	previewEvents := regexp.MustCompile(`"msg":"okta event"[^\n]*"org":"preview"`)
+	waitFor(t, "the previewed event, handled as preview's", func() bool { return len(previewEvents.FindAllString(stdout.String(), -1)) >= 3 })
 }
