@@ -21,7 +21,7 @@ import (
 func TestDevWithTwoOrgsAndSendPerOrg(t *testing.T) {
 	root := devstacktest.RepoRoot(t)
 	bin := t.TempDir()
-	for _, fn := range []string{"receiver", "worker", "streamer"} {
+	for _, fn := range []string{"receiver", "worker", "streamer", "reconciler"} {
 		if err := os.MkdirAll(filepath.Join(bin, fn), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func TestDevWithTwoOrgsAndSendPerOrg(t *testing.T) {
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"dev", "--port", fmt.Sprint(port), "--bin", bin, "--state", state, "--log-file", "",
-			"--reconcile-every", "0", "--orgs", "prod,preview"}, &stdout, &stderr)
+			"--reconcile-every", "1s", "--reconcile-grace", "1s", "--orgs", "prod,preview"}, &stdout, &stderr)
 	}()
 	defer func() {
 		cancel()
@@ -56,11 +56,12 @@ func TestDevWithTwoOrgsAndSendPerOrg(t *testing.T) {
 		t.Fatalf("state orgs %+v, %v: want prod at the stack's URL and preview at /okta/events/preview, with different secrets", st.Orgs, err)
 	}
 
-	send := func(args ...string) (int, string) {
+	sendWith := func(state string, args ...string) (int, string) {
 		var out, errOut strings.Builder
 		code := run(ctx, append([]string{"send", "--state", state, "--verify=false"}, args...), &out, &errOut)
 		return code, out.String() + errOut.String()
 	}
+	send := func(args ...string) (int, string) { return sendWith(state, args...) }
 	for _, org := range []string{"prod", "preview"} {
 		if code, out := send("--org", org, "--count", "2", "--per-delivery", "2"); code != 0 || !strings.Contains(out, `{"accepted":2}`) {
 			t.Fatalf("make send ORG=%s: exit %d\n%s", org, code, out)
@@ -72,7 +73,9 @@ func TestDevWithTwoOrgsAndSendPerOrg(t *testing.T) {
 		{st.Orgs["prod"].URL, st.Orgs["preview"].Secret, " 401 "},
 		{st.URL + "/acquired", st.Orgs["prod"].Secret, " 404 "},
 	} {
-		code, out := send("--url", c.url, "--secret", c.secret, "--count", "1")
+		// No state: these refused events go to no stand-in System Log,
+		// so the reconciler has nothing of them to recover.
+		code, out := sendWith(filepath.Join(bin, "none.json"), "--url", c.url, "--secret", c.secret, "--count", "1")
 		if code == 0 || !strings.Contains(out, c.want) {
 			t.Errorf("POST %s with another org's secret: exit %d, want%s:\n%s", c.url, code, c.want, out)
 		}
@@ -104,4 +107,14 @@ func TestDevWithTwoOrgsAndSendPerOrg(t *testing.T) {
 	}
 	previewEvents := regexp.MustCompile(`"msg":"okta event"[^\n]*"org":"preview"`)
 	waitFor(t, "the previewed event, handled as preview's", func() bool { return len(previewEvents.FindAllString(stdout.String(), -1)) >= 3 })
+
+	// make send ORG=preview LOSE=100%: the events are only in preview's
+	// stand-in System Log; the reconciler recovers them from there with
+	// preview's credentials, stamped preview.
+	if code, out := send("--org", "preview", "--count", "2", "--per-delivery", "2", "--lose", "100%"); code != 0 {
+		t.Fatalf("make send ORG=preview LOSE=100%%: exit %d\n%s", code, out)
+	}
+	recovered := regexp.MustCompile(`"msg":"event recovered"[^\n]*"org":"preview"`)
+	waitFor(t, "preview's lost events recovered by the reconciler", func() bool { return len(recovered.FindAllString(stdout.String(), -1)) >= 2 })
+	waitFor(t, "the recovered events handled as preview's", func() bool { return len(previewEvents.FindAllString(stdout.String(), -1)) >= 5 })
 }
