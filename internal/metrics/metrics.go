@@ -65,6 +65,7 @@ const (
 	// By org (Org: a configured name, or orgs.Unknown for a path naming none).
 	OrgEventsEnqueued = "OrgEventsEnqueued" // EventsEnqueued of one org
 	OrgAuthFailures   = "OrgAuthFailures"   // AuthFailures, and 404s of unknown orgs, by org
+	OrgEventsHandled  = "OrgEventsHandled"  // EventsHandled of one org (worker)
 
 	// Worker.
 	EventsHandled     = "EventsHandled"     // records done: every handler succeeded now or before
@@ -117,6 +118,7 @@ var Defs = []Def{
 	{Name: EnqueueFailures, Unit: Count, Emitter: "receiver"},
 	{Name: OrgEventsEnqueued, Unit: Count, Dimensions: []string{DimOrg}, Emitter: "receiver"},
 	{Name: OrgAuthFailures, Unit: Count, Dimensions: []string{DimOrg}, Emitter: "receiver"},
+	{Name: OrgEventsHandled, Unit: Count, Dimensions: []string{DimOrg}, Emitter: "worker"},
 	{Name: EventsHandled, Unit: Count, Emitter: "worker"},
 	{Name: EventsRetried, Unit: Count, Emitter: "worker"},
 	{Name: EventsParked, Unit: Count, Emitter: "worker"},

@@ -15,6 +15,8 @@ import (
 	"github.com/hookline/hookline/internal/envelope"
 	"github.com/hookline/hookline/internal/handlers"
 	"github.com/hookline/hookline/internal/ledger/ledgertest"
+	"github.com/hookline/hookline/internal/metrics"
+	"github.com/hookline/hookline/internal/metrics/emftest"
 	"github.com/hookline/hookline/internal/orgs"
 )
 
@@ -67,16 +69,19 @@ func TestHandlersRegisteredForSomeOrgsRunOnlyOnTheirEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledgertest.Memory{}, Orgs: list}
+	var emf bytes.Buffer
+	w := &Worker{Registry: reg, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Ledger: &ledgertest.Memory{}, Orgs: list,
+		Metrics: metrics.New("Hookline", "test", &emf)}
 	resp, _ := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{
 		{MessageId: "m1", Body: body("preview", "u1")},
 		{MessageId: "m2", Body: body("prod", "u2")},
-		{MessageId: "m3", Body: body("", "u3")}, // no org: the default org's
+		{MessageId: "m3", Body: body("", "u3")},     // no org: the default org's
+		{MessageId: "m4", Body: body("acme", "u4")}, // an org not configured (a stream's subdomain)
 	}})
 	if len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures %+v", resp.BatchItemFailures)
 	}
-	want := map[string]string{"preview-only": "u1@preview", "prod-only": "u2@prod,u3@", "every-org": "u1@preview,u2@prod,u3@"}
+	want := map[string]string{"preview-only": "u1@preview", "prod-only": "u2@prod,u3@", "every-org": "u1@preview,u2@prod,u3@,u4@acme"}
 	for name, w := range want {
 		slices.Sort(ran[name])
 		if got := strings.Join(ran[name], ","); got != w {
@@ -85,6 +90,19 @@ func TestHandlersRegisteredForSomeOrgsRunOnlyOnTheirEvents(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"org":"preview"`) {
 		t.Errorf("no log line names the org: %s", logs.String())
+	}
+	// OrgEventsHandled: only configured names (and "-") as the dimension.
+	sums, err := emftest.Sums(emf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, n := range map[string]float64{"OrgEventsHandled Org=prod": 2, "OrgEventsHandled Org=preview": 1, "OrgEventsHandled Org=" + orgs.Unknown: 1} {
+		if sums[key] != n {
+			t.Errorf("%s = %v, want %v (all %v)", key, sums[key], n, sums)
+		}
+	}
+	if _, raw := sums["OrgEventsHandled Org=acme"]; raw {
+		t.Errorf("a raw org from a message became a dimension value: %v", sums)
 	}
 }
 

@@ -150,6 +150,7 @@ type outcome struct {
 	filtered   int       // handlers skipped: the event did not match their handlers.Where
 	maxDelay   bool      // a permanent failure with nowhere to park it
 	published  time.Time // Okta's published time, for the end-to-end lag
+	org        string    // a configured org, or orgs.Unknown: the Org dimension
 	// lastReceive: a transient failure on the last receive, parked so its
 	// reason is kept; with nowhere to park it is left to the redrive policy.
 	lastReceive bool
@@ -229,6 +230,18 @@ func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed,
 		// the ledger skipped a handler is a redelivery either way.
 		if o.verdict == done && o.reason == "" && o.ran > 0 && o.duplicates == 0 && !o.published.IsZero() {
 			w.Metrics.Add(metrics.EndToEndLag, float64(max(0, now.Sub(o.published).Milliseconds())))
+		}
+	}
+	if w.Orgs.Len() > 1 {
+		// A single-org stack pays for no per-org metric.
+		byOrg := map[string]int{}
+		for _, o := range outcomes {
+			if o.verdict == done && o.org != "" {
+				byOrg[o.org]++
+			}
+		}
+		for org, n := range byOrg {
+			w.Metrics.Add(metrics.OrgEventsHandled, float64(n), metrics.Dim{Name: metrics.DimOrg, Value: org})
 		}
 	}
 	for name, n := range map[string]int{metrics.EventsHandled: handled, metrics.EventsRetried: failed,
@@ -317,7 +330,10 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		log.InfoContext(ctx, "no handler for event type")
 		return outcome{}
 	}
-	o := outcome{published: ev.Published}
+	o := outcome{published: ev.Published, org: org}
+	if !w.Orgs.Has(org) {
+		o.org = orgs.Unknown // never a raw value from a message as a dimension
+	}
 	var transient, permanent []error
 	var who *who // read once, only when a guard is set
 	// The typed event, read once and only for a filter or a subject.
