@@ -113,7 +113,7 @@ func main() {
 		// Marks the events the hook queued, so the reconciler skips them.
 		s.Receiver.Marks = &ledger.Marks{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
 	}
-	h := receiver.New(s.Receiver, verifier, publisher, log)
+	h := receiver.NewForOrgs(s.Receiver, verifier, publisher, log)
 	lambda.Start(h.Handle)
 }
 

@@ -70,7 +70,7 @@ func BenchmarkOrgsOnKumo(b *testing.B) {
 				if err := verifiers.Refresh(b.Context()); err != nil {
 					b.Fatal(err)
 				}
-				h := receiver.New(receiver.Config{Orgs: list}, verifiers, pub, log)
+				h := receiver.NewForOrgs(receiver.Config{Orgs: list}, verifiers, pub, log)
 				calls0, reqs, i := sm.n.Load(), 0, 0
 				want := 200
 				if mode == "other" {

@@ -43,7 +43,7 @@ func newOrgsFixture(t *testing.T) *orgsFixture {
 		t.Fatal(err)
 	}
 	pub := &queue.Publisher{Sender: f.mem, Budget: 100 * time.Millisecond, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}
-	f.h = New(Config{Orgs: list}, verifiers, pub, slog.New(slog.NewJSONHandler(f.logs, nil)))
+	f.h = NewForOrgs(Config{Orgs: list}, verifiers, pub, slog.New(slog.NewJSONHandler(f.logs, nil)))
 	return f
 }
 

@@ -78,8 +78,7 @@ type Authenticator interface {
 }
 
 // OrgAuthenticator checks the presented auth header value against one org's
-// secret (auth.Orgs does). An Authenticator given to New that is not one
-// checks every org's requests against its one secret.
+// secret (auth.Orgs does).
 type OrgAuthenticator interface {
 	Check(ctx context.Context, org, presented string) (bool, error)
 }
@@ -109,9 +108,14 @@ type Handler struct {
 	now  func() time.Time
 }
 
-// New returns a Handler. a is an Authenticator, or an OrgAuthenticator
-// when the orgs have a secret each.
-func New(cfg Config, a any, p Publisher, log *slog.Logger) *Handler {
+// New returns a Handler checking every request against a's one secret.
+func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger) *Handler {
+	return NewForOrgs(cfg, oneSecret{a}, p, log)
+}
+
+// NewForOrgs returns a Handler checking each request against the secret of
+// the org its path names (cfg.Orgs), as a (auth.Orgs) does.
+func NewForOrgs(cfg Config, a OrgAuthenticator, p Publisher, log *slog.Logger) *Handler {
 	if cfg.AuthHeader == "" {
 		cfg.AuthHeader = "Authorization"
 	}
@@ -124,16 +128,7 @@ func New(cfg Config, a any, p Publisher, log *slog.Logger) *Handler {
 	if cfg.MarkBudget <= 0 {
 		cfg.MarkBudget = DefaultMarkBudget
 	}
-	var oa OrgAuthenticator
-	switch a := a.(type) {
-	case OrgAuthenticator:
-		oa = a
-	case Authenticator:
-		oa = oneSecret{a}
-	default:
-		panic(fmt.Sprintf("receiver: %T is neither an Authenticator nor an OrgAuthenticator", a))
-	}
-	return &Handler{cfg: cfg, auth: oa, pub: p, log: log, now: time.Now}
+	return &Handler{cfg: cfg, auth: a, pub: p, log: log, now: time.Now}
 }
 
 // ParseCIDRs reads a comma-separated list such as ALLOWED_SOURCE_CIDRS.
