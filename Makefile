@@ -116,11 +116,11 @@ COUNT ?= 0
 TYPE ?= user.lifecycle.create
 EVENTS ?= events/delivery.json
 
-dev: tools bootstraps cli ## the whole pipeline on kumo, Ctrl-C stops it: make dev [PORT=4566] [PUBLIC_PORT=8080 for a tunnel]
-	$(BIN)/hookline dev --port $(PORT) --concurrency $(CONCURRENCY) $(if $(PUBLIC_PORT),--public-port $(PUBLIC_PORT))
+dev: tools bootstraps cli ## the whole pipeline on kumo, Ctrl-C stops it: make dev [PORT=4566] [PUBLIC_PORT=8080 for a tunnel] [ORGS=prod,preview]
+	$(BIN)/hookline dev --port $(PORT) --concurrency $(CONCURRENCY) $(if $(PUBLIC_PORT),--public-port $(PUBLIC_PORT)) $(if $(ORGS),--orgs $(ORGS))
 
-send: cli ## act as Okta against `make dev`: make send [EVENTS=events/delivery.json] or [COUNT=100 TYPE=user.lifecycle.create] [LOSE=10%] [CHANNEL=hook|stream|both]
-	$(BIN)/hookline send $(if $(filter-out 0,$(COUNT)),--count $(COUNT) --type $(TYPE),--events '$(EVENTS)') $(if $(LOSE),--lose $(LOSE)) $(if $(CHANNEL),--channel $(CHANNEL))
+send: cli ## act as Okta against `make dev`: make send [EVENTS=events/delivery.json] or [COUNT=100 TYPE=user.lifecycle.create] [LOSE=10%] [CHANNEL=hook|stream|both] [ORG=preview]
+	$(BIN)/hookline send $(if $(filter-out 0,$(COUNT)),--count $(COUNT) --type $(TYPE),--events '$(EVENTS)') $(if $(LOSE),--lose $(LOSE)) $(if $(CHANNEL),--channel $(CHANNEL)) $(if $(ORG),--org $(ORG))
 
 bench-faults: tools bootstraps ## receiver under SQS latency and a wrong-auth flood (rie, kumo, fault proxy): largest delivery answered 200, GetSecretValue calls a minute
 	$(GO) run ./infra/bench/receiverfaults --bin $(BIN) --bootstrap $(BIN)/receiver/bootstrap

@@ -22,6 +22,7 @@ import (
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
+	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/receiver"
 )
@@ -33,7 +34,7 @@ type settings struct {
 	MetricsNamespace string
 	StackName        string
 	QueueURL         string
-	SecretID         string
+	SecretID         string // the default org's hook secret; other orgs' are named by orgs.SecretName
 	SecretTTL        time.Duration
 	PublishBudget    time.Duration
 	LedgerTable      string // "": no delivery marks
@@ -60,12 +61,14 @@ func loadSettings(getenv func(string) string) (settings, error) {
 			MaxBodyBytes: env.Bytes("MAX_BODY_BYTES", 1<<20),
 		},
 	}
+	list, orgErr := orgs.Parse(env.Optional("OKTA_ORGS", ""))
+	s.Receiver.Orgs = list
 	allowed, err := receiver.ParseCIDRs(env.Optional("ALLOWED_SOURCE_CIDRS", ""))
 	if err != nil {
 		err = fmt.Errorf("ALLOWED_SOURCE_CIDRS: %w", err)
 	}
 	s.Receiver.AllowedCIDRs = allowed
-	return s, errors.Join(env.Err(), err)
+	return s, errors.Join(env.Err(), err, orgErr)
 }
 
 func main() {
@@ -83,11 +86,15 @@ func main() {
 
 	sm := cloud.Service(secretsmanager.ServiceID)
 	secrets := secretsmanager.New(secretsmanager.Options{Region: sm.Region, Credentials: sm.Credentials, BaseEndpoint: sm.BaseEndpoint, HTTPClient: sm.HTTPClient})
-	verifier := auth.NewVerifier(auth.SecretsManager{Client: secrets, SecretID: s.SecretID}, auth.Settings{TTL: s.SecretTTL})
-	// Bounded by the verifier's fetch timeout: under aws-lambda-rie (and so
-	// sam local) init counts against the function's timeout.
+	// One verifier per org, each with its own secret and cache.
+	verifier := auth.NewOrgs(s.Receiver.Orgs, func(org string) auth.Secrets {
+		return auth.SecretsManager{Client: secrets, SecretID: s.Receiver.Orgs.SecretID(s.StackName, org, orgs.KindHook, s.SecretID)}
+	}, auth.Settings{TTL: s.SecretTTL})
+	// Bounded by the verifier's fetch timeout (all orgs are read at once):
+	// under aws-lambda-rie (and so sam local) init counts against the
+	// function's timeout.
 	if err := verifier.Refresh(context.Background()); err != nil {
-		// Not fatal: requests answer 503 until the secret can be read.
+		// Not fatal: that org's requests answer 503 until its secret can be read.
 		log.Error("hook secret not readable at init", "error", err.Error())
 	}
 
@@ -106,7 +113,7 @@ func main() {
 		// Marks the events the hook queued, so the reconciler skips them.
 		s.Receiver.Marks = &ledger.Marks{Client: ledger.NewClient(cloud), Table: s.LedgerTable, Retention: s.LedgerRetention}
 	}
-	h := receiver.New(s.Receiver, verifier, publisher, log)
+	h := receiver.NewForOrgs(s.Receiver, verifier, publisher, log)
 	lambda.Start(h.Handle)
 }
 

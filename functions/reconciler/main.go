@@ -5,8 +5,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -20,6 +23,7 @@ import (
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/reconcile"
 )
@@ -30,7 +34,8 @@ type settings struct {
 	LogLevel         string
 	MetricsNamespace string
 	StackName        string
-	CredentialsID    string // the secret holding the Okta API credentials
+	CredentialsID    string // the secret holding the default org's Okta API credentials
+	Orgs             orgs.List
 	EventTypes       string // the event types the hook subscribes to
 	QueueURL         string
 	DLQURL           string // where System Log events that cannot be keyed are parked
@@ -61,7 +66,9 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		EndpointURL:      env.Optional("ENDPOINT_URL", ""),
 		HookName:         env.Optional("OKTA_HOOK_NAME", ""),
 	}
-	return s, env.Err()
+	list, err := orgs.Parse(env.Optional("OKTA_ORGS", ""))
+	s.Orgs = list
+	return s, errors.Join(env.Err(), err)
 }
 
 func main() {
@@ -105,7 +112,37 @@ func main() {
 			return oktaapi.LoadCredentials(ctx, sm, s.CredentialsID)
 		},
 	}
-	lambda.Start(r.Handle)
+	if s.Orgs.Len() == 1 {
+		lambda.Start(r.Handle)
+		return
+	}
+	// Several orgs: each read at every run, all at once, with its own
+	// credentials, cursor and hook check.
+	var runs []*reconcile.Org
+	for _, org := range s.Orgs.Names() {
+		run := &reconcile.Org{Name: org, Stamp: org}
+		secretID := s.Orgs.SecretID(s.StackName, org, orgs.KindOkta, s.CredentialsID)
+		run.Credentials = func(ctx context.Context) (oktaapi.Credentials, error) {
+			return oktaapi.LoadCredentials(ctx, sm, secretID)
+		}
+		want := hookhealth.Want{Name: s.HookName, URI: s.EndpointURL, Types: types, Stack: s.StackName}
+		watch := &hookhealth.Watch{Want: want, Store: &ledger.OktaSideStore{Client: ddb, Table: s.LedgerTable}, Log: log.With("org", org)}
+		if !s.Orgs.IsDefault(org) {
+			run.Cursor = reconcile.OrgCursorName(org)
+			watch.State = hookhealth.OrgStateName(org)
+			// OKTA_HOOK_NAME names the default org's hook; the others' are
+			// found by their own hook URL.
+			watch.Want.Name = ""
+			if s.EndpointURL != "" {
+				watch.Want.URI = strings.TrimSuffix(s.EndpointURL, "/") + "/" + org
+			}
+		}
+		run.Watch = watch
+		runs = append(runs, run)
+	}
+	lambda.Start(func(ctx context.Context, _ json.RawMessage) (reconcile.Stats, error) {
+		return r.HandleOrgs(ctx, runs)
+	})
 }
 
 func fail(log *slog.Logger, err error) {

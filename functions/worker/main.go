@@ -23,6 +23,7 @@ import (
 	"github.com/hookline/hookline/internal/logging"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/oktaapi"
+	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/queue"
 	"github.com/hookline/hookline/internal/schema"
 	"github.com/hookline/hookline/internal/worker"
@@ -52,6 +53,10 @@ type settings struct {
 	// OktaSecret is the Okta credentials secret handlers' Okta client signs
 	// in with; "": no client.
 	OktaSecret string
+	// Orgs are the stack's orgs: the other orgs' Okta clients sign in with
+	// their own secrets, and handlers.Orgs takes an event without an org as
+	// the default org's.
+	Orgs orgs.List
 }
 
 // loadSettings reads the worker's settings through getenv, reporting every
@@ -77,7 +82,9 @@ func loadSettings(getenv func(string) string) (settings, error) {
 		err = fmt.Errorf("EVENT_LOG_FIELDS: %w", err)
 	}
 	s.EventLog = fields
-	return s, errors.Join(env.Err(), err)
+	list, orgErr := orgs.Parse(env.Optional("OKTA_ORGS", ""))
+	s.Orgs = list
+	return s, errors.Join(env.Err(), err, orgErr)
 }
 
 func main() {
@@ -91,23 +98,35 @@ func main() {
 		fail(log, err)
 	}
 
-	services := handlers.Services{Log: log, AWS: cloud.Config()}
+	services := handlers.Services{Log: log, AWS: cloud.Config(), DefaultOrg: s.Orgs.Default()}
 	if s.OktaSecret != "" {
 		// Read at start (a secret that cannot be read or used stops the
 		// start; the events wait in the queue until it is fixed) and again
 		// when Okta refuses the credentials, through Reload.
 		c := cloud.Service(secretsmanager.ServiceID)
 		sm := secretsmanager.New(secretsmanager.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
-		load := func(ctx context.Context) (oktaapi.Credentials, error) {
-			return oktaapi.LoadCredentials(ctx, sm, s.OktaSecret)
-		}
-		creds, err := load(context.Background())
-		if err == nil {
-			// A rotated token or key is read again when Okta refuses the old one.
-			services.Okta, err = oktaapi.New(creds, oktaapi.Settings{Reload: load})
-		}
-		if err != nil {
-			fail(log, err)
+		for _, org := range s.Orgs.Names() {
+			secretID := s.Orgs.SecretID(s.StackName, org, orgs.KindOkta, s.OktaSecret)
+			load := func(ctx context.Context) (oktaapi.Credentials, error) {
+				return oktaapi.LoadCredentials(ctx, sm, secretID)
+			}
+			creds, err := load(context.Background())
+			var client *oktaapi.Client
+			if err == nil {
+				// A rotated token or key is read again when Okta refuses the old one.
+				client, err = oktaapi.New(creds, oktaapi.Settings{Reload: load})
+			}
+			if err != nil {
+				fail(log, fmt.Errorf("org %s: %w", org, err))
+			}
+			if s.Orgs.IsDefault(org) {
+				services.Okta = client
+				continue
+			}
+			if services.OrgOkta == nil {
+				services.OrgOkta = map[string]*oktaapi.Client{}
+			}
+			services.OrgOkta[org] = client
 		}
 	}
 
@@ -128,7 +147,7 @@ func main() {
 	q := queue.Consumer{Client: queueClient, QueueURL: s.QueueURL, DLQURL: s.DLQURL}
 	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
 	recorder := metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout)
-	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: s.MaxReceiveCount, OwnActors: s.OwnActors}
+	w := &worker.Worker{Registry: registry, Log: log, Delayer: q, Metrics: recorder, MaxReceiveCount: s.MaxReceiveCount, OwnActors: s.OwnActors, Orgs: s.Orgs}
 	if s.DLQURL != "" {
 		w.Parker = q
 	} else {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookline/hookline/internal/devstack"
 	"github.com/hookline/hookline/internal/ledger"
+	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/standin"
 )
 
@@ -39,8 +40,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	secret := fs.String("secret", "", "hook secret value (default: random, printed)")
 	reconcileEvery := fs.Duration("reconcile-every", 20*time.Second, "run the reconciler this often against the stand-in System Log (0: never)")
 	reconcileGrace := fs.Duration("reconcile-grace", 10*time.Second, "the hook's head start before the reconciler recovers an event")
+	orgList := fs.String("orgs", "", "serve these orgs (OktaOrgs, e.g. prod,preview), each with its own stand-in Okta org, hook URL and secrets (make dev ORGS=prod,preview)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	served, err := orgs.Parse(*orgList)
+	if err != nil {
+		return fmt.Errorf("%w: --orgs: %v", errUsage, err)
 	}
 
 	kumo, err := tool("kumo", stderr)
@@ -78,20 +84,39 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *reconcileEvery > 0 {
 		fns = append(fns, "reconciler")
 	}
+	// The other orgs: a stand-in org each, and their secrets under the
+	// names the template grants (internal/orgs), made before any function
+	// starts.
+	extraEnv := append([]string{"OKTA_CREDENTIALS_SECRET_ID=" + devOktaSecret, "RECONCILE_GRACE=" + reconcileGrace.String(),
+		"RECONCILE_LOOKBACK=1h"}, devHookEnv...)
+	extraSecrets := map[string]string{}
+	devOrgs := map[string]DevOrg{}
+	if served.Len() > 1 {
+		extraEnv = append(extraEnv, "OKTA_ORGS="+strings.Join(served.Names(), ","))
+		for _, name := range served.Names()[1:] {
+			o := standin.Start(func(f func()) { cleanups = append(cleanups, f) })
+			token := rand.Text()
+			o.SetAPIToken(token)
+			d := DevOrg{Secret: rand.Text() + rand.Text(), OktaURL: o.URL, OktaToken: token}
+			extraSecrets[orgs.SecretName(devstack.StackName, name, orgs.KindHook)] = d.Secret
+			extraSecrets[orgs.SecretName(devstack.StackName, name, orgs.KindOkta)] = `{"orgUrl":"` + o.URL + `","apiToken":"` + token + `"}`
+			devOrgs[name] = d
+		}
+	}
 	stack, err := devstack.Start(ctx, devstack.Options{
 		Template:   *tmpl,
 		KumoBin:    kumo,
 		Bootstraps: devstack.DefaultBootstraps(*binDir, fns...),
 		// Only the reconciler reads these: the stand-in's credentials, and
 		// a grace short enough to watch.
-		ExtraEnv: append([]string{"OKTA_CREDENTIALS_SECRET_ID=" + devOktaSecret, "RECONCILE_GRACE=" + reconcileGrace.String(),
-			"RECONCILE_LOOKBACK=1h"}, devHookEnv...),
-		Port:        *port,
-		Concurrency: *concurrency,
-		Secret:      *secret,
-		PublicPort:  *publicPort,
-		OnLine:      out.line,
-		Log:         log,
+		ExtraEnv:     extraEnv,
+		ExtraSecrets: extraSecrets,
+		Port:         *port,
+		Concurrency:  *concurrency,
+		Secret:       *secret,
+		PublicPort:   *publicPort,
+		OnLine:       out.line,
+		Log:          log,
 	})
 	if err != nil {
 		return err
@@ -129,6 +154,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		st.OktaSecretID, st.OktaEventTypes = devOktaSecret, devEventTypes(stack)
 		st.ReconcileEvery, st.ReconcileGrace = reconcileEvery.String(), reconcileGrace.String()
 		st.OktaHookID = devHook(ctx, org, oktaToken, stack, log)
+	}
+	if len(devOrgs) > 0 {
+		st.Orgs = map[string]DevOrg{served.Default(): {URL: st.URL, Secret: st.Secret, OktaURL: org.URL, OktaToken: oktaToken}}
+		for name, d := range devOrgs {
+			d.URL = st.URL + "/" + name
+			st.Orgs[name] = d
+		}
 	}
 	if *publicPort != 0 {
 		st.Public = fmt.Sprintf("http://127.0.0.1:%d/okta/events", *publicPort)

@@ -150,7 +150,7 @@ func oktaExit(err error) error {
 
 // oktaFlags are the flags every command talking to Okta or the stack has.
 type oktaFlags struct {
-	stack, oktaSecret, endpoint, url, secretID, types, authHeader *string
+	stack, org, oktaSecret, endpoint, url, secretID, types, authHeader *string
 }
 
 // addOktaFlags adds --stack, --okta-secret and --endpoint-url, and of
@@ -161,6 +161,7 @@ func addOktaFlags(fs *flag.FlagSet, with ...string) *oktaFlags {
 		stack:      fs.String("stack", "", "CloudFormation stack: its EndpointUrl, HookSecretArn, OktaEventTypes and OktaCredentialsSecretArn, as the command needs them"),
 		oktaSecret: fs.String("okta-secret", "", "Okta credentials secret (default: OKTA_CREDENTIALS_SECRET_ID, then the stack's OktaCredentialsSecretArn)"),
 		endpoint:   fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)"),
+		org:        addOrgFlag(fs),
 		types:      new(string), url: new(string), secretID: new(string), authHeader: new(string),
 	}
 	for _, name := range with {
@@ -183,6 +184,7 @@ func addOktaFlags(fs *flag.FlagSet, with ...string) *oktaFlags {
 // oktaEnv is what a command resolved: the stack's values (flags win), the
 // AWS clients it needed, and the Okta client.
 type oktaEnv struct {
+	stack, org                 string // the stack and the org of it the command acts on ("": its default org)
 	url, secretID, credsSecret string
 	authHeader                 string // the header Okta sends the hook secret in
 	types                      []string
@@ -194,7 +196,11 @@ type oktaEnv struct {
 // resolve reads what f names: the stack's outputs for anything the flags
 // left empty, then the Okta client.
 func (f *oktaFlags) resolve(ctx context.Context, stderr io.Writer, needAWS bool) (*oktaEnv, error) {
-	e := &oktaEnv{url: *f.url, secretID: *f.secretID, credsSecret: *f.oktaSecret, authHeader: authHeaderOr(*f.authHeader)}
+	e := &oktaEnv{stack: *f.stack, org: *f.org, url: *f.url, secretID: *f.secretID, credsSecret: *f.oktaSecret, authHeader: authHeaderOr(*f.authHeader)}
+	if e.org != "" && e.stack == "" && (e.url == "" || e.secretID == "" || e.credsSecret == "") {
+		// Without a stack, the org's URL and secrets cannot be known.
+		return nil, fmt.Errorf("%w: --org needs --stack (or --url, --secret-id and --okta-secret of that org)", errUsage)
+	}
 	if *f.types != "" {
 		e.types, e.typesKnown = reconcile.ParseTypes(*f.types), true
 	}
@@ -234,18 +240,28 @@ func (f *oktaFlags) readAWS(ctx context.Context, e *oktaEnv) error {
 	if err != nil {
 		return err
 	}
-	e.fill(outs)
-	return nil
+	return e.fill(outs)
 }
 
-// fill takes what the flags left empty from a stack's outputs.
-func (e *oktaEnv) fill(outs map[string]string) {
+// fill takes what the flags left empty from a stack's outputs: of its
+// default org, or of the org e.org names (orgTarget).
+func (e *oktaEnv) fill(outs map[string]string) error {
+	t, err := orgTarget(e.stack, e.org, outs)
+	if err != nil {
+		return err
+	}
+	if !t.isDefault {
+		e.url = first(e.url, t.url)
+		e.secretID = first(e.secretID, t.hookSecret)
+		e.credsSecret = first(e.credsSecret, t.oktaSecret)
+	}
 	e.url = first(e.url, outs["EndpointUrl"])
 	e.secretID = first(e.secretID, outs["HookSecretArn"])
 	e.credsSecret = first(e.credsSecret, os.Getenv("OKTA_CREDENTIALS_SECRET_ID"), outs["OktaCredentialsSecretArn"])
 	if !e.typesKnown && outs["OktaEventTypes"] != "" {
 		e.types, e.typesKnown = reconcile.ParseTypes(outs["OktaEventTypes"]), true
 	}
+	return nil
 }
 
 // oktaCredentials reads the Okta credentials from the environment

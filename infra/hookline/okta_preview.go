@@ -25,6 +25,7 @@ func runOktaPreview(ctx context.Context, args []string, stdout, stderr io.Writer
 	secretID := fs.String("secret-id", "", "hook secret (default: the stack's HookSecretArn, else the dev stack's secret)")
 	endpoint := fs.String("endpoint-url", "", "AWS endpoint, such as a local kumo (same as AWS_ENDPOINT_URL)")
 	statePath := fs.String("state", defaultState, "state file written by `hookline dev`")
+	org := addOrgFlag(fs)
 	header := addAuthHeaderFlag(fs)
 	help(fs, `usage: hookline okta preview --type T [--url URL] [flags]
 
@@ -42,8 +43,8 @@ to that URL only.`)
 	}
 	c := &standin.Endpoint{URL: *url, AuthHeader: authHeaderOr(*header)}
 	if *stack != "" || *secretID != "" {
-		f := &oktaFlags{stack: stack, endpoint: endpoint, url: url, secretID: secretID}
-		e := &oktaEnv{url: *url, secretID: *secretID}
+		f := &oktaFlags{stack: stack, org: org, endpoint: endpoint, url: url, secretID: secretID}
+		e := &oktaEnv{stack: *stack, org: *org, url: *url, secretID: *secretID}
 		if err := f.readAWS(ctx, e); err != nil {
 			return err
 		}
@@ -57,6 +58,11 @@ to that URL only.`)
 		st, err := readState(*statePath)
 		if err != nil || !devstack.ProcessAlive(st.PID) {
 			return fmt.Errorf("%w: give --stack (or --url and --secret-id), or run `make dev` first", errUsage)
+		}
+		if d, ok := st.Orgs[*org]; ok {
+			st.URL, st.Secret = d.URL, d.Secret // that org of the dev stack
+		} else if *org != "" {
+			return fmt.Errorf("%w: --org %s: the dev stack serves no such org", errUsage, *org)
 		}
 		c.URL, c.Secret = first(c.URL, st.URL), first(c.Secret, st.Secret)
 		if *header == "" {

@@ -49,6 +49,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	force := fs.Bool("force", false, "queue events already brought or handled too, for a new handler (the others skip them by the ledger)")
 	dryRun := fs.Bool("dry-run", false, "count what would be queued; queue nothing")
 	stack := fs.String("stack", "", "CloudFormation stack whose outputs name the queue, ledger table, Okta secret and event types")
+	org := addOrgFlag(fs)
 	queueURL := fs.String("queue-url", "", "events queue URL (instead of --stack)")
 	dlqURL := fs.String("dlq-url", "", "the events queue's DLQ, where events without a usable uuid are parked (instead of --stack)")
 	timeout := fs.Duration("timeout", defaultReplayTimeout, "stop after this long; what was queued is marked, and the message says where to go on")
@@ -77,7 +78,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *timeout <= 0 {
 		return fmt.Errorf("%w: --timeout must be positive", errUsage)
 	}
-	target := replayTarget{queueURL: *queueURL, dlqURL: *dlqURL, table: *table, secretID: *secretID, types: types}
+	target := replayTarget{queueURL: *queueURL, dlqURL: *dlqURL, table: *table, secretID: *secretID, types: types, stack: *stack, org: *org}
+	if *org != "" && *stack == "" && *secretID == "" {
+		return fmt.Errorf("%w: --org needs --stack (or --secret-id of that org's Okta credentials)", errUsage)
+	}
 	if *local {
 		st, err := readState(*statePath)
 		if err != nil {
@@ -155,6 +159,7 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		DLQ:       dlq,
 		Log:       slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Types:     types,
+		Org:       target.stamp, // the org its events carry
 	}
 	verb := "enqueued"
 	if *dryRun {
@@ -197,6 +202,9 @@ const defaultReplayTimeout = 15 * time.Minute
 // stack's outputs.
 type replayTarget struct {
 	queueURL, dlqURL, table, secretID string
+	// stack and org name the org replayed (--org; "": the default org),
+	// and stamp is the org its events carry ("" on a stack of one org).
+	stack, org, stamp string
 	// types are the types to replay: --type, else the stack's list.
 	types []string
 	// subscribed is the stack's OktaEventTypes, when a stack (or the dev
@@ -211,6 +219,15 @@ func (r *replayTarget) complete() bool {
 // fill takes what the flags left empty from the stack's outputs; stack
 // names where they came from, for the error.
 func (r *replayTarget) fill(stack string, outs map[string]string) error {
+	if r.stack != "" && (outs["OktaOrgs"] != "" || r.org != "") {
+		// Another org than the default: its own Okta credentials.
+		t, err := orgTarget(r.stack, r.org, outs)
+		if err != nil {
+			return err
+		}
+		r.stamp = t.stamp
+		r.secretID = first(r.secretID, t.oktaSecret)
+	}
 	r.queueURL = first(r.queueURL, outs["EventsQueueUrl"])
 	r.dlqURL = first(r.dlqURL, outs["EventsDLQUrl"])
 	r.table = first(r.table, outs["LedgerTableName"])

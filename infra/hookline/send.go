@@ -40,6 +40,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	verify := fs.Bool("verify", true, "send the verification GET first")
 	quiet := fs.Bool("quiet", false, "print only failures and the summary")
 	channel := fs.String("channel", "hook", "hook: POST to the event hook; stream: put the events on the dev stack's stand-in Okta Log Streaming bus; both: each event through both (handled once)")
+	org := fs.String("org", "", "the dev stack's org to send as (make dev ORGS=…): its hook URL, secret and stand-in System Log")
 	lose := fs.String("lose", "", "drop this share of the deliveries (10% or 0.1), as Okta giving up would; their events stay in the dev stack's stand-in System Log for the reconciler")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -58,6 +59,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	st, stErr := readState(*statePath)
 	if *header == "" && stErr == nil && st.AuthHeader != "" {
 		c.AuthHeader = st.AuthHeader // the dev stack's receiver reads it
+	}
+	if *org != "" && stErr == nil {
+		d, ok := st.Orgs[*org]
+		if !ok {
+			return fmt.Errorf("%w: --org %s: the dev stack serves no such org (make dev ORGS=…)", errUsage, *org)
+		}
+		c.URL, c.Secret = first(c.URL, d.URL), first(c.Secret, d.Secret)
+		st.OktaURL, st.OktaToken = d.OktaURL, d.OktaToken // its own System Log
 	}
 	if c.URL == "" || c.Secret == "" {
 		if err := stErr; err != nil {

@@ -38,6 +38,18 @@ type State struct {
 	// LogStreamSource is the stand-in Okta Log Streaming source (and bus)
 	// when the streamer runs: `hookline send --channel stream`.
 	LogStreamSource string `json:"logStreamSource,omitempty"`
+	// Orgs are the dev stack's orgs when it serves several (make dev
+	// ORGS=prod,preview), by name: `hookline send --org`.
+	Orgs map[string]DevOrg `json:"orgs,omitempty"`
+}
+
+// DevOrg is one org of the dev stack: its hook URL and secret, and its
+// stand-in Okta org.
+type DevOrg struct {
+	URL       string `json:"url"`
+	Secret    string `json:"secret"`
+	OktaURL   string `json:"oktaUrl"`
+	OktaToken string `json:"oktaToken"`
 }
 
 // stateOf returns a running stack's state for the state file.

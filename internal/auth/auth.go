@@ -262,3 +262,16 @@ func (v *Verifier) matches(digest [sha256.Size]byte) bool {
 	}
 	return ok == 1
 }
+
+// Holds reports whether presented matches a value read within the TTL,
+// without reading the secret: a true answer is definite, a false one is
+// not (the value may be newly rotated).
+func (v *Verifier) Holds(presented string) bool {
+	if presented == "" {
+		return false
+	}
+	digest := sha256.Sum256([]byte(presented))
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.digests != nil && time.Since(v.fetchedAt) < v.ttl && v.matches(digest)
+}

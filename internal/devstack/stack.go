@@ -13,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/hookline/hookline/internal/clock"
 	"github.com/hookline/hookline/internal/samtemplate"
 )
@@ -35,6 +38,9 @@ type Options struct {
 	Overrides   Overrides
 	// ExtraEnv is added to every function process (after the template's).
 	ExtraEnv []string
+	// ExtraSecrets are created (name → value) before any function starts:
+	// the secrets of a dev stack's other orgs (internal/orgs SecretName).
+	ExtraSecrets map[string]string
 	// OnLine receives every line the functions and kumo write, with the
 	// process ("receiver", "worker", "kumo").
 	OnLine LineFunc
@@ -125,6 +131,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	s.Clients = NewClients(s.Kumo.Endpoint)
 	if s.Resources, err = createResources(ctx, s.Clients, spec, opts.Secret, opts.Overrides); err != nil {
 		return s, err
+	}
+	for _, name := range samtemplate.SortedKeys(opts.ExtraSecrets) {
+		if _, err := s.Clients.SecretsManager.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(opts.ExtraSecrets[name])}); err != nil {
+			return s, fmt.Errorf("secret %s: %w", name, err)
+		}
 	}
 	for _, f := range spec.Functions {
 		if s.Env[f.Short], err = s.Resources.FunctionEnv(t, f, opts.Overrides); err != nil {

@@ -13,7 +13,7 @@ import (
 
 // EventLogFields picks which fields of an event the built-in event log
 // writes besides eventUuid, eventType and deliveryId, which it always
-// writes. Actor e-mail addresses and display messages are personal data
+// writes (and org, on a stack of several orgs). Actor e-mail addresses and display messages are personal data
 // some operators keep out of their logs.
 type EventLogFields struct {
 	Published      bool // Okta's published time
@@ -94,6 +94,9 @@ func EventLogWith(log *slog.Logger, fields EventLogFields) Handler {
 			attrs = append(attrs, "displayMessage", le.DisplayMessage)
 		}
 		attrs = append(attrs, "deliveryId", ev.DeliveryID)
+		if ev.Org != "" {
+			attrs = append(attrs, "org", ev.Org) // on stacks of several orgs
+		}
 		l.InfoContext(ctx, "okta event", attrs...)
 		return nil
 	}

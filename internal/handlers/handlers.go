@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -97,6 +98,15 @@ type Route struct {
 	Latest Subject
 	// Where filters the events the handler runs on (see Where).
 	Where []func(okta.LogEvent) bool
+	// Orgs, when set, are the only orgs whose events the handler runs on
+	// (see Orgs).
+	Orgs []string
+}
+
+// ForOrg reports whether the route runs on events of org (an event's Org,
+// or the stack's default org for an event without one).
+func (r Route) ForOrg(org string) bool {
+	return len(r.Orgs) == 0 || slices.Contains(r.Orgs, org)
 }
 
 // Option adjusts a registration.
@@ -122,6 +132,15 @@ func Idempotent() Option { return func(r *Route) { r.Idempotent = true } }
 // come back to it in a loop.
 func SkipActors(ids ...string) Option {
 	return func(r *Route) { r.SkipActors = append(r.SkipActors, ids...) }
+}
+
+// Orgs runs the handler only on the events of the named orgs (the names of
+// the stack's OktaOrgs); an event without an org (a stack of one org, or a
+// message queued before orgs) is the default org's, the first of OktaOrgs,
+// and on a stack of one org every event is.
+// Other events are skipped as filtered, as by Where.
+func Orgs(names ...string) Option {
+	return func(r *Route) { r.Orgs = append(r.Orgs, names...) }
 }
 
 // Registry maps event types to handlers. The zero value is ready to use.

@@ -25,4 +25,21 @@ type Services struct {
 	// or nil when none is configured. Client.Call reaches any management
 	// endpoint; a service app asks for the secret's scopes.
 	Okta *oktaapi.Client
+	// DefaultOrg is the stack's default org (the first of OktaOrgs), whose
+	// client is Okta.
+	DefaultOrg string
+	// OrgOkta are the Okta API clients of the stack's other orgs, each
+	// signed in with its own credentials secret (hookline/<stack>/<org>/okta).
+	OrgOkta map[string]*oktaapi.Client
+}
+
+// OktaFor returns the Okta API client of an event's org (ev.Org), never
+// another org's: Okta for an event without an org or of the default org
+// (and for every event on a stack of one org), the org's own client
+// otherwise, nil when that org has none.
+func (s Services) OktaFor(org string) *oktaapi.Client {
+	if org == "" || org == s.DefaultOrg || s.OrgOkta == nil {
+		return s.Okta // a stack of one org: every event is its org's
+	}
+	return s.OrgOkta[org]
 }

@@ -25,6 +25,17 @@ const (
 // StateName names the Watch's ledger.OktaSide.
 const StateName = "reconciler"
 
+// OrgStateName names the ledger.OktaSide of an org other than the default
+// one: StateName#<org>.
+func OrgStateName(org string) string { return StateName + "#" + org }
+
+func (w *Watch) stateName() string {
+	if w.State == "" {
+		return StateName
+	}
+	return w.State
+}
+
 // Defaults of a Watch.
 const (
 	DefaultHookTimeout = 10 * time.Second
@@ -68,6 +79,9 @@ type Store interface {
 type Watch struct {
 	Want  Want
 	Store Store
+	// State names its ledger.OktaSide; "" means StateName. Each org of a
+	// stack has its own (OrgStateName).
+	State string
 	Log   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -109,7 +123,7 @@ func (w *Watch) ExtraTypes() []string { return []string{DeliveryEventType} }
 // Headroom).
 func (w *Watch) Begin(ctx context.Context, src any) {
 	w.src, w.report, w.readErr, w.failures, w.others, w.counted = src, nil, nil, 0, 0, 0
-	st, err := w.Store.Load(ctx, StateName)
+	st, err := w.Store.Load(ctx, w.stateName())
 	switch {
 	case err == nil:
 		w.state, w.stateOK = st, true
@@ -359,7 +373,7 @@ func (w *Watch) End(ctx context.Context, m metrics.Adder) {
 		return // nothing new: no write
 	}
 	w.state.UpdatedAt = now
-	if err := w.Store.Save(ctx, StateName, w.state); err != nil {
+	if err := w.Store.Save(ctx, w.stateName(), w.state); err != nil {
 		w.log().WarnContext(ctx, "okta side state not saved: this run's counts are lost", "error", err.Error())
 	}
 }

@@ -50,6 +50,7 @@ const (
 	DimStatusClass = "StatusClass" // "2xx", "4xx", "5xx" of the receiver's answer
 	DimHandler     = "Handler"     // a handler's handlers.Name
 	DimCheck       = "Check"       // a hook health check (internal/hookhealth Checks)
+	DimOrg         = "Org"         // a configured org (internal/orgs), or orgs.Unknown; never raw input
 )
 
 // Metric names. The comment says what one unit is.
@@ -61,6 +62,10 @@ const (
 	EventsReceived  = "EventsReceived"  // events in authenticated, well-formed deliveries
 	EventsEnqueued  = "EventsEnqueued"  // events put on the events queue
 	EnqueueFailures = "EnqueueFailures" // events not put on the queue (the delivery answered 5xx)
+	// By org (Org: a configured name, or orgs.Unknown for a path naming none).
+	OrgEventsEnqueued = "OrgEventsEnqueued" // EventsEnqueued of one org
+	OrgAuthFailures   = "OrgAuthFailures"   // AuthFailures, and 404s of unknown orgs, by org
+	OrgEventsHandled  = "OrgEventsHandled"  // EventsHandled of one org (worker)
 
 	// Worker.
 	EventsHandled     = "EventsHandled"     // records done: every handler succeeded now or before
@@ -111,6 +116,9 @@ var Defs = []Def{
 	{Name: EventsReceived, Unit: Count, Emitter: "receiver"},
 	{Name: EventsEnqueued, Unit: Count, Emitter: "receiver"},
 	{Name: EnqueueFailures, Unit: Count, Emitter: "receiver"},
+	{Name: OrgEventsEnqueued, Unit: Count, Dimensions: []string{DimOrg}, Emitter: "receiver"},
+	{Name: OrgAuthFailures, Unit: Count, Dimensions: []string{DimOrg}, Emitter: "receiver"},
+	{Name: OrgEventsHandled, Unit: Count, Dimensions: []string{DimOrg}, Emitter: "worker"},
 	{Name: EventsHandled, Unit: Count, Emitter: "worker"},
 	{Name: EventsRetried, Unit: Count, Emitter: "worker"},
 	{Name: EventsParked, Unit: Count, Emitter: "worker"},

@@ -25,6 +25,7 @@ import (
 	"github.com/hookline/hookline/internal/intake"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
+	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/queue"
 )
 
@@ -54,6 +55,11 @@ type Config struct {
 	// the worker's ledger absorbs.
 	Marks      Marker
 	MarkBudget time.Duration
+	// Orgs are the orgs served: each at its own hook path (orgs.List
+	// FromPath), with its own secret. A request naming any other org is
+	// answered 404 before any secret is read. The zero List is the one
+	// default org at /okta/events.
+	Orgs orgs.List
 }
 
 // DefaultReserve is the default Config.Reserve. After the queueing stops, a
@@ -71,6 +77,18 @@ type Authenticator interface {
 	Check(ctx context.Context, presented string) (bool, error)
 }
 
+// OrgAuthenticator checks the presented auth header value against one org's
+// secret (auth.Orgs does).
+type OrgAuthenticator interface {
+	Check(ctx context.Context, org, presented string) (bool, error)
+}
+
+type oneSecret struct{ a Authenticator }
+
+func (o oneSecret) Check(ctx context.Context, _, presented string) (bool, error) {
+	return o.a.Check(ctx, presented)
+}
+
 // Publisher enqueues messages.
 type Publisher = intake.Publisher
 
@@ -84,14 +102,20 @@ const DefaultMarkBudget = 300 * time.Millisecond
 // Handler serves the hook endpoint.
 type Handler struct {
 	cfg  Config
-	auth Authenticator
+	auth OrgAuthenticator
 	pub  Publisher
 	log  *slog.Logger
 	now  func() time.Time
 }
 
-// New returns a Handler.
+// New returns a Handler checking every request against a's one secret.
 func New(cfg Config, a Authenticator, p Publisher, log *slog.Logger) *Handler {
+	return NewForOrgs(cfg, oneSecret{a}, p, log)
+}
+
+// NewForOrgs returns a Handler checking each request against the secret of
+// the org its path names (cfg.Orgs), as a (auth.Orgs) does.
+func NewForOrgs(cfg Config, a OrgAuthenticator, p Publisher, log *slog.Logger) *Handler {
 	if cfg.AuthHeader == "" {
 		cfg.AuthHeader = "Authorization"
 	}
@@ -136,6 +160,7 @@ func ParseCIDRs(list string) ([]netip.Prefix, error) {
 // outcome is what one request did, for its log line.
 type outcome struct {
 	status     int
+	org        string // a configured org, or orgs.Unknown
 	reason     string // why, for operators; never sent to the caller
 	deliveryID string
 	events     int
@@ -174,6 +199,9 @@ func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		return
 	}
 	class := metrics.Dim{Name: metrics.DimStatusClass, Value: metrics.StatusClass(out.status)}
+	org := metrics.Dim{Name: metrics.DimOrg, Value: out.org} // bounded: configured names or orgs.Unknown
+	// A single-org stack pays for no per-org metric.
+	byOrg := h.cfg.Orgs.Len() > 1
 	if req.RequestContext.HTTP.Method == http.MethodGet {
 		m.Add(metrics.Verifications, 1, class)
 	} else {
@@ -182,11 +210,17 @@ func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if out.status == http.StatusUnauthorized || out.status == http.StatusForbidden {
 		m.Add(metrics.AuthFailures, 1)
 	}
+	if refused := out.status == http.StatusUnauthorized || out.status == http.StatusForbidden || out.org == orgs.Unknown && out.status == http.StatusNotFound; byOrg && refused {
+		m.Add(metrics.OrgAuthFailures, 1, org)
+	}
 	if out.events > 0 {
 		m.Add(metrics.EventsReceived, float64(out.events))
 	}
 	if out.enqueued > 0 {
 		m.Add(metrics.EventsEnqueued, float64(out.enqueued))
+		if byOrg {
+			m.Add(metrics.OrgEventsEnqueued, float64(out.enqueued), org)
+		}
 	}
 	if out.failed > 0 {
 		m.Add(metrics.EnqueueFailures, float64(out.failed))
@@ -197,22 +231,41 @@ func (h *Handler) record(ctx context.Context, req events.APIGatewayV2HTTPRequest
 }
 
 func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
+	out := h.serveOrg(ctx, req, resp)
+	if out.org == "" {
+		out.org = orgs.Unknown
+	}
+	return out
+}
+
+func (h *Handler) serveOrg(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
 	method := req.RequestContext.HTTP.Method
 	if method != http.MethodGet && method != http.MethodPost {
 		*resp = errorResponse(http.StatusMethodNotAllowed)
 		resp.Headers["Allow"] = "GET, POST"
 		return outcome{status: resp.StatusCode, reason: "method " + method}
 	}
+	path := req.RawPath
+	if path == "" {
+		path = req.RequestContext.HTTP.Path
+	}
+	org, known := h.cfg.Orgs.FromPath(path)
 	if len(h.cfg.AllowedCIDRs) > 0 && !h.sourceAllowed(req.RequestContext.HTTP.SourceIP) {
 		*resp = errorResponse(http.StatusForbidden)
-		return outcome{status: resp.StatusCode, reason: "source ip not allowed"}
+		return outcome{status: resp.StatusCode, org: org, reason: "source ip not allowed"}
+	}
+	if !known {
+		// No secret is read for an org the stack does not serve, and the
+		// path is not logged (it is the caller's input).
+		*resp = errorResponse(http.StatusNotFound)
+		return outcome{status: resp.StatusCode, reason: "no such org"}
 	}
 	presented, unique := header(req.Headers, h.cfg.AuthHeader)
 	if !unique {
 		*resp = errorResponse(http.StatusUnauthorized)
-		return outcome{status: resp.StatusCode, reason: "auth header sent twice with different values"}
+		return outcome{status: resp.StatusCode, org: org, reason: "auth header sent twice with different values"}
 	}
-	ok, err := h.auth.Check(ctx, presented)
+	ok, err := h.auth.Check(ctx, org, presented)
 	if err != nil {
 		// Okta retries a 5xx, never a 4xx: a value that may be a newly
 		// rotated secret must not get 401.
@@ -221,16 +274,20 @@ func (h *Handler) serve(ctx context.Context, req events.APIGatewayV2HTTPRequest,
 			reason = "auth value unconfirmed"
 		}
 		*resp = errorResponse(http.StatusServiceUnavailable)
-		return outcome{status: resp.StatusCode, reason: reason, err: err}
+		return outcome{status: resp.StatusCode, org: org, reason: reason, err: err}
 	}
 	if !ok {
 		*resp = errorResponse(http.StatusUnauthorized)
-		return outcome{status: resp.StatusCode, reason: "auth header missing or wrong"}
+		return outcome{status: resp.StatusCode, org: org, reason: "auth header missing or wrong"}
 	}
+	var out outcome
 	if method == http.MethodGet {
-		return h.verify(req, resp)
+		out = h.verify(req, resp)
+	} else {
+		out = h.deliver(ctx, org, req, resp)
 	}
-	return h.deliver(ctx, req, resp)
+	out.org = org
+	return out
 }
 
 func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
@@ -253,7 +310,7 @@ func (h *Handler) verify(req events.APIGatewayV2HTTPRequest, resp *events.APIGat
 	return outcome{status: resp.StatusCode, reason: "verified"}
 }
 
-func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
+func (h *Handler) deliver(ctx context.Context, org string, req events.APIGatewayV2HTTPRequest, resp *events.APIGatewayV2HTTPResponse) outcome {
 	if ct, unique := header(req.Headers, "Content-Type"); !unique || (ct != "" && !isJSON(ct)) {
 		*resp = errorResponse(http.StatusUnsupportedMediaType, "content type must be application/json")
 		return outcome{status: resp.StatusCode, reason: "content type " + ct}
@@ -291,6 +348,7 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 		Origin:     envelope.OriginHook,
 		HookURL:    delivery.HookURL,
 		DeliveryID: delivery.EventID,
+		Org:        h.stampedOrg(org),
 		ReceivedAt: h.now(),
 		Events:     evs,
 	}
@@ -318,6 +376,16 @@ func (h *Handler) deliver(ctx context.Context, req events.APIGatewayV2HTTPReques
 	*resp = errorResponse(status)
 	out.status = status
 	return out
+}
+
+// stampedOrg is the org a delivery's events carry: the org of its hook URL
+// on a stack of several orgs, none ("", the stack's one org) on a stack of
+// one, whose messages stay as they were before orgs.
+func (h *Handler) stampedOrg(org string) string {
+	if h.cfg.Orgs.Len() > 1 {
+		return org
+	}
+	return ""
 }
 
 // mark writes the delivery marks of the events now on the queue.
@@ -431,6 +499,7 @@ func (h *Handler) logRequest(ctx context.Context, req events.APIGatewayV2HTTPReq
 		"requestId", req.RequestContext.RequestID,
 		"method", req.RequestContext.HTTP.Method,
 		"sourceIp", req.RequestContext.HTTP.SourceIP,
+		"org", out.org,
 		"status", out.status,
 		"durationMs", float64(h.now().Sub(start).Microseconds()) / 1000,
 	}

@@ -31,8 +31,14 @@ import (
 	"github.com/hookline/hookline/internal/oktaapi"
 )
 
-// CursorName names the reconciler's cursor in the ledger table.
+// CursorName names the reconciler's cursor in the ledger table: the
+// default org's (the one org of a stack before orgs, so its progress
+// carries over).
 const CursorName = "reconciler"
+
+// OrgCursorName names the cursor of an org other than the default one:
+// "reconciler#<org>", key "cursor#reconciler#<org>" (ledger.PrefixCursor).
+func OrgCursorName(org string) string { return CursorName + "#" + org }
 
 // Defaults of a Reconciler.
 const (
@@ -98,6 +104,8 @@ type Reconciler struct {
 	// Metrics, when set, gets EventsRecovered and EventsUnkeyable after
 	// each run (also 0, so the alarms see data).
 	Metrics metrics.Sink
+	// Cursor names the cursor in the ledger; "" means CursorName.
+	Cursor string
 	// Org is the Okta org whose System Log this reads, stamped on every
 	// event it queues; "" is the stack's one org.
 	Org string
@@ -145,6 +153,13 @@ func ParseTypes(list string) []string {
 		}
 	}
 	return out
+}
+
+func (r *Reconciler) cursorName() string {
+	if r.Cursor == "" {
+		return CursorName
+	}
+	return r.Cursor
 }
 
 func (r *Reconciler) now() time.Time {
@@ -266,14 +281,14 @@ func (r *Reconciler) run(ctx context.Context) (Stats, error) {
 			// after it is skipped (a run that lost its cursor would start
 			// again at the lookback, and leave a gap before it).
 			if page.URL != saved {
-				if serr := r.Cursors.Save(ctx, CursorName, ledger.Cursor{Next: page.URL, Filter: filter, UpdatedAt: r.now()}); serr != nil {
+				if serr := r.Cursors.Save(ctx, r.cursorName(), ledger.Cursor{Next: page.URL, Filter: filter, UpdatedAt: r.now()}); serr != nil {
 					return st, errors.Join(err, serr)
 				}
 			}
 			return st, err
 		}
 		if next != saved {
-			if err := r.Cursors.Save(ctx, CursorName, ledger.Cursor{Next: next, Filter: filter, UpdatedAt: r.now()}); err != nil {
+			if err := r.Cursors.Save(ctx, r.cursorName(), ledger.Cursor{Next: next, Filter: filter, UpdatedAt: r.now()}); err != nil {
 				return st, err
 			}
 			saved = next
@@ -338,7 +353,7 @@ func (r *Reconciler) firstURL() string {
 func (r *Reconciler) startURL(ctx context.Context, filter string) (string, bool, error) {
 	first := r.firstURL()
 	org, _, _ := strings.Cut(first, "/api/v1/logs")
-	cur, err := r.Cursors.Load(ctx, CursorName)
+	cur, err := r.Cursors.Load(ctx, r.cursorName())
 	switch {
 	case err == nil && cur.Filter == filter && r.SystemLog.CheckPageURL(cur.Next) == nil:
 		return cur.Next, true, nil

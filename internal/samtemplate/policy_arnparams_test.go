@@ -51,6 +51,11 @@ var resourceParameters = map[string]struct{ ok, bad []string }{
 			"arn:aws:ssm:us-east-1:123456789012:parameter/okta-AbC123",
 			"hookline/okta", " arn:aws:secretsmanager:us-east-1:123456789012:secret:okta-AbC123"},
 	},
+	// Each org name is part of two secret names the roles are granted.
+	"OktaOrgs": {
+		ok:  []string{"default", "prod,preview", "a,b,c,d,e,f,g,h,i,j", "acme-1"},
+		bad: []string{"", "prod,", "a,b,c,d,e,f,g,h,i,j,k", "Prod", "a/b", "prod,*", "pre?"},
+	},
 	"EventBusName": {
 		ok:  []string{"", "default", "hookline-dev", "okta.events_1"},
 		bad: []string{"a/b", "arn:aws:events:us-east-1:123456789012:event-bus/x"},

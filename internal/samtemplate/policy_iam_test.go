@@ -2,6 +2,7 @@ package samtemplate
 
 import (
 	"fmt"
+	"github.com/hookline/hookline/internal/orgs"
 	"strings"
 	"testing"
 )
@@ -274,7 +275,7 @@ func checkReceiverPolicies(t *Template) problems {
 	return checkRole(t, receiverID, map[string]func(any) bool{
 		"logs:createlogstream":          logs,
 		"logs:putlogevents":             logs,
-		"secretsmanager:getsecretvalue": func(r any) bool { return isRef(r, secretID) },
+		"secretsmanager:getsecretvalue": func(r any) bool { return isRef(r, secretID) || isOrgSecret(orgs.KindHook)(r) },
 		"sqs:sendmessage":               func(r any) bool { return isGetAtt(r, queueID, "Arn") },
 		// Delivery marks: which events the hook queued.
 		"dynamodb:batchwriteitem": func(r any) bool { return isGetAtt(r, ledgerID, "Arn") },
@@ -289,14 +290,16 @@ func checkReconcilerPolicies(t *Template) problems {
 	logs := onOwnLogGroup(t, reconcilerID)
 	ledger := func(r any) bool { return isGetAtt(r, ledgerID, "Arn") }
 	return checkRole(t, reconcilerID, map[string]func(any) bool{
-		"logs:createlogstream":          logs,
-		"logs:putlogevents":             logs,
-		"secretsmanager:getsecretvalue": func(r any) bool { return isRef(r, "OktaCredentialsSecretArn") },
-		"sqs:sendmessage":               func(r any) bool { return isGetAtt(r, queueID, "Arn") || isGetAtt(r, dlqID, "Arn") },
-		"dynamodb:batchgetitem":         ledger,
-		"dynamodb:batchwriteitem":       ledger,
-		"dynamodb:getitem":              ledger,
-		"dynamodb:putitem":              ledger,
+		"logs:createlogstream": logs,
+		"logs:putlogevents":    logs,
+		"secretsmanager:getsecretvalue": func(r any) bool {
+			return isRef(r, "OktaCredentialsSecretArn") || isOrgSecret(orgs.KindOkta)(r)
+		},
+		"sqs:sendmessage":         func(r any) bool { return isGetAtt(r, queueID, "Arn") || isGetAtt(r, dlqID, "Arn") },
+		"dynamodb:batchgetitem":   ledger,
+		"dynamodb:batchwriteitem": ledger,
+		"dynamodb:getitem":        ledger,
+		"dynamodb:putitem":        ledger,
 	})
 }
 
@@ -320,7 +323,9 @@ func checkWorkerPolicies(t *Template) problems {
 		// With EventBusName: the fan-out, on that bus only.
 		"events:putevents": isBusArn,
 		// With OktaCredentialsSecretArn: handlers' Okta client.
-		"secretsmanager:getsecretvalue": func(r any) bool { return isRef(r, "OktaCredentialsSecretArn") },
+		"secretsmanager:getsecretvalue": func(r any) bool {
+			return isRef(r, "OktaCredentialsSecretArn") || isOrgSecret(orgs.KindOkta)(r)
+		},
 	})
 }
 

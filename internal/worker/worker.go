@@ -40,6 +40,7 @@ import (
 	"github.com/hookline/hookline/internal/ledger"
 	"github.com/hookline/hookline/internal/metrics"
 	"github.com/hookline/hookline/internal/okta"
+	"github.com/hookline/hookline/internal/orgs"
 	"github.com/hookline/hookline/internal/queue"
 )
 
@@ -81,6 +82,10 @@ type Worker struct {
 	// own with handlers.SkipActors). Each skip is logged as "skipped: own
 	// actor" and counted in the batch line.
 	OwnActors []string
+	// Orgs are the stack's orgs (OKTA_ORGS), for handlers.Orgs: an event
+	// without an org is the default org's, and on a stack of one org every
+	// event is (a streamed event carries its source's subdomain).
+	Orgs orgs.List
 
 	// SafetyMargin is kept from the invocation deadline for the ledger and
 	// queue calls after a handler; default DefaultSafetyMargin, or a quarter
@@ -145,6 +150,7 @@ type outcome struct {
 	filtered   int       // handlers skipped: the event did not match their handlers.Where
 	maxDelay   bool      // a permanent failure with nowhere to park it
 	published  time.Time // Okta's published time, for the end-to-end lag
+	org        string    // a configured org, or orgs.Unknown: the Org dimension
 	// lastReceive: a transient failure on the last receive, parked so its
 	// reason is kept; with nowhere to park it is left to the redrive policy.
 	lastReceive bool
@@ -226,6 +232,18 @@ func (w *Worker) record(ctx context.Context, outcomes []outcome, parked, failed,
 			w.Metrics.Add(metrics.EndToEndLag, float64(max(0, now.Sub(o.published).Milliseconds())))
 		}
 	}
+	if w.Orgs.Len() > 1 {
+		// A single-org stack pays for no per-org metric.
+		byOrg := map[string]int{}
+		for _, o := range outcomes {
+			if o.verdict == done && o.org != "" {
+				byOrg[o.org]++
+			}
+		}
+		for org, n := range byOrg {
+			w.Metrics.Add(metrics.OrgEventsHandled, float64(n), metrics.Dim{Name: metrics.DimOrg, Value: org})
+		}
+	}
 	for name, n := range map[string]int{metrics.EventsHandled: handled, metrics.EventsRetried: failed,
 		metrics.EventsParked: parked, metrics.DuplicatesSkipped: duplicates,
 		metrics.StaleSkipped: stale, metrics.FilteredSkipped: filtered} {
@@ -297,6 +315,13 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		return outcome{verdict: park, reason: "malformed message: " + err.Error()}
 	}
 	log = log.With("eventUuid", ev.UUID, "eventType", ev.Type)
+	if ev.Org != "" {
+		log = log.With("org", ev.Org)
+	}
+	org := ev.Org
+	if org == "" || w.Orgs.Len() == 1 {
+		org = w.Orgs.Default()
+	}
 	if w.Observer != nil && ev.ReceiveCount == 1 {
 		w.Observer.Observe(ctx, ev.Type, ev.Raw)
 	}
@@ -305,7 +330,10 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 		log.InfoContext(ctx, "no handler for event type")
 		return outcome{}
 	}
-	o := outcome{published: ev.Published}
+	o := outcome{published: ev.Published, org: org}
+	if !w.Orgs.Has(org) {
+		o.org = orgs.Unknown // never a raw value from a message as a dimension
+	}
 	var transient, permanent []error
 	var who *who // read once, only when a guard is set
 	// The typed event, read once and only for a filter or a subject.
@@ -320,7 +348,7 @@ func (w *Worker) handleRecord(ctx context.Context, rec events.SQSMessage) outcom
 			o.ownActor++
 			continue
 		}
-		if len(route.Where) > 0 && !route.Matches(logEvent()) {
+		if !route.ForOrg(org) || len(route.Where) > 0 && !route.Matches(logEvent()) {
 			// Debug only: a filter exists to make most events cheap.
 			hlog.DebugContext(ctx, "filtered")
 			o.filtered++

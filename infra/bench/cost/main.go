@@ -76,8 +76,8 @@ func main() {
 	dashboards := len(t.ResourcesOfType("AWS::CloudWatch::Dashboard"))
 	customMetrics := 0
 	for _, d := range metrics.Defs {
-		if d.Emitter == "reconciler" || d.Emitter == "streamer" {
-			continue
+		if d.Emitter == "reconciler" || d.Emitter == "streamer" || slices.Contains(d.Dimensions, metrics.DimOrg) {
+			continue // the Org metrics: on stacks of several orgs only
 		}
 		n := 1 // one status class seen most of the time
 		if slices.Contains(d.Dimensions, metrics.DimHandler) {
