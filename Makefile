@@ -83,9 +83,7 @@ test: tools bootstraps ## all tests: unit, kumo and rie integration, template (w
 	@# Every line the functions and kumo print in a test is in the output
 	@# (HOOKLINE_TEST_LOGS=all); testscan prints it as go test would and fails
 	@# on a failed test or on any hook secret in it.
-	@# -trimpath as the bootstraps are built: the test binaries then reuse their
-	@# compiled packages (the SDK above all) instead of compiling them again.
-	set -o pipefail; $(TEST_ENV) HOOKLINE_TEST_LOGS=all $(GO) test -trimpath -count=1 -timeout 9m -json ./... | $(GO) run ./infra/testscan
+	set -o pipefail; $(TEST_ENV) HOOKLINE_TEST_LOGS=all $(GO) test -count=1 -timeout 9m -json ./... | $(GO) run ./infra/testscan
 	cd $(TOOLS_DIR) && $(GO) mod verify >/dev/null
 
 test-short: ## unit tests only, no emulators
