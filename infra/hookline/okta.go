@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/hookline/hookline/internal/awsenv"
+	"github.com/hookline/hookline/internal/hookhealth"
 	"github.com/hookline/hookline/internal/oktaapi"
 	"github.com/hookline/hookline/internal/reconcile"
 )
@@ -347,29 +347,6 @@ func (e *oktaEnv) hookNamed(ctx context.Context, name string) (oktaapi.EventHook
 	return *h, nil
 }
 
-// typesDiff says how a hook's types differ from want ("" when they match).
-func typesDiff(have, want []string) string {
-	var missing, extra []string
-	for _, t := range want {
-		if !slices.Contains(have, t) {
-			missing = append(missing, t)
-		}
-	}
-	for _, t := range have {
-		if !slices.Contains(want, t) {
-			extra = append(extra, t)
-		}
-	}
-	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, "not subscribed to "+strings.Join(missing, ","))
-	}
-	if len(extra) > 0 {
-		parts = append(parts, "also subscribed to "+strings.Join(extra, ","))
-	}
-	return strings.Join(parts, "; ")
-}
-
 // splitName takes a leading NAME argument, so that flags may follow it.
 func splitName(args []string) (string, []string) {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -405,7 +382,7 @@ func runOktaList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		// query are not shown: they may hold a key.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d", termSafe(h.Name), termSafe(h.ID), termSafe(h.Status), termSafe(h.VerificationStatus), len(h.Events.Items))
 		if e.typesKnown {
-			fmt.Fprintf(tw, "\t%s", map[bool]string{true: "yes", false: "no"}[typesDiff(h.Events.Items, e.types) == ""])
+			fmt.Fprintf(tw, "\t%s", map[bool]string{true: "yes", false: "no"}[hookhealth.TypesDiff(h.Events.Items, e.types) == ""])
 		}
 		fmt.Fprintf(tw, "\t%s\n", redactURL(h.Channel.Config.URI))
 	}
