@@ -18,7 +18,10 @@ import (
 // ~3 with 10 messages of 600 bytes; never with a private body copy).
 // Request bodies here are small (≤ 1 MiB), so the copy is cheap.
 func EmulatorHTTPClient() *http.Client {
-	return &http.Client{Transport: bodyCopier{http.DefaultTransport.(*http.Transport).Clone()}}
+	// No redirect is followed: AWS APIs answer none that a client should
+	// follow, and each request carries a signed Authorization header.
+	return &http.Client{Transport: bodyCopier{http.DefaultTransport.(*http.Transport).Clone()},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 type bodyCopier struct{ next http.RoundTripper }
