@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -40,25 +39,14 @@ var ErrNoCursor = errors.New("ledger: no cursor saved")
 
 // Load returns the saved cursor, or ErrNoCursor.
 func (c *Cursors) Load(ctx context.Context, name string) (Cursor, error) {
-	out, err := c.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &c.Table,
-		Key:            map[string]types.AttributeValue{AttrKey: str(PrefixCursor + name)},
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := readItem(ctx, c.Client, c.Table, PrefixCursor+name)
 	if err != nil {
 		return Cursor{}, fmt.Errorf("ledger: read cursor %s: %w", name, err)
 	}
-	if len(out.Item) == 0 {
+	if len(item) == 0 {
 		return Cursor{}, ErrNoCursor
 	}
-	s := func(k string) string {
-		v, _ := out.Item[k].(*types.AttributeValueMemberS)
-		if v == nil {
-			return ""
-		}
-		return v.Value
-	}
-	return Cursor{Next: s("next"), Filter: s("filter"), UpdatedAt: time.UnixMilli(numAttr(out.Item, AttrUpdatedAt))}, nil
+	return Cursor{Next: strAttr(item, "next"), Filter: strAttr(item, "filter"), UpdatedAt: time.UnixMilli(numAttr(item, AttrUpdatedAt))}, nil
 }
 
 // Save stores the cursor, replacing the last one.

@@ -168,6 +168,35 @@ func (d *DynamoDB) key(k Key) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{AttrKey: str(k.ID())}
 }
 
+// itemReader reads one item (a DynamoDB client does).
+type itemReader interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// readItem reads the item under key with a strongly consistent read: an
+// empty item when there is none. Cursors, Okta's side and the schemas each
+// keep one item per name and read it this way.
+func readItem(ctx context.Context, c itemReader, table, key string) (map[string]types.AttributeValue, error) {
+	out, err := c.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &table,
+		Key:            map[string]types.AttributeValue{AttrKey: str(key)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
+// strAttr is item's string attribute name ("" when it is not a string).
+func strAttr(item map[string]types.AttributeValue, name string) string {
+	v, _ := item[name].(*types.AttributeValueMemberS)
+	if v == nil {
+		return ""
+	}
+	return v.Value
+}
+
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 
 func num(n int64) types.AttributeValue {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -57,20 +56,16 @@ var ErrNoOktaSide = errors.New("ledger: no okta side state saved")
 
 // Load returns what was saved, or ErrNoOktaSide.
 func (s *OktaSideStore) Load(ctx context.Context, name string) (OktaSide, error) {
-	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.Table,
-		Key:            map[string]types.AttributeValue{AttrKey: str(PrefixOktaSide + name)},
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := readItem(ctx, s.Client, s.Table, PrefixOktaSide+name)
 	if err != nil {
 		return OktaSide{}, fmt.Errorf("ledger: read okta side %s: %w", name, err)
 	}
-	if len(out.Item) == 0 {
+	if len(item) == 0 {
 		return OktaSide{}, ErrNoOktaSide
 	}
-	doc, _ := out.Item["doc"].(*types.AttributeValueMemberS)
+	doc := strAttr(item, "doc")
 	var o OktaSide
-	if doc == nil || json.Unmarshal([]byte(doc.Value), &o) != nil {
+	if doc == "" || json.Unmarshal([]byte(doc), &o) != nil {
 		return OktaSide{}, fmt.Errorf("ledger: okta side %s is not a document this version reads", name)
 	}
 	return o, nil

@@ -45,22 +45,18 @@ type Schemas struct {
 // Load returns the event type's document and its version; version 0 and no
 // document when none is stored yet. The read is strongly consistent.
 func (s *Schemas) Load(ctx context.Context, eventType string) ([]byte, int64, error) {
-	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.Table,
-		Key:            map[string]types.AttributeValue{AttrKey: str(SchemaKey(eventType))},
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := readItem(ctx, s.Client, s.Table, SchemaKey(eventType))
 	if err != nil {
 		return nil, 0, fmt.Errorf("ledger: read schema %s: %w", eventType, err)
 	}
-	if len(out.Item) == 0 {
+	if len(item) == 0 {
 		return nil, 0, nil
 	}
-	doc, _ := out.Item[AttrShape].(*types.AttributeValueMemberS)
+	doc, _ := item[AttrShape].(*types.AttributeValueMemberS)
 	if doc == nil {
 		return nil, 0, fmt.Errorf("ledger: schema %s has no %s attribute", eventType, AttrShape)
 	}
-	return []byte(doc.Value), numAttr(out.Item, AttrVersion), nil
+	return []byte(doc.Value), numAttr(item, AttrVersion), nil
 }
 
 // Save writes doc as version+1 if the stored version is still version (0:
@@ -118,15 +114,11 @@ func (s *Schemas) Save(ctx context.Context, eventType string, doc []byte, versio
 
 // Types lists the event types that have a stored shape, sorted.
 func (s *Schemas) Types(ctx context.Context) ([]string, error) {
-	out, err := s.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      &s.Table,
-		Key:            map[string]types.AttributeValue{AttrKey: str(SchemaKey(""))},
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := readItem(ctx, s.Client, s.Table, SchemaKey(""))
 	if err != nil {
 		return nil, fmt.Errorf("ledger: read the schema index: %w", err)
 	}
-	set, _ := out.Item[AttrTypes].(*types.AttributeValueMemberSS)
+	set, _ := item[AttrTypes].(*types.AttributeValueMemberSS)
 	if set == nil {
 		return nil, nil
 	}
