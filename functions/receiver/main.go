@@ -98,8 +98,7 @@ func main() {
 		log.Error("hook secret not readable at init", "error", err.Error())
 	}
 
-	q := cloud.Service(sqs.ServiceID)
-	queueClient := sqs.New(sqs.Options{Region: q.Region, Credentials: q.Credentials, BaseEndpoint: q.BaseEndpoint, HTTPClient: q.HTTPClient},
+	queueClient := queue.NewClient(cloud,
 		func(o *sqs.Options) {
 			// The publisher keeps queue.DefaultConcurrency batches in flight;
 			// the SDK's default client keeps only 10 idle connections a host,

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
@@ -83,8 +82,7 @@ func main() {
 	}
 	c := cloud.Service(secretsmanager.ServiceID)
 	sm := secretsmanager.New(secretsmanager.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
-	c = cloud.Service(sqs.ServiceID)
-	queueClient := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+	queueClient := queue.NewClient(cloud)
 	ddb := ledger.NewClient(cloud)
 	types := reconcile.ParseTypes(s.EventTypes)
 

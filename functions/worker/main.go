@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/hookline/hookline/internal/awsenv"
 	"github.com/hookline/hookline/internal/config"
@@ -142,8 +141,7 @@ func main() {
 	}
 	register(registry, services)
 
-	c := cloud.Service(sqs.ServiceID)
-	queueClient := sqs.New(sqs.Options{Region: c.Region, Credentials: c.Credentials, BaseEndpoint: c.BaseEndpoint, HTTPClient: c.HTTPClient})
+	queueClient := queue.NewClient(cloud)
 	q := queue.Consumer{Client: queueClient, QueueURL: s.QueueURL, DLQURL: s.DLQURL}
 	// Metrics go to stdout as EMF lines, in the template's namespace, by stack.
 	recorder := metrics.New(s.MetricsNamespace, s.StackName, logging.Stdout)

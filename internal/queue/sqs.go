@@ -8,7 +8,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/hookline/hookline/internal/awsenv"
 )
+
+// NewClient is a function's SQS client, built from its AWS environment (as
+// ledger.NewClient is its DynamoDB client), with optFns applied.
+func NewClient(env awsenv.Env, optFns ...func(*sqs.Options)) *sqs.Client {
+	s := env.Service(sqs.ServiceID)
+	return sqs.New(sqs.Options{Region: s.Region, Credentials: s.Credentials, BaseEndpoint: s.BaseEndpoint, HTTPClient: s.HTTPClient}, optFns...)
+}
 
 // SendMessageBatchAPI is the part of the SQS client SQSSender uses.
 type SendMessageBatchAPI interface {
